@@ -1,0 +1,200 @@
+"""The reverse-mode autograd tape: Tensor, Function, backward, no_grad.
+
+A Function runs on raw arrays (NumPy or CuPy). Calling it on Tensors records
+it as the creator of its output, so backward() can walk the graph from the
+output back to the leaves in reverse topological order.
+"""
+import contextlib
+import threading
+
+from . import backend
+
+_state = threading.local()
+
+
+def is_grad_enabled():
+    return getattr(_state, "grad_enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Run ops without recording them for backward (inference, optimizer steps)."""
+    previous = is_grad_enabled()
+    _state.grad_enabled = False
+    try:
+        yield
+    finally:
+        _state.grad_enabled = previous
+
+
+class Tensor:
+    """An array with an optional gradient and the Function that produced it."""
+
+    __array_priority__ = 1000  # so `ndarray * Tensor` defers to Tensor.__rmul__
+
+    def __init__(self, data, requires_grad=False):
+        self.data = backend.as_array(data)
+        self.requires_grad = requires_grad
+        self.grad = None
+        self.creator = None  # the Function whose output this is; None for leaves
+
+    # --- array-like views -------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    is_leaf = property(lambda self: self.creator is None)
+    device = property(lambda self: backend.device_of(self.data))
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({self.data!r}{grad})"
+
+    def item(self):
+        return self.data.item()
+
+    def numpy(self):
+        return backend.to_numpy(self.data)
+
+    def detach(self):
+        return Tensor(self.data)
+
+    # --- autograd ---------------------------------------------------------
+    def backward(self, gradient=None):
+        """Accumulate d(self)/d(leaf) into every leaf's .grad that requires it."""
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad "
+                               "(no input of the ops that made it had requires_grad=True)")
+        if gradient is None:
+            if self.size != 1:
+                raise RuntimeError(f"backward() without a gradient needs a scalar output, "
+                                   f"but this tensor has shape {self.shape}; pass gradient= "
+                                   f"of that shape")
+            gradient = backend.array_module(self.data).ones_like(self.data)
+        else:
+            gradient = backend.as_array(gradient.data if isinstance(gradient, Tensor) else gradient)
+            if gradient.shape != self.shape:
+                raise ValueError(f"backward(): gradient shape {gradient.shape} does not match "
+                                 f"tensor shape {self.shape}")
+        run_backward(self, gradient)
+
+    # --- operators: defined in functional.arithmetic, bound below ---------
+    def __neg__(self):
+        return arithmetic.neg(self)
+
+    def __add__(self, other):
+        return arithmetic.add(self, other)
+
+    def __radd__(self, other):
+        return arithmetic.add(other, self)
+
+    def __sub__(self, other):
+        return arithmetic.sub(self, other)
+
+    def __rsub__(self, other):
+        return arithmetic.sub(other, self)
+
+    def __mul__(self, other):
+        return arithmetic.mul(self, other)
+
+    def __rmul__(self, other):
+        return arithmetic.mul(other, self)
+
+    def __truediv__(self, other):
+        return arithmetic.div(self, other)
+
+    def __rtruediv__(self, other):
+        return arithmetic.div(other, self)
+
+    def __matmul__(self, other):
+        return arithmetic.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return arithmetic.matmul(other, self)
+
+    def reshape(self, *shape):
+        return arithmetic.reshape(self, *shape)
+
+    def sum(self, dim=None, keepdim=False):
+        return arithmetic.sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        return arithmetic.mean(self, dim, keepdim)
+
+
+class Function:
+    """One differentiable op. Subclasses define forward(*arrays) and backward(grad_output).
+
+    forward gets raw arrays and returns one array; it saves on self only what
+    backward needs. backward returns one gradient per input (None where an
+    input needs none); self.needs_grad says which inputs want one.
+    """
+
+    def __call__(self, *inputs):
+        arrays = backend.check_compatible(type(self).__name__, [unwrap(x) for x in inputs])
+        self.needs_grad = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+        output = Tensor(self.forward(*arrays))
+        if is_grad_enabled() and any(self.needs_grad):
+            output.requires_grad = True
+            output.creator = self
+            self.inputs = inputs
+        return output
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, grad_output):
+        raise NotImplementedError
+
+
+def unwrap(x):
+    """The array behind a Tensor; anything else as it is."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _topological_order(output):
+    """Functions reachable from output, each before every Function that made its inputs."""
+    order, seen, stack = [], set(), [(output.creator, False)]
+    while stack:  # iterative DFS: deep nets must not hit the recursion limit
+        fn, expanded = stack.pop()
+        if expanded:
+            order.append(fn)
+        elif id(fn) not in seen:
+            seen.add(id(fn))
+            stack.append((fn, True))
+            stack.extend((x.creator, False) for x in fn.inputs
+                         if isinstance(x, Tensor) and x.creator is not None)
+    return reversed(order)  # reversed post-order: consumers before producers
+
+
+def run_backward(output, gradient):
+    if output.creator is None:  # a leaf: its gradient is the seed itself
+        _accumulate(output, gradient)
+        return
+    # Each Function has one output, so a non-leaf's gradient is keyed by its creator.
+    pending = {id(output.creator): gradient}
+    for fn in _topological_order(output):
+        grad_output = pending.pop(id(fn))
+        grad_inputs = fn.backward(grad_output)
+        if not isinstance(grad_inputs, tuple):
+            grad_inputs = (grad_inputs,)
+        for x, needs, grad in zip(fn.inputs, fn.needs_grad, grad_inputs):
+            if not needs:
+                continue
+            if x.creator is None:
+                _accumulate(x, grad)
+            else:
+                key = id(x.creator)
+                pending[key] = grad if key not in pending else pending[key] + grad
+
+
+def _accumulate(tensor, grad):
+    if grad.shape != tensor.shape:
+        raise RuntimeError(f"internal error: gradient shape {grad.shape} for tensor {tensor.shape}")
+    tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+
+
+from .functional import arithmetic  # noqa: E402  (operators above need it; it needs Tensor)

@@ -1,0 +1,56 @@
+"""Elementwise activations. Each saves the cheapest thing its backward needs."""
+from ..autograd import Function
+from ..backend import array_module
+
+
+class LeakyReLU(Function):
+    def __init__(self, negative_slope):
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        self.positive = x > 0
+        return x * array_module(x).where(self.positive, 1, self.negative_slope).astype(x.dtype)
+
+    def backward(self, grad):
+        return grad * array_module(grad).where(self.positive, 1, self.negative_slope).astype(grad.dtype)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        self.y = array_module(x).tanh(x)
+        return self.y
+
+    def backward(self, grad):
+        return grad * (1 - self.y * self.y)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        self.y = stable_sigmoid(x)
+        return self.y
+
+    def backward(self, grad):
+        return grad * self.y * (1 - self.y)
+
+
+def stable_sigmoid(x):
+    """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|."""
+    xp = array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def leaky_relu(input, negative_slope=0.01):  # noqa: A002  (torch's names)
+    return LeakyReLU(negative_slope)(input)
+
+
+def relu(input):  # noqa: A002
+    return LeakyReLU(0.0)(input)
+
+
+def tanh(input):  # noqa: A002
+    return Tanh()(input)
+
+
+def sigmoid(input):  # noqa: A002
+    return Sigmoid()(input)

@@ -1,0 +1,126 @@
+"""The layers a DCGAN needs, with PyTorch's constructor arguments and default initialisation."""
+import math
+
+import numpy
+
+from .. import functional as F
+from .. import init
+from .module import Module, Parameter
+
+
+def _uniform(shape, bound):
+    """U(-bound, bound) float32, PyTorch's default (kaiming_uniform with a=sqrt(5)) init."""
+    return Parameter(init.rng().uniform(-bound, bound, size=shape).astype(numpy.float32))
+
+
+class Conv2d(Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        super().__init__()
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        self.stride, self.padding = stride, padding
+        bound = 1 / math.sqrt(in_channels * kh * kw)
+        self.weight = _uniform((out_channels, in_channels, kh, kw), bound)
+        self.bias = _uniform((out_channels,), bound) if bias else None
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+
+class ConvTranspose2d(Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, bias=True):
+        super().__init__()
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+        # PyTorch takes fan_in from weight dim 1, which is out_channels for this layout.
+        bound = 1 / math.sqrt(out_channels * kh * kw)
+        self.weight = _uniform((in_channels, out_channels, kh, kw), bound)
+        self.bias = _uniform((out_channels,), bound) if bias else None
+
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding)
+
+
+class Linear(Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        bound = 1 / math.sqrt(in_features)
+        self.weight = _uniform((out_features, in_features), bound)
+        self.bias = _uniform((out_features,), bound) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+
+class BatchNorm2d(Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = Parameter(numpy.ones(num_features, dtype=numpy.float32))
+        self.bias = Parameter(numpy.zeros(num_features, dtype=numpy.float32))
+        self.register_buffer("running_mean", numpy.zeros(num_features, dtype=numpy.float32))
+        self.register_buffer("running_var", numpy.ones(num_features, dtype=numpy.float32))
+        self.register_buffer("num_batches_tracked", numpy.zeros((), dtype=numpy.int64))
+
+    def forward(self, x):
+        if self.training:
+            self.num_batches_tracked.data += 1
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            training=self.training, momentum=self.momentum, eps=self.eps)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return F.relu(x)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Flatten(Module):
+    def __init__(self, start_dim=1):
+        super().__init__()
+        self.start_dim = start_dim
+
+    def forward(self, x):
+        return F.flatten(x, self.start_dim)
+
+
+class Sequential(Module):
+    """Children named '0', '1', ... as in PyTorch, so state_dict keys match."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        for index, module in enumerate(modules):
+            setattr(self, str(index), module)
+
+    def __getitem__(self, index):
+        return list(self._modules.values())[index]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x

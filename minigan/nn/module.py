@@ -1,0 +1,128 @@
+"""Module and Parameter: PyTorch's module tree, state_dict keys and device/dtype moves."""
+from collections import OrderedDict
+
+from .. import backend
+from ..autograd import Tensor, unwrap
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as learnable."""
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(unwrap(data), requires_grad=requires_grad)
+
+
+class Module:
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # Parameters, buffers and children live in their dicts (as in PyTorch), so
+    # that state_dict() sees every reassignment.
+    def __setattr__(self, name, value):
+        for table in (self._parameters, self._buffers, self._modules):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        for table in ("_parameters", "_buffers", "_modules"):
+            entries = self.__dict__.get(table, {})
+            if name in entries:
+                return entries[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def register_buffer(self, name, array):
+        """A non-learned array saved in state_dict (e.g. BatchNorm's running statistics)."""
+        self._buffers[name] = Tensor(array)
+
+    def __call__(self, *args):
+        return self.forward(*args)
+
+    def forward(self, *args):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    # --- traversal ---------------------------------------------------------
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def _named(self, table):
+        for prefix, module in self.named_modules():
+            for name, tensor in getattr(module, table).items():
+                yield (f"{prefix}.{name}" if prefix else name), tensor
+
+    def named_parameters(self):
+        return self._named("_parameters")
+
+    def parameters(self):
+        return (p for _, p in self.named_parameters())
+
+    def named_buffers(self):
+        return self._named("_buffers")
+
+    # --- state ------------------------------------------------------------
+    def state_dict(self):
+        """Arrays by PyTorch's key names: each module's parameters, then its buffers, then children."""
+        state = OrderedDict()
+        for prefix, module in self.named_modules():
+            for name, tensor in (*module._parameters.items(), *module._buffers.items()):
+                state[f"{prefix}.{name}" if prefix else name] = tensor.data
+        return state
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays (NumPy or CuPy) into this module's tensors, keeping their device and dtype."""
+        own = dict(self.named_parameters())
+        own.update(self.named_buffers())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        for key, tensor in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            if tuple(value.shape) != tuple(tensor.shape):
+                raise ValueError(f"load_state_dict: {key} has shape {tuple(value.shape)} in the "
+                                 f"state dict but {tuple(tensor.shape)} in the module")
+            xp = backend.array_module(tensor.data)
+            tensor.data[...] = xp.asarray(backend.to_device(value, tensor.device), dtype=tensor.dtype)
+        return missing, unexpected
+
+    def train(self, mode=True):
+        for _, module in self.named_modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, device=None, dtype=None):
+        """Move every parameter and buffer to device ('cpu' or 'cuda') and/or float dtype."""
+        for _, tensor in (*self.named_parameters(), *self.named_buffers()):
+            tensor.data = _convert(tensor.data, device, dtype)
+            if tensor.grad is not None:
+                tensor.grad = _convert(tensor.grad, device, dtype)
+        return self
+
+
+def _convert(array, device, dtype):
+    if device is not None:
+        array = backend.to_device(array, device)
+    if dtype is not None and array.dtype.kind == "f":
+        array = array.astype(dtype)
+    return array
