@@ -1,0 +1,78 @@
+"""Fashion-MNIST from idx .gz files, padded to 32x32 so it fits the DCGAN's 32-pixel layers."""
+
+import gzip
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .download import download as fetch
+from .errors import DatasetError
+
+FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+# Zalando's published checksums; Debian recompresses the files, so its copies differ.
+FASHION_MNIST_MD5 = {
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # package dataset-fashion-mnist
+
+_UBYTE = 0x08  # idx type code of unsigned bytes, the only type Fashion-MNIST uses
+_PAD = 2  # 28 + 2 * 2 = 32
+
+
+def fashion_mnist(root=None, train=True, download=True, progress=True):
+    """Return (images uint8 (N, 1, 32, 32), labels int64 (N,)) of the train or test split.
+
+    Reads from `root` if it has the files, else from Debian's package, else
+    downloads into `root`.
+    """
+    prefix = "train" if train else "t10k"
+    names = (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz")
+    folder = _find(root, names, download, progress)
+    images = _read_idx(folder / names[0], ndim=3)
+    labels = _read_idx(folder / names[1], ndim=1)
+    if len(images) != len(labels) or images.shape[1:] != (28, 28):
+        raise DatasetError(f"{folder}: expected N 28x28 images and N labels, "
+                           f"got images {images.shape} and labels {labels.shape}")
+    if labels.size and labels.max() > 9:
+        raise DatasetError(f"{folder / names[1]} has labels outside 0..9")
+    padded = np.pad(images, ((0, 0), (_PAD, _PAD), (_PAD, _PAD)))
+    return padded[:, None], labels.astype(np.int64)
+
+
+def _find(root, names, download, progress):
+    """Return the folder holding `names`, downloading them into `root` if allowed."""
+    candidates = ([Path(root)] if root is not None else []) + [DEBIAN_DIR]
+    for folder in candidates:
+        if all((folder / name).is_file() for name in names):
+            return folder
+    if not download or root is None:
+        how = "allow downloading" if root is not None else "give a data folder (--data-dir) to download into"
+        raise DatasetError(
+            f"Fashion-MNIST could not be found in {' or '.join(map(str, candidates))}. Install Debian's "
+            f"dataset-fashion-mnist package, or {how} (the files come from {FASHION_MNIST_URL}).")
+    for name in names:
+        if not (Path(root) / name).is_file():
+            fetch(FASHION_MNIST_URL + name, Path(root) / name, FASHION_MNIST_MD5[name], progress)
+    return Path(root)
+
+
+def _read_idx(path, ndim):
+    """Parse an idx file: 2 zero bytes, a type code, the number of dims, big-endian uint32 dims, data."""
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(f"{path} is not a readable .gz file ({exc})") from exc
+    header = 4 + 4 * ndim
+    if len(raw) < header or raw[:4] != bytes([0, 0, _UBYTE, ndim]):
+        raise DatasetError(f"{path} has a bad idx magic number {raw[:4].hex()}, "
+                           f"expected {bytes([0, 0, _UBYTE, ndim]).hex()} (unsigned bytes, {ndim} dims)")
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = header + int(np.prod(dims))
+    if len(raw) != expected:
+        raise DatasetError(f"{path} has {len(raw)} bytes, expected {expected} for dims {dims}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)

@@ -1,0 +1,61 @@
+"""Shuffled minibatches whose order is a pure function of (seed, epoch), and their scaling to [-1, 1]."""
+
+import numbers
+
+import numpy as np
+
+
+class Batches:
+    """Minibatches of a uint8 image array (N, C, H, W), reshuffled every epoch.
+
+    Epoch e is ordered by a permutation from default_rng([seed, e]), so a resumed
+    run reproduces any (epoch, batch) exactly without replaying earlier epochs.
+    Images stay uint8 in memory (4x smaller than float32); see normalize().
+    """
+
+    def __init__(self, images, batch_size, seed, drop_last=True):
+        if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4:
+            raise ValueError(f"images must be a 4-D uint8 numpy array (N, C, H, W), got "
+                             f"{type(images).__name__} {getattr(images, 'dtype', '')} "
+                             f"shape {getattr(images, 'shape', '')}")
+        if not isinstance(batch_size, numbers.Integral) or not 0 < batch_size <= len(images):
+            raise ValueError(f"batch_size must be in 1..{len(images)} (the number of images), got {batch_size}")
+        self.images = images
+        self.batch_size = int(batch_size)
+        self.seed = seed
+        self.drop_last = drop_last
+        self._order_epoch, self._order = None, None
+
+    def __len__(self):
+        """Batches per epoch."""
+        full, partial = divmod(len(self.images), self.batch_size)
+        return full + (partial > 0 and not self.drop_last)
+
+    def epoch(self, e):
+        """Iterate over the uint8 batches of epoch `e`."""
+        return (self.batch(e, i) for i in range(len(self)))
+
+    def batch(self, e, i):
+        """Return the i-th uint8 batch of epoch `e`."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"batch index {i} out of range: epoch has {len(self)} batches")
+        start = i * self.batch_size
+        return self.images[self._permutation(e)[start:start + self.batch_size]]
+
+    def _permutation(self, e):
+        # Cached: batch(e, i) is called once per step and must not redraw N indices each time.
+        if self._order_epoch != e:
+            self._order = np.random.default_rng([self.seed, e]).permutation(len(self.images))
+            self._order_epoch = e
+        return self._order
+
+
+def normalize(batch_uint8, xp, dtype):
+    """Scale a uint8 batch to [-1, 1] (x / 127.5 - 1) as an array of module `xp` (numpy or cupy)."""
+    if batch_uint8.dtype != np.uint8:
+        raise ValueError(f"normalize expects a uint8 batch, got {batch_uint8.dtype}")
+    # Move the uint8 bytes first and convert on the device: 4x less to transfer than float32.
+    x = xp.asarray(batch_uint8).astype(dtype)
+    x /= 127.5
+    x -= 1
+    return x
