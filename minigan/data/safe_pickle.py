@@ -23,7 +23,9 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    ("builtins", "set"): set,  # protocols < 4 have no set opcode
+    # Protocols < 4 have no set opcode; protocol 2 names Python 2's module.
+    ("builtins", "set"): set,
+    ("__builtin__", "set"): set,
 }
 _CONTAINERS = (dict, list, tuple, set, frozenset)
 _SCALARS = (bytes, str, int, float, complex, bool, type(None))
