@@ -30,19 +30,29 @@ def _col2im(col, kh, kw, sh, sw, ph, pw, oh, ow, x):
     n_img, channels, height, width = x.shape
     for plane in numba.prange(n_img * channels):
         n, c = plane // channels, plane % channels
+        image = x[n, c]
+        image[:] = 0
+        # Walk each image row's taps in a fixed order (i, j, then x_out), reading
+        # col rows sequentially; the thread owns the whole plane, so the sums are
+        # race-free and identical for any thread count.
         for h in range(height):
-            for w in range(width):
-                total = 0.0
-                for i in range(kh):
-                    t = h + ph - i
-                    if t < 0 or t % sh != 0 or t // sh >= oh:
-                        continue
-                    for j in range(kw):
-                        u = w + pw - j
-                        if u < 0 or u % sw != 0 or u // sw >= ow:
-                            continue
-                        total += col[(c * kh + i) * kw + j, (n * oh + t // sh) * ow + u // sw]
-                x[n, c, h, w] = total
+            for i in range(kh):
+                t = h + ph - i
+                if t < 0 or t % sh != 0 or t // sh >= oh:
+                    continue
+                base = (n * oh + t // sh) * ow
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    first = (j - pw) % sw  # first w with (w + pw - j) divisible by sw
+                    x_out = (first + pw - j) // sw
+                    if x_out < 0:  # w would map before the first output column
+                        first += sw * (-x_out)
+                        x_out = 0
+                    for w in range(first, width, sw):
+                        if x_out >= ow:
+                            break
+                        image[h, w] += col[row, base + x_out]
+                        x_out += 1
 
 
 def im2col(x, kh, kw, stride, padding, out_hw):
