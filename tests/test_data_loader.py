@@ -92,6 +92,7 @@ def test_normalize_refuses_non_uint8():
         normalize(np.zeros((1, 1, 1, 1), np.float32), np, np.float32)
 
 
+@pytest.mark.gpu
 def test_normalize_on_cupy():
     cupy = pytest.importorskip("cupy")
     try:
