@@ -1,0 +1,58 @@
+"""Shared fixtures: one `xp` fixture for both backends, tensor factories, and the torch oracle.
+
+Every test that takes `xp` runs twice: on NumPy (CPU) and on CuPy (GPU). The
+CuPy run carries the `gpu` marker (deselect with `-m "not gpu"`) and skips,
+saying why, where CuPy or an NVIDIA GPU is absent.
+"""
+import numpy
+import pytest
+
+from minigan import Tensor, backend
+
+TORCH_REASON = "PyTorch is the test oracle: pip install torch==2.13.0"
+
+
+@pytest.fixture(params=[pytest.param("numpy", id="numpy"),
+                        pytest.param("cupy", id="cupy", marks=pytest.mark.gpu)])
+def xp(request):
+    """The array module under test: numpy, or cupy when CuPy and a GPU are there."""
+    if request.param == "numpy":
+        return numpy
+    try:
+        return backend.require_cupy()
+    except RuntimeError as error:  # require_cupy says what is missing
+        pytest.skip(str(error))
+
+
+@pytest.fixture
+def rng(request):
+    """A NumPy generator seeded from the test's id, so each test draws its own fixed data."""
+    seed = sum(request.node.nodeid.encode()) * 7919 % 2 ** 32
+    return numpy.random.default_rng(seed)
+
+
+@pytest.fixture
+def tensor(xp):
+    """make(array, requires_grad=False, dtype=None): a minigan Tensor on xp from a NumPy array."""
+    def make(array, requires_grad=False, dtype=None):
+        array = numpy.asarray(array, dtype=dtype)
+        return Tensor(xp.asarray(array), requires_grad=requires_grad)
+    return make
+
+
+@pytest.fixture
+def torch():
+    """PyTorch, for tests that compare against it; they skip (saying why) where it is absent."""
+    return pytest.importorskip("torch", reason=TORCH_REASON)
+
+
+def away_from_zero(rng, shape, low=0.1, high=2.0):
+    """Values with |v| in [low, high) and random signs: no ReLU/LeakyReLU kink within reach."""
+    magnitude = rng.uniform(low, high, size=shape)
+    return magnitude * rng.choice([-1.0, 1.0], size=shape)
+
+
+@pytest.fixture
+def nonzero():
+    """away_from_zero(rng, shape, low, high): inputs kept away from the activation kinks at 0."""
+    return away_from_zero
