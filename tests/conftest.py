@@ -33,8 +33,10 @@ def rng(request):
 
 @pytest.fixture
 def tensor(xp):
-    """make(array, requires_grad=False, dtype=None): a minigan Tensor on xp from a NumPy array."""
+    """make(array, requires_grad=False, dtype=None): a minigan Tensor on xp from a NumPy array or list."""
     def make(array, requires_grad=False, dtype=None):
+        if dtype is None and not isinstance(array, numpy.ndarray):
+            dtype = numpy.float32  # Python numbers and lists: float32, as Tensor() makes them
         array = numpy.asarray(array, dtype=dtype)
         return Tensor(xp.asarray(array), requires_grad=requires_grad)
     return make
