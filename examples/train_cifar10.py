@@ -1,0 +1,7 @@
+"""Train a DCGAN on CIFAR-10: python examples/train_cifar10.py --backend numpy|cupy [--help]."""
+import sys
+
+from minigan.training import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], dataset="cifar10"))

@@ -1,0 +1,84 @@
+"""Training configuration and its command line (pytorch/examples' dcgan flag names)."""
+import argparse
+import dataclasses
+
+DATASETS = ("cifar10", "fashion-mnist", "fake")
+
+# What a resumed run may change: how long it runs and what it writes, not what it trains.
+RESUMABLE_OVERRIDES = {"epochs", "max_steps", "sample_every", "checkpoint_every", "log_every",
+                       "plot_every", "out", "resume", "backend", "data_dir"}
+
+
+@dataclasses.dataclass
+class Config:
+    backend: str = "numpy"
+    dataset: str = "cifar10"
+    data_dir: str = "data"
+    image_size: int = 32
+    epochs: int = 25
+    max_steps: int = 0  # 0: run all epochs
+    batch_size: int = 128
+    lr: float = 2e-4
+    beta1: float = 0.5
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    ema: float = 0.0  # decay of the generator's weight average; 0: off
+    seed: int = 0
+    out: str = "runs/dcgan"
+    resume: str = ""
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    log_every: int = 10  # steps between reads of the logged scalars
+    plot_every: int = 100
+    dry_run: bool = False
+
+    def __post_init__(self):
+        problems = [f"{name} must be positive, got {getattr(self, name)}"
+                    for name in ("batch_size", "nz", "ngf", "ndf", "sample_every", "checkpoint_every",
+                                 "log_every", "plot_every") if getattr(self, name) <= 0]
+        if self.epochs <= 0 and self.max_steps <= 0:
+            problems.append("give --epochs or --max-steps a positive value")
+        if self.dataset not in DATASETS:
+            problems.append(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.backend not in ("numpy", "cupy"):
+            problems.append(f"backend must be numpy or cupy, got {self.backend!r}")
+        if not 0 <= self.ema < 1:
+            problems.append(f"ema must be in [0, 1), got {self.ema}")
+        if problems:
+            raise ValueError("invalid training configuration: " + "; ".join(problems))
+
+
+def parse_args(argv=None, dataset="cifar10"):
+    """(Config, the names the user gave explicitly): explicit flags override a resumed config."""
+    parser = argparse.ArgumentParser(description="Train a DCGAN with minigan.")
+    defaults = Config(dataset=dataset)
+    for field in dataclasses.fields(Config):
+        flag = "--" + field.name.replace("_", "-")
+        if field.type == "bool" or isinstance(field.default, bool):
+            parser.add_argument(flag, action="store_true", default=None, help=_HELP.get(field.name))
+        else:
+            default = getattr(defaults, field.name)
+            parser.add_argument(flag, type=type(default), default=None,
+                                help=f"{_HELP.get(field.name, '')} (default: {default})".strip())
+    args = vars(parser.parse_args(argv))
+    given = {name: value for name, value in args.items() if value is not None}
+    try:
+        config = dataclasses.replace(defaults, **given)
+    except ValueError as error:
+        parser.error(str(error))
+    return config, set(given)
+
+
+_HELP = {
+    "backend": "numpy (CPU) or cupy (NVIDIA GPU)",
+    "dataset": "cifar10, fashion-mnist or fake",
+    "data_dir": "folder holding (or receiving) the data set",
+    "image_size": "32, or 64 (adds one block to G and D; images are upsampled 2x)",
+    "max_steps": "stop after this many steps in all (0: run --epochs)",
+    "ema": "keep an exponential moving average of G with this decay, e.g. 0.999",
+    "out": "run directory: samples, plots, metrics.jsonl, config.json, checkpoint.npz",
+    "resume": "checkpoint file (or run directory) to continue from, exactly",
+    "dry_run": "a few steps on fake data, to check that everything runs",
+    "log_every": "steps between reads of the logged scalars (each read syncs the GPU)",
+}

@@ -1,0 +1,70 @@
+"""Drawing samples from a checkpoint's generator: grids, latent walks and raw arrays."""
+import argparse
+import sys
+
+import numpy
+
+from .. import backend
+from ..autograd import Tensor, no_grad
+from ..models.dcgan import Generator
+from . import checkpoint, images
+from .atomic import atomic_path
+
+
+def load_generator(path):
+    """The checkpoint's generator (its EMA copy when it has one), in eval mode on the CPU."""
+    sections, scalars = checkpoint.load(path)
+    config = scalars["config"]
+    weights = sections.get("G_ema", sections["G"])
+    G = Generator(config["nz"], config["ngf"], _channels(weights), config["image_size"])
+    G.load_state_dict(weights)
+    return G.eval()
+
+
+def _channels(weights):
+    """Image channels: dim 1 of the last transposed conv's weight (in, out, kh, kw)."""
+    convs = [k for k in weights if k.endswith(".weight") and weights[k].ndim == 4]
+    return weights[max(convs, key=lambda k: int(k.split(".")[1]))].shape[1]
+
+
+def latent_walks(rng, rows, steps, nz):
+    """rows walks of `steps` points each, linear between two random latent points."""
+    ends = rng.standard_normal((rows, 2, nz))
+    t = numpy.linspace(0, 1, steps)[None, :, None]
+    return ((1 - t) * ends[:, :1] + t * ends[:, 1:]).reshape(rows * steps, nz, 1, 1)
+
+
+def sample(G, z):
+    with no_grad():
+        return backend.to_numpy(G(Tensor(z.astype(numpy.float32))).data)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Draw samples from a minigan DCGAN checkpoint.")
+    parser.add_argument("--checkpoint", required=True, help="checkpoint.npz written by the trainer")
+    parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    parser.add_argument("--out", default="samples.png", help="PNG grid to write")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--interpolate", action="store_true",
+                        help="rows of latent walks between random points instead of independent samples")
+    parser.add_argument("--steps", type=int, default=8, help="points per walk with --interpolate")
+    parser.add_argument("--save-npy", metavar="PATH", help="also save the raw samples (N, C, H, W) in [-1, 1]")
+    args = parser.parse_args(argv)
+    if args.n <= 0 or args.steps <= 1:
+        parser.error(f"--n must be positive and --steps at least 2, got {args.n} and {args.steps}")
+    G = load_generator(args.checkpoint)
+    rng = numpy.random.default_rng(args.seed)
+    if args.interpolate:
+        z = latent_walks(rng, max(1, args.n // args.steps), args.steps, G.nz)
+        nrow = args.steps
+    else:
+        z = rng.standard_normal((args.n, G.nz, 1, 1))
+        nrow = 8
+    samples = sample(G, z)
+    images.save_grid(args.out, samples, nrow)
+    if args.save_npy:
+        with atomic_path(args.save_npy) as tmp, open(tmp, "wb") as f:
+            numpy.save(f, samples)
+    print(f"wrote {len(samples)} samples to {args.out}" +
+          (f" and {args.save_npy}" if args.save_npy else ""), file=sys.stderr)
+    return 0
