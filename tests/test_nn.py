@@ -193,6 +193,15 @@ def test_reassigning_a_parameter_updates_the_module():
     assert list(lin.state_dict()) == ["weight"]
 
 
+def test_reassigning_a_buffer_keeps_it_a_buffer():
+    """As in torch: `bn.running_mean = new_tensor` replaces the buffer, it does not unregister it."""
+    bn = nn.BatchNorm2d(2)
+    bn.running_mean = Tensor(numpy.full(2, 5.0, dtype=numpy.float32))
+    assert [name for name, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
+    assert list(bn.state_dict()) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    numpy.testing.assert_array_equal(bn.state_dict()["running_mean"], 5.0)
+
+
 def test_load_state_dict_copies_into_the_existing_arrays(xp):
     source, target = small_tree(), small_tree().to(device=device_of(xp), dtype=numpy.float64)
     weight_array = target[0].weight.data

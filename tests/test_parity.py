@@ -489,3 +489,23 @@ def test_optimizer_steps(xp, rng, make_opts):
         theirs_opt.step()
         assert_close(loss, t_loss, f"loss at step {step + 1}")
         assert_same_state(mine, theirs, f"after step {step + 1}")
+
+
+@pytest.mark.parametrize("make_opt", [
+    pytest.param(lambda mp, tp: (optim.Adam(mp, lr=0.1), torch.optim.Adam(tp, lr=0.1)), id="adam"),
+    pytest.param(lambda mp, tp: (optim.SGD(mp, lr=0.1, momentum=0.9), torch.optim.SGD(tp, lr=0.1, momentum=0.9)),
+                 id="sgd_momentum"),
+])
+def test_optimizer_updates_a_non_contiguous_parameter(xp, rng, make_opt):
+    """A Parameter made from a transposed array (not C-contiguous) is updated like any other."""
+    values = rng.standard_normal((3, 4))
+    mine = nn.Parameter(xp.asarray(values).T)
+    assert not mine.data.flags.c_contiguous
+    theirs = torch.tensor(values.T.copy(), requires_grad=True)
+    mine_opt, theirs_opt = make_opt([mine], [theirs])
+    for step in range(3):
+        grad = rng.standard_normal((4, 3))
+        mine.grad, theirs.grad = xp.asarray(grad), torch.from_numpy(grad.copy())
+        mine_opt.step()
+        theirs_opt.step()
+        assert_close(mine, theirs, f"parameter after step {step + 1}")
