@@ -49,18 +49,26 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     # --- traversal ---------------------------------------------------------
-    def named_modules(self, prefix=""):
+    def named_modules(self, prefix="", memo=None):
+        """Each module once (a shared one under its first name), parents before children."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
 
     def children(self):
         return iter(self._modules.values())
 
     def _named(self, table):
+        seen = set()  # a tied tensor is listed once, as in PyTorch
         for prefix, module in self.named_modules():
             for name, tensor in getattr(module, table).items():
-                yield (f"{prefix}.{name}" if prefix else name), tensor
+                if id(tensor) not in seen:
+                    seen.add(id(tensor))
+                    yield (f"{prefix}.{name}" if prefix else name), tensor
 
     def named_parameters(self):
         return self._named("_parameters")
@@ -72,18 +80,20 @@ class Module:
         return self._named("_buffers")
 
     # --- state ------------------------------------------------------------
+    def _state_tensors(self, prefix=""):
+        """(key, tensor) in state_dict order; unlike parameters(), a tied tensor under every name."""
+        for name, tensor in (*self._parameters.items(), *self._buffers.items()):
+            yield prefix + name, tensor
+        for name, child in self._modules.items():
+            yield from child._state_tensors(f"{prefix}{name}.")
+
     def state_dict(self):
         """Arrays by PyTorch's key names: each module's parameters, then its buffers, then children."""
-        state = OrderedDict()
-        for prefix, module in self.named_modules():
-            for name, tensor in (*module._parameters.items(), *module._buffers.items()):
-                state[f"{prefix}.{name}" if prefix else name] = tensor.data
-        return state
+        return OrderedDict((key, tensor.data) for key, tensor in self._state_tensors())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays (NumPy or CuPy) into this module's tensors, keeping their device and dtype."""
-        own = dict(self.named_parameters())
-        own.update(self.named_buffers())
+        own = dict(self._state_tensors())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
