@@ -509,3 +509,12 @@ def test_optimizer_updates_a_non_contiguous_parameter(xp, rng, make_opt):
         mine_opt.step()
         theirs_opt.step()
         assert_close(mine, theirs, f"parameter after step {step + 1}")
+
+
+@pytest.mark.parametrize("mine,theirs", [
+    pytest.param(F.relu, torch.relu, id="relu"),
+    pytest.param(lambda x: F.leaky_relu(x, 0.2), lambda x: TF.leaky_relu(x, 0.2), id="leaky_relu"),
+])
+def test_gradient_at_the_kink_follows_torch(xp, rng, mine, theirs):
+    """At exactly 0 the derivative is a convention; torch's is the negative side's slope."""
+    check_parity(xp, rng, mine, theirs, numpy.array([-1.0, 0.0, -0.0, 1.0]))
