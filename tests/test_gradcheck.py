@@ -140,6 +140,7 @@ def test_batch_norm_bias_only(xp, rng, leaf):
 @pytest.mark.parametrize("op", [
     pytest.param(lambda x: F.leaky_relu(x), id="leaky_relu_default"),
     pytest.param(lambda x: F.leaky_relu(x, 0.2), id="leaky_relu_0.2"),
+    pytest.param(lambda x: F.leaky_relu(x, -0.3), id="leaky_relu_-0.3"),
     pytest.param(F.relu, id="relu"),
     pytest.param(F.tanh, id="tanh"),
     pytest.param(F.sigmoid, id="sigmoid"),

@@ -237,6 +237,8 @@ def test_batchnorm2d_running_statistics_and_eval(xp, rng):
 @pytest.mark.parametrize("mine,theirs", [
     pytest.param(lambda x: F.leaky_relu(x), lambda x: TF.leaky_relu(x), id="leaky_relu_default"),
     pytest.param(lambda x: F.leaky_relu(x, 0.2), lambda x: TF.leaky_relu(x, 0.2), id="leaky_relu_0.2"),
+    pytest.param(lambda x: F.leaky_relu(x, -0.3), lambda x: TF.leaky_relu(x, -0.3), id="leaky_relu_-0.3"),
+    pytest.param(lambda x: F.leaky_relu(x, 1.5), lambda x: TF.leaky_relu(x, 1.5), id="leaky_relu_1.5"),
     pytest.param(F.relu, torch.relu, id="relu"),
     pytest.param(F.tanh, torch.tanh, id="tanh"),
     pytest.param(F.sigmoid, torch.sigmoid, id="sigmoid"),
