@@ -70,6 +70,18 @@ def test_batch_norm_needs_4d_input(xp, ones, shape):
         bn(ones(*shape))
 
 
+def test_rejected_batch_is_not_counted(xp, ones):
+    """As torch.nn.BatchNorm2d: an input refused for its shape leaves num_batches_tracked alone."""
+    bn = nn.BatchNorm2d(3).to(device="cpu" if xp is numpy else "cuda")
+    with pytest.raises(ValueError, match=rx("got shape (4, 3)")):
+        bn(ones(4, 3))
+    with pytest.raises(ValueError, match=rx("running_mean must have shape (2,) for input (4, 2, 2, 2), got (3,)")):
+        bn(ones(4, 2, 2, 2))
+    assert int(bn.num_batches_tracked.data) == 0
+    bn(ones(4, 3, 2, 2))
+    assert int(bn.num_batches_tracked.data) == 1
+
+
 @pytest.mark.parametrize("input_hw,kernel,padding,padded", [
     ((3, 4), (5, 5), 0, (3, 4)),
     ((3, 4), (6, 3), 1, (5, 6)),
