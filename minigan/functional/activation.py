@@ -1,18 +1,26 @@
 """Elementwise activations. Each saves the cheapest thing its backward needs."""
 from ..autograd import Function
-from ..backend import array_module
+from ..backend import array_module, kernels
 
 
 class LeakyReLU(Function):
+    """One fused pass each way; saves its output, whose sign is the input's for slopes >= 0."""
+
     def __init__(self, negative_slope):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        self.positive = x > 0
-        return x * array_module(x).where(self.positive, 1, self.negative_slope).astype(x.dtype)
+        xp = array_module(x)
+        if self.negative_slope < 0:  # the output's sign no longer tells the input's: keep a mask
+            self.positive = x > 0
+            return xp.where(self.positive, x, x * x.dtype.type(self.negative_slope))
+        self.y = kernels(xp).bias_leaky_relu(x, None, self.negative_slope)
+        return self.y
 
     def backward(self, grad):
-        return grad * array_module(grad).where(self.positive, 1, self.negative_slope).astype(grad.dtype)
+        if self.negative_slope < 0:
+            return array_module(grad).where(self.positive, grad, grad * grad.dtype.type(self.negative_slope))
+        return kernels(array_module(grad)).bias_leaky_relu_backward(grad, self.y, self.negative_slope)
 
 
 class Tanh(Function):

@@ -1,6 +1,6 @@
 """Batch normalization over (N, H, W) per channel, with PyTorch's running statistics."""
 from ..autograd import Function, unwrap
-from ..backend import array_module
+from ..backend import array_module, kernels
 
 _AXES = (0, 2, 3)
 
@@ -18,27 +18,27 @@ class BatchNormTrain(Function):
 
     def forward(self, x, weight=None, bias=None):
         xp = array_module(x)
+        k = kernels(xp)
         count = x.size // x.shape[1]
-        mean = x.mean(axis=_AXES)
-        var = x.var(axis=_AXES)
+        mean, var = k.batch_norm_stats(x)
         self.inv_std = 1 / xp.sqrt(var + self.eps)
-        self.x_hat = (x - _per_channel(mean)) * _per_channel(self.inv_std)
+        y, self.x_hat = k.batch_norm_forward_apply(x, mean, self.inv_std, weight, bias)
         self.weight = weight
         if self.running_mean is not None:
             m = self.momentum
             self.running_mean[...] = (1 - m) * self.running_mean + m * mean
             self.running_var[...] = (1 - m) * self.running_var + m * var * (count / (count - 1))
-        return _affine(self.x_hat, weight, bias)
+        return y
 
     def backward(self, grad_y):
-        grad_bias = grad_y.sum(axis=_AXES)
-        grad_weight = (grad_y * self.x_hat).sum(axis=_AXES)
+        k = kernels(array_module(grad_y))
+        grad_bias, grad_weight = k.batch_norm_backward_reductions(grad_y, self.x_hat)
         count = grad_y.size // grad_y.shape[1]
         scale = self.inv_std if self.weight is None else self.weight * self.inv_std
         # d/dx of the normalized output: the batch statistics make each channel's
         # gradient lose its mean and its projection on x_hat.
-        grad_x = _per_channel(scale) * (grad_y - _per_channel(grad_bias / count)
-                                        - self.x_hat * _per_channel(grad_weight / count))
+        grad_x = k.batch_norm_backward_apply(grad_y, self.x_hat, scale, grad_bias / count,
+                                             grad_weight / count) if self.needs_grad[0] else None
         return grad_x, grad_weight, grad_bias
 
 
@@ -51,19 +51,15 @@ class BatchNormEval(Function):
     def forward(self, x, weight=None, bias=None):
         xp = array_module(x)
         self.inv_std = 1 / xp.sqrt(self.running_var + self.eps)
-        self.x_hat = (x - _per_channel(self.running_mean)) * _per_channel(self.inv_std)
+        y, self.x_hat = kernels(xp).batch_norm_forward_apply(x, self.running_mean, self.inv_std,
+                                                             weight, bias)
         self.weight = weight
-        return _affine(self.x_hat, weight, bias)
+        return y
 
     def backward(self, grad_y):
         scale = self.inv_std if self.weight is None else self.weight * self.inv_std
         return (grad_y * _per_channel(scale), (grad_y * self.x_hat).sum(axis=_AXES),
                 grad_y.sum(axis=_AXES))
-
-
-def _affine(x_hat, weight, bias):
-    y = x_hat if weight is None else x_hat * _per_channel(weight)
-    return y if bias is None else y + _per_channel(bias)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002
