@@ -163,7 +163,8 @@ def test_conv_transpose2d_float32(xp, rng, stride, padding, output_padding):
 
 
 @pytest.mark.parametrize("kernel,stride,padding,output_padding", [
-    ((3, 2), (2, 1), (1, 0), (1, 0)), ((4, 3), (3, 2), (1, 1), (2, 1)), ((2, 4), (1, 2), (0, 1), (0, 1))])
+    ((3, 2), (2, 1), (1, 0), (1, 0)), ((4, 3), (3, 2), (1, 1), (2, 1)), ((2, 4), (1, 2), (0, 1), (0, 1)),
+    ((3, 3), (2, 2), (2, 2), (1, 0))])  # padding wider than kernel - 1 crops into the first taps
 def test_conv_transpose2d_rectangular(xp, rng, kernel, stride, padding, output_padding):
     check_parity(xp, rng,
                  lambda x, w, b: F.conv_transpose2d(x, w, b, stride, padding, output_padding),
