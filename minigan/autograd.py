@@ -194,7 +194,9 @@ def run_backward(output, gradient):
 def _accumulate(tensor, grad):
     if grad.shape != tensor.shape:
         raise RuntimeError(f"internal error: gradient shape {grad.shape} for tensor {tensor.shape}")
-    tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+    # A backward may hand the same array to several inputs (add) or pass the caller's
+    # gradient through: copy, so that no two .grad arrays share memory.
+    tensor.grad = grad.copy() if tensor.grad is None else tensor.grad + grad
 
 
 from .functional import arithmetic  # noqa: E402  (operators above need it; it needs Tensor)

@@ -28,7 +28,7 @@ class Optimizer:
             index, key = name.split(".", 1)
             p = self.params[int(index)]
             xp = array_module(p.data)
-            self.state.setdefault(p, {})[key] = (xp.asarray(value, dtype=p.dtype)
+            self.state.setdefault(p, {})[key] = (xp.ascontiguousarray(value, dtype=p.dtype)
                                                  if getattr(value, "ndim", 0) else int(value))
 
 
@@ -47,8 +47,11 @@ class Adam(Optimizer):
                     continue
                 xp = array_module(p.data)
                 state = self.state.setdefault(p, {})
+                # The fused kernel works on flat views: the parameter and its moments must be
+                # C-contiguous (a transposed array's flat view would be a copy). A no-op after once.
+                p.data = xp.ascontiguousarray(p.data)
                 if not state:
-                    state.update(step=0, exp_avg=xp.zeros_like(p.data), exp_avg_sq=xp.zeros_like(p.data))
+                    state.update(step=0, exp_avg=xp.zeros(p.shape, p.dtype), exp_avg_sq=xp.zeros(p.shape, p.dtype))
                 state["step"] += 1
                 kernels(xp).adam_update(p.data, p.grad, state["exp_avg"], state["exp_avg_sq"],
                                         state["step"], self.lr, *self.betas, self.eps,

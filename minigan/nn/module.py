@@ -22,6 +22,9 @@ class Module:
     # Parameters, buffers and children live in their dicts (as in PyTorch), so
     # that state_dict() sees every reassignment.
     def __setattr__(self, name, value):
+        if name in self._buffers and isinstance(value, Tensor):  # a new value, still a buffer
+            self._buffers[name] = value
+            return
         for table in (self._parameters, self._buffers, self._modules):
             table.pop(name, None)
         if isinstance(value, Parameter):
