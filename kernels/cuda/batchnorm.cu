@@ -1,0 +1,165 @@
+// Batch normalization over (N, H, W) per channel, float and double, on
+// C-contiguous NCHW arrays (plane = H*W).
+//
+// Reductions: one block per channel (blockIdx.x = c), launched with exactly
+// REDUCE_THREADS threads; each thread sums a fixed strided subset in double,
+// then a shared-memory tree adds the partial sums. No atomics, so the result
+// is deterministic. The caller checks that N*H*W fits in an int.
+//
+//   batch_norm_stats:           mean[c], biased var[c] in one pass. The sums
+//                               are of x - K, K = x[0, c, 0, 0] (shifted data),
+//                               so var does not cancel when |mean| >> std.
+//   batch_norm_backward_reduce: sum_dy[c] = sum(dy), sum_dy_xhat[c] = sum(dy * x_hat)
+//
+// Elementwise, grid-stride:
+//   batch_norm_forward_apply:   x_hat = (x - mean[c]) * inv_std[c];
+//                               y = x_hat * weight[c] + bias[c] (each optional)
+//   batch_norm_backward_apply:  gx = scale[c] * (dy - mean_dy[c] - x_hat * mean_dy_xhat[c])
+//                               with scale = weight * inv_std (or inv_std),
+//                               mean_dy = sum_dy / count, mean_dy_xhat = sum_dy_xhat / count:
+//                               the compact formula of minigan/functional/batchnorm.py.
+
+#define REDUCE_THREADS 256
+
+// Sum of value over the block; blockDim.x a power of two <= REDUCE_THREADS.
+template <typename A>
+__device__ A block_sum(A value, A* shared) {
+    const int tid = threadIdx.x;
+    shared[tid] = value;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if (tid < half) shared[tid] += shared[tid + half];
+        __syncthreads();
+    }
+    const A total = shared[0];
+    __syncthreads();  // the buffer may be reused right away
+    return total;
+}
+
+// Flat offset of the m-th element (n = m / plane, s = m % plane) of channel c.
+__device__ inline long long channel_offset(int m, int c, int channels, int plane) {
+    return ((long long)(m / plane) * channels + c) * plane + m % plane;
+}
+
+template <typename T>
+__device__ void stats_impl(const T* __restrict__ x, T* __restrict__ mean, T* __restrict__ var,
+                           int n_img, int channels, int plane) {
+    __shared__ double shared[REDUCE_THREADS];
+    const int c = blockIdx.x, count = n_img * plane;
+    const double shift = x[(long long)c * plane];
+    double sum = 0, sum_sq = 0;
+    for (int m = threadIdx.x; m < count; m += blockDim.x) {
+        const double d = (double)x[channel_offset(m, c, channels, plane)] - shift;
+        sum += d;
+        sum_sq += d * d;
+    }
+    sum = block_sum<double>(sum, shared);
+    sum_sq = block_sum<double>(sum_sq, shared);
+    if (threadIdx.x == 0) {
+        const double mean_shifted = sum / count;
+        const double v = sum_sq / count - mean_shifted * mean_shifted;
+        mean[c] = (T)(shift + mean_shifted);
+        var[c] = (T)(v > 0 ? v : 0.0);
+    }
+}
+
+template <typename T>
+__device__ void backward_reduce_impl(const T* __restrict__ grad_y, const T* __restrict__ x_hat,
+                                     T* __restrict__ sum_dy, T* __restrict__ sum_dy_xhat,
+                                     int n_img, int channels, int plane) {
+    __shared__ double shared[REDUCE_THREADS];
+    const int c = blockIdx.x, count = n_img * plane;
+    double dy_total = 0, dy_xhat_total = 0;
+    for (int m = threadIdx.x; m < count; m += blockDim.x) {
+        const long long k = channel_offset(m, c, channels, plane);
+        const double dy = grad_y[k];
+        dy_total += dy;
+        dy_xhat_total += dy * (double)x_hat[k];
+    }
+    dy_total = block_sum<double>(dy_total, shared);
+    dy_xhat_total = block_sum<double>(dy_xhat_total, shared);
+    if (threadIdx.x == 0) {
+        sum_dy[c] = (T)dy_total;
+        sum_dy_xhat[c] = (T)dy_xhat_total;
+    }
+}
+
+template <typename T>
+__device__ void forward_apply_impl(const T* __restrict__ x, const T* __restrict__ mean,
+                                   const T* __restrict__ inv_std, const T* __restrict__ weight,
+                                   const T* __restrict__ bias, T* __restrict__ x_hat, T* __restrict__ y,
+                                   long long size, int channels, int plane, int has_weight, int has_bias) {
+    const long long step = (long long)blockDim.x * gridDim.x;
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size; k += step) {
+        const int c = (int)(k / plane) % channels;
+        const T normalized = (x[k] - mean[c]) * inv_std[c];
+        x_hat[k] = normalized;
+        T out = has_weight ? normalized * weight[c] : normalized;
+        if (has_bias) out += bias[c];
+        y[k] = out;
+    }
+}
+
+template <typename T>
+__device__ void backward_apply_impl(const T* __restrict__ grad_y, const T* __restrict__ x_hat,
+                                    const T* __restrict__ scale, const T* __restrict__ mean_dy,
+                                    const T* __restrict__ mean_dy_xhat, T* __restrict__ grad_x,
+                                    long long size, int channels, int plane) {
+    const long long step = (long long)blockDim.x * gridDim.x;
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size; k += step) {
+        const int c = (int)(k / plane) % channels;
+        grad_x[k] = scale[c] * (grad_y[k] - mean_dy[c] - x_hat[k] * mean_dy_xhat[c]);
+    }
+}
+
+extern "C" __global__ void batch_norm_stats_f32(const float* __restrict__ x, float* __restrict__ mean,
+                                                float* __restrict__ var, int n_img, int channels, int plane) {
+    stats_impl<float>(x, mean, var, n_img, channels, plane);
+}
+
+extern "C" __global__ void batch_norm_stats_f64(const double* __restrict__ x, double* __restrict__ mean,
+                                                double* __restrict__ var, int n_img, int channels, int plane) {
+    stats_impl<double>(x, mean, var, n_img, channels, plane);
+}
+
+extern "C" __global__ void batch_norm_backward_reduce_f32(
+        const float* __restrict__ grad_y, const float* __restrict__ x_hat, float* __restrict__ sum_dy,
+        float* __restrict__ sum_dy_xhat, int n_img, int channels, int plane) {
+    backward_reduce_impl<float>(grad_y, x_hat, sum_dy, sum_dy_xhat, n_img, channels, plane);
+}
+
+extern "C" __global__ void batch_norm_backward_reduce_f64(
+        const double* __restrict__ grad_y, const double* __restrict__ x_hat, double* __restrict__ sum_dy,
+        double* __restrict__ sum_dy_xhat, int n_img, int channels, int plane) {
+    backward_reduce_impl<double>(grad_y, x_hat, sum_dy, sum_dy_xhat, n_img, channels, plane);
+}
+
+extern "C" __global__ void batch_norm_forward_apply_f32(
+        const float* __restrict__ x, const float* __restrict__ mean, const float* __restrict__ inv_std,
+        const float* __restrict__ weight, const float* __restrict__ bias, float* __restrict__ x_hat,
+        float* __restrict__ y, long long size, int channels, int plane, int has_weight, int has_bias) {
+    forward_apply_impl<float>(x, mean, inv_std, weight, bias, x_hat, y, size, channels, plane,
+                              has_weight, has_bias);
+}
+
+extern "C" __global__ void batch_norm_forward_apply_f64(
+        const double* __restrict__ x, const double* __restrict__ mean, const double* __restrict__ inv_std,
+        const double* __restrict__ weight, const double* __restrict__ bias, double* __restrict__ x_hat,
+        double* __restrict__ y, long long size, int channels, int plane, int has_weight, int has_bias) {
+    forward_apply_impl<double>(x, mean, inv_std, weight, bias, x_hat, y, size, channels, plane,
+                               has_weight, has_bias);
+}
+
+extern "C" __global__ void batch_norm_backward_apply_f32(
+        const float* __restrict__ grad_y, const float* __restrict__ x_hat, const float* __restrict__ scale,
+        const float* __restrict__ mean_dy, const float* __restrict__ mean_dy_xhat,
+        float* __restrict__ grad_x, long long size, int channels, int plane) {
+    backward_apply_impl<float>(grad_y, x_hat, scale, mean_dy, mean_dy_xhat, grad_x, size, channels, plane);
+}
+
+extern "C" __global__ void batch_norm_backward_apply_f64(
+        const double* __restrict__ grad_y, const double* __restrict__ x_hat, const double* __restrict__ scale,
+        const double* __restrict__ mean_dy, const double* __restrict__ mean_dy_xhat,
+        double* __restrict__ grad_x, long long size, int channels, int plane) {
+    backward_apply_impl<double>(grad_y, x_hat, scale, mean_dy, mean_dy_xhat, grad_x, size, channels, plane);
+}

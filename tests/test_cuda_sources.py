@@ -1,0 +1,440 @@
+"""The CUDA sources, checked without a GPU.
+
+Every kernels/cuda/*.cu compiles with nvcc for sm_90 (as .ci/nvcc_check.sh
+does), and every kernel kernels/gpu.py looks up is defined as an
+`extern "C" __global__` function of the file it names, in both its f32 and
+f64 variants. So a syntax error or a misspelt kernel name fails on CPU-only CI.
+Then the kernels run on the CPU under a small CUDA emulator (below), driven by
+kernels/gpu.py itself, and are compared with kernels/cpu.py and reference.py.
+"""
+import ast
+import ctypes
+import hashlib
+import inspect
+import re
+import shutil
+import subprocess
+import types
+from pathlib import Path
+
+import numpy
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CUDA_DIR = ROOT / "kernels" / "cuda"
+GPU_PY = ROOT / "kernels" / "gpu.py"
+SOURCES = sorted(CUDA_DIR.glob("*.cu"))
+SUFFIXES = ("f32", "f64")
+
+KERNEL_DEF = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(')
+PTX_ENTRY = re.compile(r"\.entry\s+(\w+)\s*\(")
+
+
+def strip_comments(code):
+    return re.sub(r"//[^\n]*|/\*.*?\*/", "", code, flags=re.S)
+
+
+def defined_kernels(source):
+    return set(KERNEL_DEF.findall(strip_comments(source.read_text())))
+
+
+def lookups():
+    """(file, name) of every _kernel("file", "name", dtype) call in kernels/gpu.py."""
+    calls = []
+    for node in ast.walk(ast.parse(GPU_PY.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_kernel":
+            args = node.args[:2]
+            # A computed name would slip past this check: only literal strings are allowed.
+            assert len(args) == 2 and all(isinstance(a, ast.Constant) and isinstance(a.value, str)
+                                          for a in args), \
+                f"kernels/gpu.py line {node.lineno}: call _kernel with two literal strings"
+            calls.append((args[0].value, args[1].value))
+    return calls
+
+
+def test_there_are_cuda_sources():
+    assert SOURCES, f"no .cu files in {CUDA_DIR}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_nvcc_compiles(source, tmp_path):
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc is not on PATH")
+    ptx = tmp_path / (source.stem + ".ptx")
+    result = subprocess.run(["nvcc", "--ptx", "-arch=sm_90", "-o", str(ptx), str(source)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"nvcc failed on {source.name}:\n{result.stdout}{result.stderr}"
+    # The PTX entry points are the ground truth for the regex the other tests use.
+    assert set(PTX_ENTRY.findall(ptx.read_text())) == defined_kernels(source)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_nvrtc_compiles(source):
+    """The same source through NVRTC, as cupy.RawModule compiles it (needs CuPy and NVRTC, no GPU)."""
+    try:
+        from cupy_backends.cuda.libs import nvrtc
+        nvrtc.getVersion()
+    except Exception as error:  # no CuPy, or no NVRTC library
+        pytest.skip(f"NVRTC is not available: {error}")
+    program = nvrtc.createProgram(source.read_text(), source.name, (), ())
+    try:
+        nvrtc.compileProgram(program, ["--std=c++14", "-arch=compute_90", "-ftz=true"])
+    except Exception as error:
+        pytest.fail(f"NVRTC failed on {source.name}: {error}\n{nvrtc.getProgramLog(program)}")
+    finally:
+        nvrtc.destroyProgram(program)
+
+
+def test_every_looked_up_kernel_exists():
+    calls = lookups()
+    assert calls, "found no _kernel(...) lookups in kernels/gpu.py"
+    missing = []
+    for file, name in calls:
+        source = CUDA_DIR / file
+        defined = defined_kernels(source) if source.is_file() else set()
+        missing += [f"{file}: {name}_{s}" for s in SUFFIXES if f"{name}_{s}" not in defined]
+    assert not missing, "kernels/gpu.py looks up kernels the sources do not define:\n" + "\n".join(missing)
+
+
+def test_every_kernel_is_looked_up():
+    used = {(file, f"{name}_{s}") for file, name in lookups() for s in SUFFIXES}
+    unused = [f"{source.name}: {kernel}" for source in SOURCES for kernel in sorted(defined_kernels(source))
+              if (source.name, kernel) not in used]
+    assert not unused, "kernels defined but never looked up by kernels/gpu.py:\n" + "\n".join(unused)
+
+
+def test_gpu_table_matches_cpu_signatures():
+    from minigan.kernels import cpu, gpu  # importing gpu must not need CuPy
+    for name in ("im2col", "col2im", "adam_update"):
+        assert inspect.signature(getattr(gpu, name)) == inspect.signature(getattr(cpu, name)), name
+
+
+def test_unsupported_dtype_is_a_type_error():
+    from minigan.kernels import gpu
+    with pytest.raises(TypeError, match="float32 or float64"):
+        gpu.im2col(numpy.zeros((1, 1, 3, 3), dtype=numpy.int64), 2, 2, (1, 1), (0, 0), (2, 2))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        gpu.batch_norm_stats(numpy.zeros((2, 1, 3, 3), dtype=numpy.float16))
+
+
+# ---------- the kernels themselves, run on the CPU by a small CUDA emulator ----------
+#
+# No GPU here, so each .cu is compiled as C++ with a shim that defines
+# threadIdx/blockIdx/blockDim/gridDim and __syncthreads (a barrier): every
+# block runs with one OS thread per CUDA thread. kernels/gpu.py itself runs
+# against a fake CuPy whose arrays are NumPy arrays and whose RawModule is
+# that C++ library, so the launch code is tested too: each kernel argument
+# must be an array or a NumPy scalar of exactly the C type of the parameter
+# (a Python int, or an int32 for a long long, fails here as it would corrupt
+# the launch on a GPU). What this cannot see: GPU memory, NVRTC-only
+# behaviour, performance.
+
+SHIM = r"""
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+struct dim3 { unsigned x, y, z; };
+thread_local dim3 threadIdx, blockIdx;
+dim3 blockDim, gridDim;
+
+struct Barrier {
+    std::mutex mutex;
+    std::condition_variable cv;
+    unsigned count, waiting = 0, generation = 0;
+    explicit Barrier(unsigned n) : count(n) {}
+    void wait() {
+        std::unique_lock<std::mutex> lock(mutex);
+        unsigned gen = generation;
+        if (++waiting == count) { waiting = 0; ++generation; cv.notify_all(); }
+        else cv.wait(lock, [&] { return gen != generation; });
+    }
+};
+Barrier* block_barrier;
+inline void __syncthreads() { block_barrier->wait(); }
+
+#define __global__
+#define __device__
+#define __shared__ static
+"""
+
+LAUNCHER = r"""
+template <typename T> std::string type_code() {
+    using U = std::remove_cv_t<std::remove_pointer_t<T>>;
+    std::string p = std::is_pointer_v<T> ? "P" : "";
+    if constexpr (std::is_same_v<U, float>) return p + "f4";
+    else if constexpr (std::is_same_v<U, double>) return p + "f8";
+    else if constexpr (std::is_same_v<U, int>) return p + "i4";
+    else if constexpr (std::is_same_v<U, long long>) return p + "i8";
+    else return p + "?";
+}
+
+template <typename... Args> const char* signature(void (*)(Args...)) {
+    static std::string s = ((type_code<Args>() + ",") + ... + std::string());
+    return s.c_str();
+}
+
+template <typename... Args, std::size_t... I>
+void launch(void (*kernel)(Args...), unsigned grid, unsigned block, void** args, std::index_sequence<I...>) {
+    gridDim = {grid, 1, 1};
+    blockDim = {block, 1, 1};
+    for (unsigned b = 0; b < grid; ++b) {
+        Barrier barrier(block);
+        block_barrier = &barrier;
+        std::vector<std::thread> threads;
+        for (unsigned t = 0; t < block; ++t)
+            threads.emplace_back([=] {
+                blockIdx = {b, 0, 0};
+                threadIdx = {t, 0, 0};
+                kernel(*static_cast<std::remove_cv_t<Args>*>(args[I])...);
+            });
+        for (auto& thread : threads) thread.join();
+    }
+}
+
+template <typename... Args> void launch(void (*kernel)(Args...), unsigned grid, unsigned block, void** args) {
+    launch(kernel, grid, block, args, std::index_sequence_for<Args...>{});
+}
+"""
+
+
+class EmulatedFunction:
+    def __init__(self, library, name):
+        self.name = name
+        self.launch = getattr(library, f"launch_{name}")
+        self.launch.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.POINTER(ctypes.c_void_p)]
+        sig = getattr(library, f"signature_{name}")
+        sig.restype = ctypes.c_char_p
+        self.signature = sig().decode().rstrip(",").split(",")
+
+    def __call__(self, grid, block, args):
+        assert len(grid) == 1 and len(block) == 1 and grid[0] >= 1 and 1 <= block[0] <= 1024
+        assert len(args) == len(self.signature), \
+            f"{self.name}: {len(args)} arguments for {len(self.signature)} parameters"
+        keep, pointers = [], (ctypes.c_void_p * len(args))()
+        for i, (arg, expected) in enumerate(zip(args, self.signature)):
+            if isinstance(arg, numpy.ndarray):
+                got = f"P{arg.dtype.kind}{arg.dtype.itemsize}"
+                assert arg.flags.c_contiguous, f"{self.name}: argument {i} is not C-contiguous"
+                holder = ctypes.c_void_p(arg.ctypes.data)
+                address = ctypes.addressof(holder)
+            elif isinstance(arg, numpy.generic):
+                got = f"{arg.dtype.kind}{arg.dtype.itemsize}"
+                holder = numpy.array(arg)
+                address = holder.ctypes.data
+            else:
+                raise AssertionError(f"{self.name}: argument {i} is a {type(arg).__name__}; "
+                                     f"pass arrays or NumPy scalars of the parameter's C type")
+            assert got == expected, f"{self.name}: argument {i} is {got}, the kernel takes {expected}"
+            keep.append(holder)
+            pointers[i] = address
+        self.launch(grid[0], block[0], pointers)
+
+
+class EmulatedModule:
+    def __init__(self, code, build_dir):
+        names = sorted(KERNEL_DEF.findall(strip_comments(code)))
+        stem = "module_" + hashlib.sha1(code.encode()).hexdigest()[:16]
+        (build_dir / f"{stem}.cu.inc").write_text(code)
+        wrappers = "".join(
+            f'extern "C" void launch_{n}(unsigned g, unsigned b, void** a) {{ launch({n}, g, b, a); }}\n'
+            f'extern "C" const char* signature_{n}() {{ return signature({n}); }}\n' for n in names)
+        cpp = build_dir / f"{stem}.cpp"
+        cpp.write_text(f'{SHIM}\n#include "{stem}.cu.inc"\n{LAUNCHER}\n{wrappers}')
+        library = build_dir / f"{stem}.so"
+        result = subprocess.run(["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-pthread",
+                                 "-o", str(library), str(cpp)], capture_output=True, text=True)
+        assert result.returncode == 0, f"emulator build failed:\n{result.stderr}"
+        self.library = ctypes.CDLL(str(library))
+        self.functions = {n: EmulatedFunction(self.library, n) for n in names}
+
+    def get_function(self, name):
+        return self.functions[name]
+
+
+class FakeCupy(types.SimpleNamespace):
+    """The part of CuPy kernels/gpu.py uses, on NumPy arrays."""
+
+    def __init__(self, build_dir):
+        modules = {}
+
+        def raw_module(code, options=()):
+            assert options == ("--std=c++14",)
+            if code not in modules:
+                modules[code] = EmulatedModule(code, build_dir)
+            return modules[code]
+
+        device = types.SimpleNamespace(attributes={"MultiProcessorCount": 2})
+        cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDevice=lambda: 0),
+                                     Device=lambda device_id=0: device)
+        super().__init__(RawModule=raw_module, cuda=cuda, ndarray=numpy.ndarray,
+                         ascontiguousarray=numpy.ascontiguousarray, asarray=numpy.asarray,
+                         empty=numpy.empty, empty_like=numpy.empty_like, zeros=numpy.zeros)
+
+
+@pytest.fixture(scope="module")
+def fake_cupy(tmp_path_factory):
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not on PATH (needed to run the CUDA sources on the CPU)")
+    return FakeCupy(tmp_path_factory.mktemp("cuda_emulator"))
+
+
+@pytest.fixture
+def emulated_gpu(fake_cupy, monkeypatch):
+    """kernels/gpu.py on the emulator, one block per SM so grid-stride loops wrap."""
+    from minigan.kernels import gpu as module
+
+    caches = (module._cupy, module._module, module._function, module._max_blocks)
+
+    def clear():
+        for cached in caches:
+            cached.cache_clear()
+
+    clear()
+    monkeypatch.setattr(module, "_cupy", lambda: fake_cupy)
+    monkeypatch.setattr(module, "BLOCKS_PER_SM", 1)
+    yield module
+    clear()  # no fake module may stay cached for a real GPU
+
+
+DTYPES = [numpy.float32, numpy.float64]
+
+
+def test_reduce_threads_matches_block():
+    from minigan.kernels import gpu as module
+    for source in SOURCES:
+        for value in re.findall(r"#define\s+REDUCE_THREADS\s+(\d+)", source.read_text()):
+            assert int(value) == module.BLOCK, f"{source.name}: REDUCE_THREADS {value} != gpu.BLOCK"
+
+
+CONV_CASES = [  # (N, C, H, W), kernel, stride, padding
+    ((2, 3, 7, 6), (3, 3), (1, 1), (1, 1)),
+    ((2, 2, 8, 8), (4, 4), (2, 2), (1, 1)),
+    ((1, 3, 9, 7), (3, 2), (2, 3), (0, 2)),
+    ((3, 1, 4, 4), (4, 4), (1, 1), (0, 0)),
+    ((2, 2, 5, 5), (1, 1), (3, 3), (2, 2)),
+]
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding", CONV_CASES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_emulated_im2col_col2im(emulated_gpu, shape, kernel, stride, padding, dtype):
+    from minigan.kernels import cpu, reference
+    rng = numpy.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    out_hw = tuple((s + 2 * p - k) // st + 1 for s, k, st, p in zip(shape[2:], kernel, stride, padding))
+    col = emulated_gpu.im2col(x, *kernel, stride, padding, out_hw)
+    assert col.dtype == dtype
+    numpy.testing.assert_array_equal(col, reference.im2col(x, *kernel, stride, padding, out_hw))
+    grad_col = rng.standard_normal(col.shape).astype(dtype)
+    back = emulated_gpu.col2im(grad_col, shape, *kernel, stride, padding, out_hw)
+    assert back.dtype == dtype
+    # Same gather, same order, same accumulator as the Numba kernel: equal to the bit.
+    numpy.testing.assert_array_equal(back, cpu.col2im(grad_col, shape, *kernel, stride, padding, out_hw))
+    numpy.testing.assert_allclose(back, reference.col2im(grad_col, shape, *kernel, stride, padding, out_hw),
+                                  rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_emulated_adam_update(emulated_gpu, dtype, weight_decay):
+    from minigan.kernels import cpu
+    rng = numpy.random.default_rng(1)
+    start = [rng.standard_normal((37, 29)).astype(dtype), numpy.zeros((37, 29), dtype),
+             numpy.zeros((37, 29), dtype)]  # param, exp_avg, exp_avg_sq
+    states = [[a.copy() for a in start] for _ in range(2)]
+    for step in range(1, 4):
+        grad = rng.standard_normal((37, 29)).astype(dtype)
+        for kernels, state in zip((emulated_gpu, cpu), states):
+            kernels.adam_update(state[0], grad, state[1], state[2], step, 2e-4, 0.5, 0.999, 1e-8,
+                                weight_decay)
+    for got, expected in zip(*states):
+        numpy.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == numpy.float32 else 1e-13)
+
+
+def leaky(v, slope):
+    return numpy.where(v > 0, v, v * v.dtype.type(slope))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("slope", [0.0, 0.2])
+@pytest.mark.parametrize("shape", [(3, 4, 13, 11), (37, 5)])
+def test_emulated_bias_leaky_relu(emulated_gpu, dtype, slope, shape):
+    rng = numpy.random.default_rng(2)
+    x = rng.standard_normal(shape).astype(dtype)
+    bias = rng.standard_normal(shape[1]).astype(dtype)
+    per_channel = bias.reshape(1, -1, *[1] * (len(shape) - 2))
+    y = emulated_gpu.bias_leaky_relu(x, bias, slope)
+    numpy.testing.assert_array_equal(y, leaky(x + per_channel, slope))
+    numpy.testing.assert_array_equal(emulated_gpu.bias_leaky_relu(x, None, slope), leaky(x, slope))
+    grad = rng.standard_normal(shape).astype(dtype)
+    expected = numpy.where(x + per_channel > 0, grad, grad * dtype(slope))
+    numpy.testing.assert_array_equal(emulated_gpu.bias_leaky_relu_backward(grad, y, slope), expected)
+    grad_x, grad_bias = emulated_gpu.bias_leaky_relu_backward(grad, y, slope, bias_grad=True)
+    numpy.testing.assert_array_equal(grad_x, expected)
+    axes = (0,) + tuple(range(2, len(shape)))
+    numpy.testing.assert_allclose(grad_bias, expected.astype(numpy.float64).sum(axis=axes), rtol=1e-6)
+    with pytest.raises(ValueError, match="negative_slope"):
+        emulated_gpu.bias_leaky_relu_backward(grad, y, -0.1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_emulated_bce_with_logits(emulated_gpu, dtype):
+    rng = numpy.random.default_rng(3)
+    x = numpy.concatenate([rng.standard_normal(600) * 4, [-800, -100, -20, 0, 20, 100, 800]]).astype(dtype)
+    t = rng.uniform(size=x.shape).astype(dtype)
+    x64, t64 = x.astype(numpy.float64), t.astype(numpy.float64)
+    expected = numpy.maximum(x64, 0) - x64 * t64 + numpy.log1p(numpy.exp(-numpy.abs(x64)))
+    sigmoid = numpy.where(x64 >= 0, 1 / (1 + numpy.exp(-numpy.abs(x64))),
+                          numpy.exp(-numpy.abs(x64)) / (1 + numpy.exp(-numpy.abs(x64))))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == numpy.float32 else dict(rtol=1e-12, atol=1e-14)
+    terms, dterms = emulated_gpu.bce_with_logits_terms(x, t, with_grad=True)
+    assert numpy.isfinite(terms).all() and numpy.isfinite(dterms).all()
+    numpy.testing.assert_allclose(terms, expected, **tol)
+    numpy.testing.assert_allclose(dterms, sigmoid - t64, **tol)
+    numpy.testing.assert_array_equal(emulated_gpu.bce_with_logits_terms(x, t), terms)
+    grad = numpy.asarray(0.5, dtype=dtype)
+    numpy.testing.assert_allclose(emulated_gpu.bce_with_logits_backward(x, t, grad, x.size),
+                                  0.5 * (sigmoid - t64) / x.size, **tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(8, 3, 9, 7), (50, 6)])
+def test_emulated_batch_norm(emulated_gpu, dtype, shape):
+    rng = numpy.random.default_rng(4)
+    axes = (0,) + tuple(range(2, len(shape)))
+    tol = dict(rtol=2e-5, atol=2e-5) if dtype == numpy.float32 else dict(rtol=1e-11, atol=1e-11)
+    # A large mean: one-pass sums of squares would cancel here without the shift.
+    x = (rng.standard_normal(shape) * 0.5 + 1000).astype(dtype)
+    mean, var = emulated_gpu.batch_norm_stats(x)
+    x64 = x.astype(numpy.float64)
+    numpy.testing.assert_allclose(mean, x64.mean(axis=axes), rtol=1e-6 if dtype == numpy.float32 else 1e-14)
+    numpy.testing.assert_allclose(var, x64.var(axis=axes), rtol=1e-5 if dtype == numpy.float32 else 1e-10)
+
+    c = shape[1]
+    per_channel = (1, c) + (1,) * (len(shape) - 2)
+    inv_std = (1 / numpy.sqrt(var + dtype(1e-5))).astype(dtype)
+    weight, bias = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    y, x_hat = emulated_gpu.batch_norm_forward_apply(x, mean, inv_std, weight, bias)
+    expected_x_hat = (x - mean.reshape(per_channel)) * inv_std.reshape(per_channel)
+    numpy.testing.assert_allclose(x_hat, expected_x_hat, **tol)
+    numpy.testing.assert_allclose(y, expected_x_hat * weight.reshape(per_channel) + bias.reshape(per_channel),
+                                  **tol)
+    y_plain, _ = emulated_gpu.batch_norm_forward_apply(x, mean, inv_std)
+    numpy.testing.assert_allclose(y_plain, expected_x_hat, **tol)
+
+    grad_y = rng.standard_normal(shape).astype(dtype)
+    sum_dy, sum_dy_xhat = emulated_gpu.batch_norm_backward_reductions(grad_y, x_hat)
+    numpy.testing.assert_allclose(sum_dy, grad_y.astype(numpy.float64).sum(axis=axes), **tol)
+    numpy.testing.assert_allclose(sum_dy_xhat, (grad_y.astype(numpy.float64) * x_hat).sum(axis=axes), **tol)
+    count = x.size // c
+    scale = weight * inv_std
+    grad_x = emulated_gpu.batch_norm_backward_apply(grad_y, x_hat, scale, sum_dy / count, sum_dy_xhat / count)
+    expected = scale.reshape(per_channel) * (grad_y - (sum_dy / count).reshape(per_channel)
+                                             - x_hat * (sum_dy_xhat / count).reshape(per_channel))
+    numpy.testing.assert_allclose(grad_x, expected, **tol)
