@@ -184,3 +184,12 @@ def test_training_learns_the_data(tmp_path):
     assert contrast(after) > 0.8, f"G did not learn the bright/dark halves: contrast {contrast(after)}"
     # D learned to tell real from fake at some point (it must, for G to get a signal).
     assert max(r["D(x)"] - r["D(G(z))"] for r in history) > 0.3
+
+
+def test_image_size_64_adds_a_block_and_upsamples_the_data(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path, max_steps=1, image_size=64))
+    assert trainer.real_batch(0).shape == (8, 3, 64, 64)
+    convs = [name for name, p in trainer.D.named_parameters() if p.ndim == 4]
+    assert len(convs) == 5  # 64 -> 32 -> 16 -> 8 -> 4 -> 1
+    trainer.run()
+    assert trainer.generate(trainer.fixed_noise[:2]).shape == (2, 3, 64, 64)
