@@ -45,9 +45,16 @@ def _channels_first(a):
     return a.transpose(1, 0, 2, 3).reshape(a.shape[1], -1)
 
 
+def _dense(image_hw, kernel_hw, padding):
+    """Whether the kernel covers the whole unpadded image: one output pixel, no overlap."""
+    return tuple(image_hw) == tuple(kernel_hw) and tuple(padding) == (0, 0)
+
+
 def im2col(x, kernel_hw, stride, padding):
     """The column matrix of x and the conv output size."""
     out_hw = conv_output_size("conv2d", x.shape[2:], kernel_hw, stride, padding)
+    if _dense(x.shape[2:], kernel_hw, padding):  # col is x itself, transposed: no copy
+        return x.reshape(x.shape[0], -1).T, out_hw
     return kernels(array_module(x)).im2col(x, *kernel_hw, stride, padding, out_hw), out_hw
 
 
@@ -61,6 +68,9 @@ def gemm_nchw(weight, col, n, out_hw):
 def gemm_col2im(x, weight, out_hw, stride, padding):
     """conv_transpose2d of x (N, I, h, w) with weight (I, O, kh, kw) to size out_hw."""
     n, (i, o, kh, kw) = x.shape[0], weight.shape
+    if tuple(x.shape[2:]) == (1, 1) and _dense(out_hw, (kh, kw), padding):
+        # Each output pixel takes exactly one tap: the GEMM writes NCHW directly.
+        return (x.reshape(n, i) @ weight.reshape(i, -1)).reshape(n, o, kh, kw)
     col = weight.reshape(i, -1).T @ _channels_first(x)  # (O*kh*kw, N*h*w)
     return kernels(array_module(x)).col2im(col, (n, o, *out_hw), kh, kw, stride, padding, x.shape[2:])
 
