@@ -1,0 +1,59 @@
+"""Per-op, per-kernel and per-step benchmarks, minigan and PyTorch at DCGAN-32's shapes (batch 64).
+
+Each case runs once per framework; group by `group` to see the two side by side.
+"""
+import numpy
+import pytest
+
+import workloads as W
+
+BATCH = 64
+LAYERS = {spec[0]: spec for spec in W.LAYERS}
+NORMS = {spec[0]: spec for spec in W.BATCH_NORMS}
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+@pytest.mark.parametrize("layer", list(LAYERS))
+def test_conv_layer(benchmark, framework, layer, direction):
+    """conv2d (D1..D4) and conv_transpose2d (G1..G4); backward re-runs one forward's graph."""
+    forward, backward = framework.layer(LAYERS[layer], BATCH, numpy.random.default_rng(0))
+    benchmark.group = f"{layer} {LAYERS[layer][1]} {direction}"
+    benchmark(forward if direction == "forward" else backward)
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+@pytest.mark.parametrize("norm", list(NORMS))
+def test_batch_norm(benchmark, framework, norm, direction):
+    forward, backward = framework.batch_norm(NORMS[norm], BATCH, numpy.random.default_rng(0))
+    benchmark.group = f"{norm} batch_norm {direction}"
+    benchmark(forward if direction == "forward" else backward)
+
+
+@pytest.mark.parametrize("implementation", ["numba", "numpy-reference"])
+@pytest.mark.parametrize("kernel", ["im2col", "col2im"])
+@pytest.mark.parametrize("layer", ["G2", "G3", "D2", "D3"])
+def test_im2col_col2im(benchmark, kernel, layer, implementation):
+    """The Numba kernels against the plain-NumPy reference, at the layer's column shape."""
+    from minigan.functional.conv import conv_output_size
+    from minigan.kernels import cpu, reference
+    impl = cpu if implementation == "numba" else reference
+    _, op, cin, cout, k, s, p, size = LAYERS[layer]
+    rng = numpy.random.default_rng(0)
+    # The image side of the layer's im2col/col2im: its input for conv2d, its output for conv_transpose2d.
+    channels, image = (cin, size) if op == "conv2d" else (cout, (size - 1) * s - 2 * p + k)
+    out = conv_output_size(op, (image, image), (k, k), (s, s), (p, p))
+    x = rng.standard_normal((BATCH, channels, image, image)).astype(numpy.float32)
+    args = (k, k, (s, s), (p, p), out)
+    benchmark.group = f"{kernel} {layer} {tuple(x.shape)}"
+    if kernel == "im2col":
+        benchmark(impl.im2col, x, *args)
+    else:
+        col = cpu.im2col(x, *args)
+        benchmark(impl.col2im, col, x.shape, *args)
+
+
+def test_train_step(benchmark, framework):
+    """One whole DCGAN-32 step: G forward, D on real and fake, both backwards, both Adam updates."""
+    run = framework.step(BATCH)
+    benchmark.group = f"DCGAN-32 train step, batch {BATCH}"
+    benchmark.pedantic(run, rounds=5, warmup_rounds=1)

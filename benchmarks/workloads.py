@@ -1,0 +1,309 @@
+"""The DCGAN-32 workloads, built the same way for minigan and for PyTorch.
+
+Both `compare.py` and the pytest-benchmark tests time these callables, so the
+two frameworks always run the same shapes, dtypes, thread counts and step.
+Every builder returns a zero-argument callable that does the work once and
+waits for it (on the GPU, a synchronize), so a wall-clock timer around it is
+honest.
+"""
+import os
+import platform
+import re
+
+import numpy
+
+import minigan
+from minigan import backend
+from minigan import functional as F
+from minigan.models.dcgan import Discriminator, Generator, init_weights
+from minigan.training.trainer import frozen
+
+NZ, NGF, NDF, NC, IMAGE = 100, 64, 64, 3, 32
+TORCH_MISSING = "PyTorch is an optional benchmark dependency: pip install torch==2.13.0"
+
+# (name, op, in_channels, out_channels, kernel, stride, padding, input size) of DCGAN-32's
+# conv layers, ngf = ndf = 64; each is followed by the batch norm named in BATCH_NORMS.
+LAYERS = [
+    ("G1", "conv_transpose2d", NZ, 4 * NGF, 4, 1, 0, 1),
+    ("G2", "conv_transpose2d", 4 * NGF, 2 * NGF, 4, 2, 1, 4),
+    ("G3", "conv_transpose2d", 2 * NGF, NGF, 4, 2, 1, 8),
+    ("G4", "conv_transpose2d", NGF, NC, 4, 2, 1, 16),
+    ("D1", "conv2d", NC, NDF, 4, 2, 1, 32),
+    ("D2", "conv2d", NDF, 2 * NDF, 4, 2, 1, 16),
+    ("D3", "conv2d", 2 * NDF, 4 * NDF, 4, 2, 1, 8),
+    ("D4", "conv2d", 4 * NDF, 1, 4, 1, 0, 4),
+]
+# (name, channels, size) of the batch norms' inputs.
+BATCH_NORMS = [("G1.bn", 4 * NGF, 4), ("G2.bn", 2 * NGF, 8), ("G3.bn", NGF, 16),
+               ("D2.bn", 2 * NDF, 8), ("D3.bn", 4 * NDF, 4)]
+
+
+# --- environment -------------------------------------------------------------
+def import_torch():
+    """torch, or None where it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def require_backend(name):
+    """numpy, or cupy (raising backend.BackendUnavailable with a one-line reason)."""
+    if name == "numpy":
+        return numpy
+    if name == "cupy":
+        return backend.require_cupy()
+    raise ValueError(f"unknown backend {name!r}: use numpy or cupy")
+
+
+def set_threads(n, torch=True):
+    """Give minigan (Numba, the BLAS under NumPy) and PyTorch the same n CPU threads.
+
+    Returns what was set, for the record. threadpoolctl (optional) limits the
+    BLAS that NumPy loaded; without it only the environment variables, read
+    at BLAS start-up, apply.
+    """
+    import numba
+    numba.set_num_threads(n)
+    done = {"numba": numba.get_num_threads()}
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+        threadpool_limits(n)  # every BLAS/OpenMP pool in the process, torch's MKL included
+        done["blas"] = {f"{p['internal_api']}:{os.path.basename(p['filepath'])}": p["num_threads"]
+                        for p in threadpool_info()}
+    except ImportError:
+        done["blas"] = ("threadpoolctl not installed (pip install threadpoolctl): BLAS threads "
+                        f"from OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+    torch = import_torch() if torch else None
+    if torch is not None:
+        torch.set_num_threads(n)
+        done["torch"] = torch.get_num_threads()
+    return done
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def slug(text):
+    text = re.sub(r"\((r|tm)\)|\bcpu\b|\bprocessor\b|@.*", " ", text.lower())
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def machine_name(backend_name, threads):
+    """A hostname-free name for the results folder: cpu-<model>-<n>threads or gpu-<model>."""
+    if backend_name == "cupy":
+        import cupy
+        return "gpu-" + slug(cupy.cuda.runtime.getDeviceProperties(0)["name"].decode())
+    return f"cpu-{slug(cpu_model())}-{threads}threads"
+
+
+def versions():
+    import numba
+    v = {"python": platform.python_version(), "numpy": numpy.__version__,
+         "numba": numba.__version__, "minigan": getattr(minigan, "__version__", "0.1.0")}
+    torch = import_torch()
+    v["torch"] = torch.__version__ if torch is not None else None
+    if backend.cupy is not None:
+        v["cupy"] = backend.cupy.__version__
+    return v
+
+
+# --- minigan -------------------------------------------------------------------
+class Minigan:
+    """Builds minigan workloads on one backend (numpy or cupy) and float dtype."""
+
+    name = "minigan"
+
+    def __init__(self, backend_name="numpy", dtype="float32"):
+        self.xp = require_backend(backend_name)
+        self.device = "cuda" if backend_name == "cupy" else "cpu"
+        self.dtype = numpy.dtype(dtype)
+
+    def sync(self):
+        if self.xp is not numpy:
+            self.xp.cuda.Device().synchronize()
+
+    def tensor(self, array, requires_grad=False):
+        return minigan.Tensor(self.xp.asarray(array.astype(self.dtype)), requires_grad=requires_grad)
+
+    def layer(self, spec, batch, rng):
+        """(forward, backward) callables for one conv layer; backward reuses one forward's graph."""
+        _, op, cin, cout, k, s, p, size = spec
+        x = self.tensor(rng.standard_normal((batch, cin, size, size)), requires_grad=spec[0] != "G1")
+        shape = (cout, cin, k, k) if op == "conv2d" else (cin, cout, k, k)
+        w = self.tensor(rng.standard_normal(shape) * 0.02, requires_grad=True)
+        fn = getattr(F, op)
+        y = fn(x, w, None, s, p)
+        grad = self.xp.asarray(rng.standard_normal(y.shape).astype(self.dtype))
+        return self._pair(lambda: fn(x, w, None, s, p), y, grad, (x, w))
+
+    def batch_norm(self, spec, batch, rng):
+        _, c, size = spec
+        x = self.tensor(rng.standard_normal((batch, c, size, size)), requires_grad=True)
+        w = self.tensor(rng.uniform(0.5, 1.5, c), requires_grad=True)
+        b = self.tensor(rng.standard_normal(c) * 0.1, requires_grad=True)
+        mean, var = self.xp.zeros(c, self.dtype), self.xp.ones(c, self.dtype)
+
+        def forward():
+            return F.batch_norm(x, mean, var, w, b, training=True)
+        y = forward()
+        grad = self.xp.asarray(rng.standard_normal(y.shape).astype(self.dtype))
+        return self._pair(forward, y, grad, (x, w, b))
+
+    def _pair(self, forward, y, grad, leaves):
+        def run_forward():
+            forward()
+            self.sync()
+
+        def run_backward():
+            for t in leaves:
+                t.grad = None
+            y.backward(grad)
+            self.sync()
+        return run_forward, run_backward
+
+    def step(self, batch, seed=0):
+        """One DCGAN-32 training step, as minigan.training.Trainer.train_step does it."""
+        rng = numpy.random.default_rng(seed)
+        G = init_weights(Generator(NZ, NGF, NC, IMAGE), rng).to(self.device, self.dtype)
+        D = init_weights(Discriminator(NDF, NC, IMAGE), rng).to(self.device, self.dtype)
+        opt_G = minigan.optim.Adam(G.parameters(), 2e-4, (0.5, 0.999))
+        opt_D = minigan.optim.Adam(D.parameters(), 2e-4, (0.5, 0.999))
+        real = self.tensor(rng.uniform(-1, 1, (batch, NC, IMAGE, IMAGE)))
+        ones = self.tensor(numpy.ones(batch))
+        zeros = self.tensor(numpy.zeros(batch))
+        bce = F.binary_cross_entropy_with_logits
+
+        def run():
+            z = self.tensor(rng.standard_normal((batch, NZ, 1, 1)))
+            fake = G(z)
+            loss_D = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+            opt_D.zero_grad()
+            loss_D.backward()
+            opt_D.step()
+            with frozen(D):
+                loss_G = bce(D(fake), ones)
+                opt_G.zero_grad()
+                loss_G.backward()
+            opt_G.step()
+            self.sync()
+        run.G, run.D, run.optimizers = G, D, (opt_D, opt_G)
+        return run
+
+
+# --- PyTorch -------------------------------------------------------------------
+class Torch:
+    """The same workloads in PyTorch, on cpu or cuda."""
+
+    name = "torch"
+
+    def __init__(self, backend_name="numpy", dtype="float32"):
+        self.torch = import_torch()
+        if self.torch is None:
+            raise ImportError(TORCH_MISSING)
+        self.device = "cuda" if backend_name == "cupy" else "cpu"
+        self.dtype = getattr(self.torch, dtype)
+
+    def sync(self):
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
+
+    def tensor(self, array, requires_grad=False):
+        return self.torch.tensor(array, dtype=self.dtype, device=self.device,
+                                 requires_grad=requires_grad)
+
+    def layer(self, spec, batch, rng):
+        _, op, cin, cout, k, s, p, size = spec
+        tf = self.torch.nn.functional
+        x = self.tensor(rng.standard_normal((batch, cin, size, size)), requires_grad=spec[0] != "G1")
+        shape = (cout, cin, k, k) if op == "conv2d" else (cin, cout, k, k)
+        w = self.tensor(rng.standard_normal(shape) * 0.02, requires_grad=True)
+        fn = getattr(tf, op)
+        y = fn(x, w, None, s, p)
+        grad = self.tensor(rng.standard_normal(tuple(y.shape)))
+        return self._pair(lambda: fn(x, w, None, s, p), y, grad, (x, w))
+
+    def batch_norm(self, spec, batch, rng):
+        _, c, size = spec
+        x = self.tensor(rng.standard_normal((batch, c, size, size)), requires_grad=True)
+        w = self.tensor(rng.uniform(0.5, 1.5, c), requires_grad=True)
+        b = self.tensor(rng.standard_normal(c) * 0.1, requires_grad=True)
+        mean = self.torch.zeros(c, dtype=self.dtype, device=self.device)
+        var = self.torch.ones(c, dtype=self.dtype, device=self.device)
+
+        def forward():
+            return self.torch.nn.functional.batch_norm(x, mean, var, w, b, training=True)
+        y = forward()
+        grad = self.tensor(rng.standard_normal(tuple(y.shape)))
+        return self._pair(forward, y, grad, (x, w, b))
+
+    def _pair(self, forward, y, grad, leaves):
+        def run_forward():
+            forward()
+            self.sync()
+
+        def run_backward():
+            for t in leaves:
+                t.grad = None
+            y.backward(grad, retain_graph=True)
+            self.sync()
+        return run_forward, run_backward
+
+    def models(self):
+        nn = self.torch.nn
+        g, d = [nn.ConvTranspose2d(NZ, 4 * NGF, 4, 1, 0, bias=False), nn.BatchNorm2d(4 * NGF), nn.ReLU()], []
+        for cin in (4 * NGF, 2 * NGF):
+            g += [nn.ConvTranspose2d(cin, cin // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(cin // 2), nn.ReLU()]
+        g += [nn.ConvTranspose2d(NGF, NC, 4, 2, 1, bias=False), nn.Tanh()]
+        d = [nn.Conv2d(NC, NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
+        for cin in (NDF, 2 * NDF):
+            d += [nn.Conv2d(cin, 2 * cin, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * cin), nn.LeakyReLU(0.2)]
+        d += [nn.Conv2d(4 * NDF, 1, 4, 1, 0, bias=False)]
+        return (nn.Sequential(*g).to(self.device, self.dtype), nn.Sequential(*d).to(self.device, self.dtype))
+
+    def step(self, batch, seed=0):
+        torch = self.torch
+        torch.manual_seed(seed)
+        G, D = self.models()
+        opt_G = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+        opt_D = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+        rng = numpy.random.default_rng(seed)
+        real = self.tensor(rng.uniform(-1, 1, (batch, NC, IMAGE, IMAGE)))
+        ones = torch.ones(batch, dtype=self.dtype, device=self.device)
+        zeros = torch.zeros(batch, dtype=self.dtype, device=self.device)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+
+        def run():
+            z = torch.randn(batch, NZ, 1, 1, dtype=self.dtype, device=self.device)
+            fake = G(z)
+            loss_D = bce(D(real).view(-1), ones) + bce(D(fake.detach()).view(-1), zeros)
+            opt_D.zero_grad()
+            loss_D.backward()
+            opt_D.step()
+            D.requires_grad_(False)
+            loss_G = bce(D(fake).view(-1), ones)
+            opt_G.zero_grad()
+            loss_G.backward()
+            D.requires_grad_(True)
+            opt_G.step()
+            self.sync()
+        return run
+
+
+def frameworks(backend_name="numpy", dtype="float32"):
+    """[Minigan, Torch] (Torch left out, with the reason, where it is not installed)."""
+    found = [Minigan(backend_name, dtype)]
+    try:
+        found.append(Torch(backend_name, dtype))
+    except ImportError as error:
+        return found, str(error)
+    return found, None
