@@ -65,8 +65,10 @@ def set_threads(n, torch=True):
     at BLAS start-up, apply.
     """
     import numba
+
+    import minigan.kernels.cpu  # noqa: F401  (picks Numba's threading layer before the first launch)
     numba.set_num_threads(n)
-    done = {"numba": numba.get_num_threads()}
+    done = {"numba": numba.get_num_threads(), "numba_threading_layer": numba.threading_layer()}
     try:
         from threadpoolctl import threadpool_info, threadpool_limits
         threadpool_limits(n)  # every BLAS/OpenMP pool in the process, torch's MKL included

@@ -5,9 +5,19 @@ so threads never write the same element and results do not depend on the
 thread count. See kernels/reference.py for the layout.
 """
 import math
+import os
 
 import numba
 import numpy
+
+# Numba's default OpenMP pool keeps its threads spinning between parallel
+# regions, where they fight the BLAS pool (and torch's) for the cores: on a
+# 2-core machine a DCGAN step at 2 threads took ~4x longer than with Numba's
+# own workqueue pool, whose threads sleep. NUMBA_THREADING_LAYER overrides
+# this. (workqueue does not allow two Python threads to launch parallel
+# kernels at once.) The layer is picked at the first parallel launch.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 
 @numba.njit(parallel=True, cache=True)
