@@ -67,6 +67,7 @@ def set_threads(n, torch=True):
     import numba
 
     import minigan.kernels.cpu  # noqa: F401  (picks Numba's threading layer before the first launch)
+    torch = import_torch() if torch else None  # loaded first, so threadpoolctl sees its pools too
     numba.set_num_threads(n)
     done = {"numba": numba.get_num_threads(), "numba_threading_layer": numba.threading_layer()}
     try:
@@ -77,7 +78,6 @@ def set_threads(n, torch=True):
     except ImportError:
         done["blas"] = ("threadpoolctl not installed (pip install threadpoolctl): BLAS threads "
                         f"from OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
-    torch = import_torch() if torch else None
     if torch is not None:
         torch.set_num_threads(n)
         done["torch"] = torch.get_num_threads()
