@@ -15,6 +15,10 @@ except ImportError:  # the GPU backend is an optional extra
 CUDA_INSTALL_HINT = "install the GPU extra with `pip install -e .[cuda]` on a machine with an NVIDIA GPU"
 
 
+class BackendUnavailable(RuntimeError):
+    """The cupy backend was asked for where CuPy or a GPU is missing."""
+
+
 def array_module(array):
     if cupy is not None and isinstance(array, cupy.ndarray):
         return cupy
@@ -54,11 +58,11 @@ def to_device(array, device):
 
 def require_cupy():
     if cupy is None:
-        raise RuntimeError(f"the cupy backend needs CuPy, which is not installed: {CUDA_INSTALL_HINT}")
+        raise BackendUnavailable(f"the cupy backend needs CuPy, which is not installed: {CUDA_INSTALL_HINT}")
     try:
         cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # CuPy raises its own CUDARuntimeError without a driver
-        raise RuntimeError(f"the cupy backend needs an NVIDIA GPU, but CUDA reports: {error}; "
+        raise BackendUnavailable(f"the cupy backend needs an NVIDIA GPU, but CUDA reports: {error}; "
                            f"{CUDA_INSTALL_HINT}") from None
     return cupy
 

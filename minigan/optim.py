@@ -28,7 +28,7 @@ class Optimizer:
             index, key = name.split(".", 1)
             p = self.params[int(index)]
             xp = array_module(p.data)
-            self.state.setdefault(p, {})[key] = (xp.ascontiguousarray(value, dtype=p.dtype)
+            self.state.setdefault(p, {})[key] = (xp.ascontiguousarray(xp.asarray(value, dtype=p.dtype))
                                                  if getattr(value, "ndim", 0) else int(value))
 
 

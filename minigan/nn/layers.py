@@ -64,10 +64,11 @@ class BatchNorm2d(Module):
         self.register_buffer("num_batches_tracked", numpy.zeros((), dtype=numpy.int64))
 
     def forward(self, x):
-        if self.training:
+        y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                         training=self.training, momentum=self.momentum, eps=self.eps)
+        if self.training:  # counted only once batch_norm has accepted the batch
             self.num_batches_tracked.data += 1
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            training=self.training, momentum=self.momentum, eps=self.eps)
+        return y
 
 
 class LeakyReLU(Module):
@@ -112,7 +113,8 @@ class Sequential(Module):
             setattr(self, str(index), module)
 
     def __getitem__(self, index):
-        return list(self._modules.values())[index]
+        modules = list(self._modules.values())
+        return Sequential(*modules[index]) if isinstance(index, slice) else modules[index]
 
     def __len__(self):
         return len(self._modules)

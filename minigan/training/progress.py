@@ -7,7 +7,7 @@ class Progress:
     def __init__(self, total, start=0, stream=None):
         self.total, self.start, self.stream = total, start, stream or sys.stderr
         self.started = time.perf_counter()
-        self.live = stream.isatty()  # redraw in place on a terminal; log lines otherwise
+        self.live = self.stream.isatty()  # redraw in place on a terminal; log lines otherwise
         self.last_line = 0.0
 
     def update(self, step, record):
