@@ -373,7 +373,9 @@ def main(argv=None):
         json.dump(record, f, indent=1)
     with open(os.path.join(folder, "table.md"), "w") as f:
         f.write(f"{machine}: {device}, {threads} threads, batch {args.batch}, float32, "
-                f"median of {args.rounds} interleaved rounds; {record['date']}\n\n" + table.markdown())
+                f"median of {args.rounds} interleaved rounds; {record['date']}; load average "
+                f"{record['load_average_start'][0]:.1f} at start, {record['load_average_end'][0]:.1f} at end "
+                f"(on a {os.cpu_count()}-core machine)\n\n" + table.markdown())
     if per_step or len(sweep) > 1:
         plots(folder, sweep, per_step, f"{machine}, {threads} threads")
     print(f"wrote {folder}/")
