@@ -11,6 +11,6 @@ setup(
     install_requires=["numpy>=1.24", "numba>=0.58", "matplotlib>=3.6"],
     extras_require={
         "cuda": ["cupy-cuda12x>=13"],
-        "test": ["pytest>=7", "pytest-benchmark>=4", "torch==2.13.0"],
+        "test": ["pytest>=7", "pytest-benchmark>=4", "threadpoolctl>=3", "torch==2.13.0"],
     },
 )
