@@ -195,3 +195,12 @@ def test_image_size_64_adds_a_block_and_upsamples_the_data(tmp_path):
     assert len(convs) == 5  # 64 -> 32 -> 16 -> 8 -> 4 -> 1
     trainer.run()
     assert trainer.generate(trainer.fixed_noise[:2]).shape == (2, 3, 64, 64)
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    target = tmp_path / "grid.png"
+    with atomic_path(target) as tmp:
+        Path(tmp).write_bytes(b"png")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
