@@ -119,8 +119,49 @@ def versions():
     return v
 
 
+# --- what both frameworks share ----------------------------------------------------
+class Workloads:
+    """Per-layer workloads, written once against a framework's tensor(), functional and backward()."""
+
+    def layer(self, spec, batch, rng):
+        """(forward, backward) callables for one conv layer; backward reuses one forward's graph."""
+        _, op, cin, cout, k, s, p, size = spec
+        x = self.tensor(rng.standard_normal((batch, cin, size, size)), requires_grad=spec[0] != "G1")
+        shape = (cout, cin, k, k) if op == "conv2d" else (cin, cout, k, k)
+        w = self.tensor(rng.standard_normal(shape) * 0.02, requires_grad=True)
+        fn = getattr(self.functional, op)
+        y = fn(x, w, None, s, p)
+        grad = self.tensor(rng.standard_normal(tuple(y.shape)))
+        return self._pair(lambda: fn(x, w, None, s, p), y, grad, (x, w))
+
+    def batch_norm(self, spec, batch, rng):
+        _, c, size = spec
+        x = self.tensor(rng.standard_normal((batch, c, size, size)), requires_grad=True)
+        w = self.tensor(rng.uniform(0.5, 1.5, c), requires_grad=True)
+        b = self.tensor(rng.standard_normal(c) * 0.1, requires_grad=True)
+        mean, var = self.tensor(numpy.zeros(c)), self.tensor(numpy.ones(c))
+
+        def forward():
+            return self.functional.batch_norm(x, mean, var, w, b, training=True)
+        y = forward()
+        grad = self.tensor(rng.standard_normal(tuple(y.shape)))
+        return self._pair(forward, y, grad, (x, w, b))
+
+    def _pair(self, forward, y, grad, leaves):
+        def run_forward():
+            forward()
+            self.sync()
+
+        def run_backward():
+            for t in leaves:
+                t.grad = None
+            self.backward(y, grad)
+            self.sync()
+        return run_forward, run_backward
+
+
 # --- minigan -------------------------------------------------------------------
-class Minigan:
+class Minigan(Workloads):
     """Builds minigan workloads on one backend (numpy or cupy) and float dtype."""
 
     name = "minigan"
@@ -137,41 +178,11 @@ class Minigan:
     def tensor(self, array, requires_grad=False):
         return minigan.Tensor(self.xp.asarray(array.astype(self.dtype)), requires_grad=requires_grad)
 
-    def layer(self, spec, batch, rng):
-        """(forward, backward) callables for one conv layer; backward reuses one forward's graph."""
-        _, op, cin, cout, k, s, p, size = spec
-        x = self.tensor(rng.standard_normal((batch, cin, size, size)), requires_grad=spec[0] != "G1")
-        shape = (cout, cin, k, k) if op == "conv2d" else (cin, cout, k, k)
-        w = self.tensor(rng.standard_normal(shape) * 0.02, requires_grad=True)
-        fn = getattr(F, op)
-        y = fn(x, w, None, s, p)
-        grad = self.xp.asarray(rng.standard_normal(y.shape).astype(self.dtype))
-        return self._pair(lambda: fn(x, w, None, s, p), y, grad, (x, w))
+    functional = F
 
-    def batch_norm(self, spec, batch, rng):
-        _, c, size = spec
-        x = self.tensor(rng.standard_normal((batch, c, size, size)), requires_grad=True)
-        w = self.tensor(rng.uniform(0.5, 1.5, c), requires_grad=True)
-        b = self.tensor(rng.standard_normal(c) * 0.1, requires_grad=True)
-        mean, var = self.xp.zeros(c, self.dtype), self.xp.ones(c, self.dtype)
-
-        def forward():
-            return F.batch_norm(x, mean, var, w, b, training=True)
-        y = forward()
-        grad = self.xp.asarray(rng.standard_normal(y.shape).astype(self.dtype))
-        return self._pair(forward, y, grad, (x, w, b))
-
-    def _pair(self, forward, y, grad, leaves):
-        def run_forward():
-            forward()
-            self.sync()
-
-        def run_backward():
-            for t in leaves:
-                t.grad = None
-            y.backward(grad)
-            self.sync()
-        return run_forward, run_backward
+    @staticmethod
+    def backward(y, grad):
+        y.backward(grad)
 
     def step(self, batch, seed=0):
         """One DCGAN-32 training step, as minigan.training.Trainer.train_step does it."""
@@ -203,7 +214,7 @@ class Minigan:
 
 
 # --- PyTorch -------------------------------------------------------------------
-class Torch:
+class Torch(Workloads):
     """The same workloads in PyTorch, on cpu or cuda."""
 
     name = "torch"
@@ -223,42 +234,13 @@ class Torch:
         return self.torch.tensor(array, dtype=self.dtype, device=self.device,
                                  requires_grad=requires_grad)
 
-    def layer(self, spec, batch, rng):
-        _, op, cin, cout, k, s, p, size = spec
-        tf = self.torch.nn.functional
-        x = self.tensor(rng.standard_normal((batch, cin, size, size)), requires_grad=spec[0] != "G1")
-        shape = (cout, cin, k, k) if op == "conv2d" else (cin, cout, k, k)
-        w = self.tensor(rng.standard_normal(shape) * 0.02, requires_grad=True)
-        fn = getattr(tf, op)
-        y = fn(x, w, None, s, p)
-        grad = self.tensor(rng.standard_normal(tuple(y.shape)))
-        return self._pair(lambda: fn(x, w, None, s, p), y, grad, (x, w))
+    @property
+    def functional(self):
+        return self.torch.nn.functional
 
-    def batch_norm(self, spec, batch, rng):
-        _, c, size = spec
-        x = self.tensor(rng.standard_normal((batch, c, size, size)), requires_grad=True)
-        w = self.tensor(rng.uniform(0.5, 1.5, c), requires_grad=True)
-        b = self.tensor(rng.standard_normal(c) * 0.1, requires_grad=True)
-        mean = self.torch.zeros(c, dtype=self.dtype, device=self.device)
-        var = self.torch.ones(c, dtype=self.dtype, device=self.device)
-
-        def forward():
-            return self.torch.nn.functional.batch_norm(x, mean, var, w, b, training=True)
-        y = forward()
-        grad = self.tensor(rng.standard_normal(tuple(y.shape)))
-        return self._pair(forward, y, grad, (x, w, b))
-
-    def _pair(self, forward, y, grad, leaves):
-        def run_forward():
-            forward()
-            self.sync()
-
-        def run_backward():
-            for t in leaves:
-                t.grad = None
-            y.backward(grad, retain_graph=True)
-            self.sync()
-        return run_forward, run_backward
+    @staticmethod
+    def backward(y, grad):
+        y.backward(grad, retain_graph=True)  # timed again and again on one graph
 
     def models(self):
         nn = self.torch.nn
