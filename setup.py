@@ -7,7 +7,7 @@ setup(
     python_requires=">=3.10",
     packages=["minigan", "minigan.functional", "minigan.nn", "minigan.data", "minigan.kernels"],
     package_dir={"minigan.kernels": "kernels"},
-    package_data={"minigan.kernels": ["cuda/*.cu"]},
+    package_data={"minigan.kernels": ["cuda/*.cu", "cuda/*.cuh"]},
     install_requires=["numpy>=1.24", "numba>=0.58", "matplotlib>=3.6"],
     extras_require={
         "cuda": ["cupy-cuda12x>=13"],

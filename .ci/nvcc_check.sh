@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Compile-check every CUDA source in kernels/cuda/ to PTX for sm_90 (H100),
 # so a syntax error in a GPU kernel fails CI on a machine without a GPU.
+# Headers (kernels/cuda/*.cuh) are checked through the .cu files that include
+# them; nvcc finds them next to the including file.
 # Exit 1 if nvcc is missing or any file fails to compile.
 set -u
 cd "$(dirname "$0")/.."

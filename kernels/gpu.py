@@ -1,5 +1,8 @@
 """GPU kernels: CUDA C++ in kernels/cuda/*.cu, compiled once per process by CuPy (NVRTC).
 
+Device helpers shared by several .cu files (block_sum, REDUCE_THREADS) live
+in kernels/cuda/common.cuh, found through an -I option for kernels/cuda.
+
 The table minigan.backend.kernels(cupy) returns. im2col, col2im and
 adam_update have exactly the signatures and semantics of kernels/cpu.py
 (col layout in kernels/reference.py). The other functions are fused kernels
@@ -21,13 +24,14 @@ Importing this module does not need CuPy; calling a kernel does
 (minigan.backend.require_cupy says what to install).
 """
 import functools
+import hashlib
 import math
 from pathlib import Path
 
 import numpy
 
 CUDA_DIR = Path(__file__).with_name("cuda")
-BLOCK = 256  # threads per block; equals REDUCE_THREADS in the .cu files
+BLOCK = 256  # threads per block; equals REDUCE_THREADS in kernels/cuda/common.cuh
 BLOCKS_PER_SM = 32  # grid-stride kernels launch at most this many blocks per SM
 _SUFFIX = {numpy.dtype(numpy.float32): "f32", numpy.dtype(numpy.float64): "f64"}
 _INT_MAX = 2**31 - 1
@@ -41,7 +45,13 @@ def _cupy():
 
 @functools.cache
 def _module(source):
-    return _cupy().RawModule(code=(CUDA_DIR / source).read_text(), options=("--std=c++14",))
+    # CuPy's on-disk kernel cache keys on the code and options, not on the
+    # files the code #includes: name each header's hash in the code, so an
+    # edited header is recompiled rather than served stale from the cache.
+    headers = "".join(f"// {header.name} sha1 {hashlib.sha1(header.read_bytes()).hexdigest()}\n"
+                      for header in sorted(CUDA_DIR.glob("*.cuh")))
+    return _cupy().RawModule(code=(CUDA_DIR / source).read_text() + "\n" + headers,
+                             options=("--std=c++14", "-I" + str(CUDA_DIR)))
 
 
 @functools.cache

@@ -4,6 +4,8 @@ Every kernels/cuda/*.cu compiles with nvcc for sm_90 (as .ci/nvcc_check.sh
 does), and every kernel kernels/gpu.py looks up is defined as an
 `extern "C" __global__` function of the file it names, in both its f32 and
 f64 variants. So a syntax error or a misspelt kernel name fails on CPU-only CI.
+Shared device helpers live in kernels/cuda/*.cuh headers (no kernels there),
+which every loader finds: nvcc next to the .cu, NVRTC and the emulator by -I.
 Then the kernels run on the CPU under a small CUDA emulator (below), driven by
 kernels/gpu.py itself, and are compared with kernels/cpu.py and reference.py.
 """
@@ -24,10 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 CUDA_DIR = ROOT / "kernels" / "cuda"
 GPU_PY = ROOT / "kernels" / "gpu.py"
 SOURCES = sorted(CUDA_DIR.glob("*.cu"))
+HEADERS = sorted(CUDA_DIR.glob("*.cuh"))
+INCLUDE = "-I" + str(CUDA_DIR)  # as kernels/gpu.py passes it to CuPy
 SUFFIXES = ("f32", "f64")
 
 KERNEL_DEF = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(')
 PTX_ENTRY = re.compile(r"\.entry\s+(\w+)\s*\(")
+LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 
 
 def strip_comments(code):
@@ -56,6 +61,17 @@ def test_there_are_cuda_sources():
     assert SOURCES, f"no .cu files in {CUDA_DIR}"
 
 
+def test_local_includes_are_kernel_free_headers():
+    """Every #include "..." names a .cuh in kernels/cuda that defines no kernel, so the
+    kernel-name checks below, which read only the .cu files, see every kernel."""
+    for source in SOURCES + HEADERS:
+        for name in LOCAL_INCLUDE.findall(strip_comments(source.read_text())):
+            assert name.endswith(".cuh") and (CUDA_DIR / name).is_file(), \
+                f"{source.name} includes {name!r}: not a header in {CUDA_DIR}"
+    for header in HEADERS:
+        assert not defined_kernels(header), f"{header.name} defines kernels; keep them in .cu files"
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_nvcc_compiles(source, tmp_path):
     if shutil.which("nvcc") is None:
@@ -78,7 +94,7 @@ def test_nvrtc_compiles(source):
         pytest.skip(f"NVRTC is not available: {error}")
     program = nvrtc.createProgram(source.read_text(), source.name, (), ())
     try:
-        nvrtc.compileProgram(program, ["--std=c++14", "-arch=compute_90", "-ftz=true"])
+        nvrtc.compileProgram(program, ["--std=c++14", INCLUDE, "-arch=compute_90", "-ftz=true"])
     except Exception as error:
         pytest.fail(f"NVRTC failed on {source.name}: {error}\n{nvrtc.getProgramLog(program)}")
     finally:
@@ -237,7 +253,7 @@ class EmulatedFunction:
 
 
 class EmulatedModule:
-    def __init__(self, code, build_dir):
+    def __init__(self, code, build_dir, include_dirs):
         names = sorted(KERNEL_DEF.findall(strip_comments(code)))
         stem = "module_" + hashlib.sha1(code.encode()).hexdigest()[:16]
         (build_dir / f"{stem}.cu.inc").write_text(code)
@@ -248,7 +264,8 @@ class EmulatedModule:
         cpp.write_text(f'{SHIM}\n#include "{stem}.cu.inc"\n{LAUNCHER}\n{wrappers}')
         library = build_dir / f"{stem}.so"
         result = subprocess.run(["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-pthread",
-                                 "-o", str(library), str(cpp)], capture_output=True, text=True)
+                                 *(f"-I{d}" for d in include_dirs), "-o", str(library), str(cpp)],
+                                capture_output=True, text=True)
         assert result.returncode == 0, f"emulator build failed:\n{result.stderr}"
         self.library = ctypes.CDLL(str(library))
         self.functions = {n: EmulatedFunction(self.library, n) for n in names}
@@ -264,9 +281,11 @@ class FakeCupy(types.SimpleNamespace):
         modules = {}
 
         def raw_module(code, options=()):
-            assert options == ("--std=c++14",)
+            assert options == ("--std=c++14", INCLUDE)
             if code not in modules:
-                modules[code] = EmulatedModule(code, build_dir)
+                # The headers are found only through the -I options gpu.py passes.
+                modules[code] = EmulatedModule(code, build_dir,
+                                               [o[2:] for o in options if o.startswith("-I")])
             return modules[code]
 
         device = types.SimpleNamespace(attributes={"MultiProcessorCount": 2})
@@ -307,9 +326,12 @@ DTYPES = [numpy.float32, numpy.float64]
 
 def test_reduce_threads_matches_block():
     from minigan.kernels import gpu as module
-    for source in SOURCES:
+    found = 0
+    for source in SOURCES + HEADERS:
         for value in re.findall(r"#define\s+REDUCE_THREADS\s+(\d+)", source.read_text()):
+            found += 1
             assert int(value) == module.BLOCK, f"{source.name}: REDUCE_THREADS {value} != gpu.BLOCK"
+    assert found, "REDUCE_THREADS is defined nowhere in kernels/cuda"
 
 
 CONV_CASES = [  # (N, C, H, W), kernel, stride, padding

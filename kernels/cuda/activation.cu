@@ -15,7 +15,7 @@
 //
 // Channel of flat NCHW element k: (k / plane) % channels, plane = H*W.
 
-#define REDUCE_THREADS 256  // reduction kernels are launched with exactly this many threads
+#include "common.cuh"  // REDUCE_THREADS, block_sum
 
 template <typename T> struct Acc { typedef T type; };
 template <> struct Acc<float> { typedef double type; };
@@ -24,22 +24,6 @@ __device__ inline float exp_(float v) { return expf(v); }
 __device__ inline double exp_(double v) { return exp(v); }
 __device__ inline float log1p_(float v) { return log1pf(v); }
 __device__ inline double log1p_(double v) { return log1p(v); }
-
-// Sum of value over the block; blockDim.x a power of two <= REDUCE_THREADS.
-// A fixed tree, so the result does not depend on scheduling.
-template <typename A>
-__device__ A block_sum(A value, A* shared) {
-    const int tid = threadIdx.x;
-    shared[tid] = value;
-    __syncthreads();
-    for (int half = blockDim.x / 2; half > 0; half /= 2) {
-        if (tid < half) shared[tid] += shared[tid + half];
-        __syncthreads();
-    }
-    const A total = shared[0];
-    __syncthreads();  // the buffer may be reused right away
-    return total;
-}
 
 template <typename T>
 __device__ void bias_leaky_relu_impl(const T* __restrict__ x, const T* __restrict__ bias,

@@ -19,22 +19,7 @@
 //                               mean_dy = sum_dy / count, mean_dy_xhat = sum_dy_xhat / count:
 //                               the compact formula of minigan/functional/batchnorm.py.
 
-#define REDUCE_THREADS 256
-
-// Sum of value over the block; blockDim.x a power of two <= REDUCE_THREADS.
-template <typename A>
-__device__ A block_sum(A value, A* shared) {
-    const int tid = threadIdx.x;
-    shared[tid] = value;
-    __syncthreads();
-    for (int half = blockDim.x / 2; half > 0; half /= 2) {
-        if (tid < half) shared[tid] += shared[tid + half];
-        __syncthreads();
-    }
-    const A total = shared[0];
-    __syncthreads();  // the buffer may be reused right away
-    return total;
-}
+#include "common.cuh"  // REDUCE_THREADS, block_sum
 
 // Flat offset of the m-th element (n = m / plane, s = m % plane) of channel c.
 __device__ inline long long channel_offset(int m, int c, int channels, int plane) {
