@@ -43,10 +43,10 @@ def out_size(shape, kernel, stride, padding):
     return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(shape[2:], kernel, stride, padding))
 
 
-def naive_im2col(x, kernel, stride, padding, out_hw):
-    n_img, channels, height, width = x.shape
+def naive_taps(x_shape, kernel, stride, padding, out_hw):
+    """Every in-bounds (col row, col column) <-> (n, c, h, w) pair, by plain loops over the definition."""
+    n_img, channels, height, width = x_shape
     (kh, kw), (sh, sw), (ph, pw), (oh, ow) = kernel, stride, padding, out_hw
-    col = numpy.zeros((channels * kh * kw, n_img * oh * ow), dtype=x.dtype)
     for c in range(channels):
         for i in range(kh):
             for j in range(kw):
@@ -55,24 +55,22 @@ def naive_im2col(x, kernel, stride, padding, out_hw):
                         for x_out in range(ow):
                             h, w = y * sh - ph + i, x_out * sw - pw + j
                             if 0 <= h < height and 0 <= w < width:
-                                col[(c * kh + i) * kw + j, (n * oh + y) * ow + x_out] = x[n, c, h, w]
+                                yield ((c * kh + i) * kw + j, (n * oh + y) * ow + x_out), (n, c, h, w)
+
+
+def naive_im2col(x, kernel, stride, padding, out_hw):
+    (kh, kw), (oh, ow) = kernel, out_hw
+    col = numpy.zeros((x.shape[1] * kh * kw, x.shape[0] * oh * ow), dtype=x.dtype)
+    for col_index, pixel in naive_taps(x.shape, kernel, stride, padding, out_hw):
+        col[col_index] = x[pixel]
     return col
 
 
 def naive_col2im(col, x_shape, kernel, stride, padding, out_hw):
     """Scatter-add every column entry back to the pixel it was read from (float64 sums)."""
-    n_img, channels, height, width = x_shape
-    (kh, kw), (sh, sw), (ph, pw), (oh, ow) = kernel, stride, padding, out_hw
     x = numpy.zeros(x_shape)
-    for c in range(channels):
-        for i in range(kh):
-            for j in range(kw):
-                for n in range(n_img):
-                    for y in range(oh):
-                        for x_out in range(ow):
-                            h, w = y * sh - ph + i, x_out * sw - pw + j
-                            if 0 <= h < height and 0 <= w < width:
-                                x[n, c, h, w] += col[(c * kh + i) * kw + j, (n * oh + y) * ow + x_out]
+    for col_index, pixel in naive_taps(x_shape, kernel, stride, padding, out_hw):
+        x[pixel] += col[col_index]
     return x
 
 
