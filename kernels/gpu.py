@@ -35,6 +35,7 @@ BLOCK = 256  # threads per block; equals REDUCE_THREADS in kernels/cuda/common.c
 BLOCKS_PER_SM = 32  # grid-stride kernels launch at most this many blocks per SM
 _SUFFIX = {numpy.dtype(numpy.float32): "f32", numpy.dtype(numpy.float64): "f64"}
 _INT_MAX = 2**31 - 1
+NVRTC_OPTIONS = ("--std=c++14", "-I" + str(CUDA_DIR))  # headers (*.cuh) are found through -I
 
 
 @functools.cache
@@ -51,7 +52,7 @@ def _module(source):
     headers = "".join(f"// {header.name} sha1 {hashlib.sha1(header.read_bytes()).hexdigest()}\n"
                       for header in sorted(CUDA_DIR.glob("*.cuh")))
     return _cupy().RawModule(code=(CUDA_DIR / source).read_text() + "\n" + headers,
-                             options=("--std=c++14", "-I" + str(CUDA_DIR)))
+                             options=NVRTC_OPTIONS)
 
 
 @functools.cache

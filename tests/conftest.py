@@ -4,9 +4,13 @@ Every test that takes `xp` runs twice: on NumPy (CPU) and on CuPy (GPU). The
 CuPy run carries the `gpu` marker (deselect with `-m "not gpu"`) and skips,
 saying why, where CuPy or an NVIDIA GPU is absent.
 """
+import shutil
+from pathlib import Path
+
 import numpy
 import pytest
 
+import cuda_emulator
 from minigan import Tensor, backend
 
 TORCH_REASON = "PyTorch is the test oracle: pip install torch==2.13.0"
@@ -58,3 +62,31 @@ def away_from_zero(rng, shape, low=0.1, high=2.0):
 def nonzero():
     """away_from_zero(rng, shape, low, high): inputs kept away from the activation kinks at 0."""
     return away_from_zero
+
+
+@pytest.fixture(scope="session")
+def fake_cupy(tmp_path_factory):
+    """The CuPy that kernels/gpu.py sees under the CUDA emulator (tests/cuda_emulator.py)."""
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not on PATH (needed to run the CUDA sources on the CPU)")
+    # The options kernels/gpu.py must pass: C++14, and kernels/cuda for the headers.
+    options = ("--std=c++14", "-I" + str(Path(__file__).resolve().parents[1] / "kernels" / "cuda"))
+    return cuda_emulator.FakeCupy(tmp_path_factory.mktemp("cuda_emulator"), options)
+
+
+@pytest.fixture
+def emulated_gpu(fake_cupy, monkeypatch):
+    """kernels/gpu.py on the emulator, one block per SM so grid-stride loops wrap."""
+    from minigan.kernels import gpu as module
+
+    caches = (module._cupy, module._module, module._function, module._max_blocks)
+
+    def clear():
+        for cached in caches:
+            cached.cache_clear()
+
+    clear()
+    monkeypatch.setattr(module, "_cupy", lambda: fake_cupy)
+    monkeypatch.setattr(module, "BLOCKS_PER_SM", 1)
+    yield module
+    clear()  # no fake module may stay cached for a real GPU

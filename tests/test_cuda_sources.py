@@ -6,21 +6,21 @@ does), and every kernel kernels/gpu.py looks up is defined as an
 f64 variants. So a syntax error or a misspelt kernel name fails on CPU-only CI.
 Shared device helpers live in kernels/cuda/*.cuh headers (no kernels there),
 which every loader finds: nvcc next to the .cu, NVRTC and the emulator by -I.
-Then the kernels run on the CPU under a small CUDA emulator (below), driven by
+Then the kernels run on the CPU under a small CUDA emulator (tests/cuda_emulator.py), driven by
 kernels/gpu.py itself, and are compared with kernels/cpu.py and reference.py.
 """
 import ast
-import ctypes
-import hashlib
 import inspect
 import re
 import shutil
 import subprocess
-import types
 from pathlib import Path
 
 import numpy
 import pytest
+
+import cuda_emulator
+from cuda_emulator import strip_comments
 
 ROOT = Path(__file__).resolve().parents[1]
 CUDA_DIR = ROOT / "kernels" / "cuda"
@@ -30,17 +30,12 @@ HEADERS = sorted(CUDA_DIR.glob("*.cuh"))
 INCLUDE = "-I" + str(CUDA_DIR)  # as kernels/gpu.py passes it to CuPy
 SUFFIXES = ("f32", "f64")
 
-KERNEL_DEF = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(')
 PTX_ENTRY = re.compile(r"\.entry\s+(\w+)\s*\(")
 LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 
 
-def strip_comments(code):
-    return re.sub(r"//[^\n]*|/\*.*?\*/", "", code, flags=re.S)
-
-
 def defined_kernels(source):
-    return set(KERNEL_DEF.findall(strip_comments(source.read_text())))
+    return cuda_emulator.defined_kernels(source.read_text())
 
 
 def lookups():
@@ -133,193 +128,7 @@ def test_unsupported_dtype_is_a_type_error():
         gpu.batch_norm_stats(numpy.zeros((2, 1, 3, 3), dtype=numpy.float16))
 
 
-# ---------- the kernels themselves, run on the CPU by a small CUDA emulator ----------
-#
-# No GPU here, so each .cu is compiled as C++ with a shim that defines
-# threadIdx/blockIdx/blockDim/gridDim and __syncthreads (a barrier): every
-# block runs with one OS thread per CUDA thread. kernels/gpu.py itself runs
-# against a fake CuPy whose arrays are NumPy arrays and whose RawModule is
-# that C++ library, so the launch code is tested too: each kernel argument
-# must be an array or a NumPy scalar of exactly the C type of the parameter
-# (a Python int, or an int32 for a long long, fails here as it would corrupt
-# the launch on a GPU). What this cannot see: GPU memory, NVRTC-only
-# behaviour, performance.
-
-SHIM = r"""
-#include <cmath>
-#include <condition_variable>
-#include <mutex>
-#include <string>
-#include <thread>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-struct dim3 { unsigned x, y, z; };
-thread_local dim3 threadIdx, blockIdx;
-dim3 blockDim, gridDim;
-
-struct Barrier {
-    std::mutex mutex;
-    std::condition_variable cv;
-    unsigned count, waiting = 0, generation = 0;
-    explicit Barrier(unsigned n) : count(n) {}
-    void wait() {
-        std::unique_lock<std::mutex> lock(mutex);
-        unsigned gen = generation;
-        if (++waiting == count) { waiting = 0; ++generation; cv.notify_all(); }
-        else cv.wait(lock, [&] { return gen != generation; });
-    }
-};
-Barrier* block_barrier;
-inline void __syncthreads() { block_barrier->wait(); }
-
-#define __global__
-#define __device__
-#define __shared__ static
-"""
-
-LAUNCHER = r"""
-template <typename T> std::string type_code() {
-    using U = std::remove_cv_t<std::remove_pointer_t<T>>;
-    std::string p = std::is_pointer_v<T> ? "P" : "";
-    if constexpr (std::is_same_v<U, float>) return p + "f4";
-    else if constexpr (std::is_same_v<U, double>) return p + "f8";
-    else if constexpr (std::is_same_v<U, int>) return p + "i4";
-    else if constexpr (std::is_same_v<U, long long>) return p + "i8";
-    else return p + "?";
-}
-
-template <typename... Args> const char* signature(void (*)(Args...)) {
-    static std::string s = ((type_code<Args>() + ",") + ... + std::string());
-    return s.c_str();
-}
-
-template <typename... Args, std::size_t... I>
-void launch(void (*kernel)(Args...), unsigned grid, unsigned block, void** args, std::index_sequence<I...>) {
-    gridDim = {grid, 1, 1};
-    blockDim = {block, 1, 1};
-    for (unsigned b = 0; b < grid; ++b) {
-        Barrier barrier(block);
-        block_barrier = &barrier;
-        std::vector<std::thread> threads;
-        for (unsigned t = 0; t < block; ++t)
-            threads.emplace_back([=] {
-                blockIdx = {b, 0, 0};
-                threadIdx = {t, 0, 0};
-                kernel(*static_cast<std::remove_cv_t<Args>*>(args[I])...);
-            });
-        for (auto& thread : threads) thread.join();
-    }
-}
-
-template <typename... Args> void launch(void (*kernel)(Args...), unsigned grid, unsigned block, void** args) {
-    launch(kernel, grid, block, args, std::index_sequence_for<Args...>{});
-}
-"""
-
-
-class EmulatedFunction:
-    def __init__(self, library, name):
-        self.name = name
-        self.launch = getattr(library, f"launch_{name}")
-        self.launch.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.POINTER(ctypes.c_void_p)]
-        sig = getattr(library, f"signature_{name}")
-        sig.restype = ctypes.c_char_p
-        self.signature = sig().decode().rstrip(",").split(",")
-
-    def __call__(self, grid, block, args):
-        assert len(grid) == 1 and len(block) == 1 and grid[0] >= 1 and 1 <= block[0] <= 1024
-        assert len(args) == len(self.signature), \
-            f"{self.name}: {len(args)} arguments for {len(self.signature)} parameters"
-        keep, pointers = [], (ctypes.c_void_p * len(args))()
-        for i, (arg, expected) in enumerate(zip(args, self.signature)):
-            if isinstance(arg, numpy.ndarray):
-                got = f"P{arg.dtype.kind}{arg.dtype.itemsize}"
-                assert arg.flags.c_contiguous, f"{self.name}: argument {i} is not C-contiguous"
-                holder = ctypes.c_void_p(arg.ctypes.data)
-                address = ctypes.addressof(holder)
-            elif isinstance(arg, numpy.generic):
-                got = f"{arg.dtype.kind}{arg.dtype.itemsize}"
-                holder = numpy.array(arg)
-                address = holder.ctypes.data
-            else:
-                raise AssertionError(f"{self.name}: argument {i} is a {type(arg).__name__}; "
-                                     f"pass arrays or NumPy scalars of the parameter's C type")
-            assert got == expected, f"{self.name}: argument {i} is {got}, the kernel takes {expected}"
-            keep.append(holder)
-            pointers[i] = address
-        self.launch(grid[0], block[0], pointers)
-
-
-class EmulatedModule:
-    def __init__(self, code, build_dir, include_dirs):
-        names = sorted(KERNEL_DEF.findall(strip_comments(code)))
-        stem = "module_" + hashlib.sha1(code.encode()).hexdigest()[:16]
-        (build_dir / f"{stem}.cu.inc").write_text(code)
-        wrappers = "".join(
-            f'extern "C" void launch_{n}(unsigned g, unsigned b, void** a) {{ launch({n}, g, b, a); }}\n'
-            f'extern "C" const char* signature_{n}() {{ return signature({n}); }}\n' for n in names)
-        cpp = build_dir / f"{stem}.cpp"
-        cpp.write_text(f'{SHIM}\n#include "{stem}.cu.inc"\n{LAUNCHER}\n{wrappers}')
-        library = build_dir / f"{stem}.so"
-        result = subprocess.run(["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-pthread",
-                                 *(f"-I{d}" for d in include_dirs), "-o", str(library), str(cpp)],
-                                capture_output=True, text=True)
-        assert result.returncode == 0, f"emulator build failed:\n{result.stderr}"
-        self.library = ctypes.CDLL(str(library))
-        self.functions = {n: EmulatedFunction(self.library, n) for n in names}
-
-    def get_function(self, name):
-        return self.functions[name]
-
-
-class FakeCupy(types.SimpleNamespace):
-    """The part of CuPy kernels/gpu.py uses, on NumPy arrays."""
-
-    def __init__(self, build_dir):
-        modules = {}
-
-        def raw_module(code, options=()):
-            assert options == ("--std=c++14", INCLUDE)
-            if code not in modules:
-                # The headers are found only through the -I options gpu.py passes.
-                modules[code] = EmulatedModule(code, build_dir,
-                                               [o[2:] for o in options if o.startswith("-I")])
-            return modules[code]
-
-        device = types.SimpleNamespace(attributes={"MultiProcessorCount": 2})
-        cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDevice=lambda: 0),
-                                     Device=lambda device_id=0: device)
-        super().__init__(RawModule=raw_module, cuda=cuda, ndarray=numpy.ndarray,
-                         ascontiguousarray=numpy.ascontiguousarray, asarray=numpy.asarray,
-                         empty=numpy.empty, empty_like=numpy.empty_like, zeros=numpy.zeros)
-
-
-@pytest.fixture(scope="module")
-def fake_cupy(tmp_path_factory):
-    if shutil.which("g++") is None:
-        pytest.skip("g++ is not on PATH (needed to run the CUDA sources on the CPU)")
-    return FakeCupy(tmp_path_factory.mktemp("cuda_emulator"))
-
-
-@pytest.fixture
-def emulated_gpu(fake_cupy, monkeypatch):
-    """kernels/gpu.py on the emulator, one block per SM so grid-stride loops wrap."""
-    from minigan.kernels import gpu as module
-
-    caches = (module._cupy, module._module, module._function, module._max_blocks)
-
-    def clear():
-        for cached in caches:
-            cached.cache_clear()
-
-    clear()
-    monkeypatch.setattr(module, "_cupy", lambda: fake_cupy)
-    monkeypatch.setattr(module, "BLOCKS_PER_SM", 1)
-    yield module
-    clear()  # no fake module may stay cached for a real GPU
-
+# ---------- the kernels themselves, run on the CPU by the emulator (tests/cuda_emulator.py) ----------
 
 DTYPES = [numpy.float32, numpy.float64]
 
@@ -460,3 +269,21 @@ def test_emulated_batch_norm(emulated_gpu, dtype, shape):
     expected = scale.reshape(per_channel) * (grad_y - (sum_dy / count).reshape(per_channel)
                                              - x_hat * (sum_dy_xhat / count).reshape(per_channel))
     numpy.testing.assert_allclose(grad_x, expected, **tol)
+
+
+def test_emulator_runs_3d_grids_and_blocks(tmp_path):
+    """The emulator's own indexing: every (block, thread) of a 3-D launch runs exactly once."""
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not on PATH (needed to run the CUDA sources on the CPU)")
+    code = r'''
+extern "C" __global__ void tag(int* out) {
+    const int block = (blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
+    const int thread = (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;
+    out[block * blockDim.x * blockDim.y * blockDim.z + thread] += block * 1000 + thread;
+}'''
+    kernel = cuda_emulator.EmulatedModule(code, tmp_path, []).get_function("tag")
+    grid, block = (3, 2, 2), (4, 3, 2)
+    out = numpy.zeros(12 * 24, dtype=numpy.int32)
+    kernel(grid, block, (out,))
+    expected = numpy.add.outer(numpy.arange(12) * 1000, numpy.arange(24)).ravel()
+    numpy.testing.assert_array_equal(out, expected)

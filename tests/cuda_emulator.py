@@ -1,0 +1,213 @@
+"""A small CUDA emulator: kernels/cuda/*.cu run on the CPU, driven by kernels/gpu.py itself.
+
+No GPU here, so each .cu is compiled as C++ with a shim that defines
+threadIdx/blockIdx/blockDim/gridDim (3-D) and __syncthreads (a barrier):
+every block runs with one OS thread per CUDA thread, blocks one after
+another. kernels/gpu.py runs against a fake CuPy whose arrays are NumPy
+arrays and whose RawModule is that C++ library, so the launch code is tested
+too: each kernel argument must be an array or a NumPy scalar of exactly the
+C type of the parameter (a Python int, or an int32 for a long long, fails
+here as it would corrupt the launch on a GPU).
+
+What this cannot see: GPU memory, warp-level intrinsics (__shfl_sync and
+friends are not defined, so code using them fails to build here), inline PTX
+and tensor cores, NVRTC-only behaviour, races between blocks (blocks run one
+at a time), performance.
+"""
+import ctypes
+import hashlib
+import re
+import subprocess
+import types
+
+import numpy
+
+KERNEL_DEF = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(')
+
+
+def strip_comments(code):
+    return re.sub(r"//[^\n]*|/\*.*?\*/", "", code, flags=re.S)
+
+
+def defined_kernels(code):
+    return set(KERNEL_DEF.findall(strip_comments(code)))
+
+
+SHIM = r"""
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+struct dim3 { unsigned x, y, z; };
+thread_local dim3 threadIdx, blockIdx;
+dim3 blockDim, gridDim;
+
+struct Barrier {
+    std::mutex mutex;
+    std::condition_variable cv;
+    unsigned count, waiting = 0, generation = 0;
+    explicit Barrier(unsigned n) : count(n) {}
+    void wait() {
+        std::unique_lock<std::mutex> lock(mutex);
+        unsigned gen = generation;
+        if (++waiting == count) { waiting = 0; ++generation; cv.notify_all(); }
+        else cv.wait(lock, [&] { return gen != generation; });
+    }
+};
+Barrier* block_barrier;
+inline void __syncthreads() { block_barrier->wait(); }
+
+// The integer intrinsics CUDA code may use, with their CUDA meaning.
+inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
+inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
+    return (unsigned long long)(((unsigned __int128)a * b) >> 64);
+}
+
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static
+"""
+
+LAUNCHER = r"""
+template <typename T> std::string type_code() {
+    using U = std::remove_cv_t<std::remove_pointer_t<T>>;
+    std::string p = std::is_pointer_v<T> ? "P" : "";
+    if constexpr (std::is_same_v<U, float>) return p + "f4";
+    else if constexpr (std::is_same_v<U, double>) return p + "f8";
+    else if constexpr (std::is_same_v<U, int>) return p + "i4";
+    else if constexpr (std::is_same_v<U, long long>) return p + "i8";
+    else if constexpr (std::is_same_v<U, unsigned>) return p + "u4";
+    else if constexpr (std::is_same_v<U, unsigned long long>) return p + "u8";
+    else return p + "?";
+}
+
+template <typename... Args> const char* signature(void (*)(Args...)) {
+    static std::string s = ((type_code<Args>() + ",") + ... + std::string());
+    return s.c_str();
+}
+
+template <typename... Args, std::size_t... I>
+void launch(void (*kernel)(Args...), const unsigned* grid, const unsigned* block, void** args,
+            std::index_sequence<I...>) {
+    gridDim = {grid[0], grid[1], grid[2]};
+    blockDim = {block[0], block[1], block[2]};
+    const unsigned threads_per_block = block[0] * block[1] * block[2];
+    for (unsigned bz = 0; bz < grid[2]; ++bz)
+    for (unsigned by = 0; by < grid[1]; ++by)
+    for (unsigned bx = 0; bx < grid[0]; ++bx) {
+        Barrier barrier(threads_per_block);
+        block_barrier = &barrier;
+        std::vector<std::thread> threads;
+        for (unsigned t = 0; t < threads_per_block; ++t)
+            threads.emplace_back([=] {
+                blockIdx = {bx, by, bz};
+                threadIdx = {t % block[0], t / block[0] % block[1], t / (block[0] * block[1])};
+                kernel(*static_cast<std::remove_cv_t<Args>*>(args[I])...);
+            });
+        for (auto& thread : threads) thread.join();
+    }
+}
+
+template <typename... Args>
+void launch(void (*kernel)(Args...), const unsigned* grid, const unsigned* block, void** args) {
+    launch(kernel, grid, block, args, std::index_sequence_for<Args...>{});
+}
+"""
+
+
+def _dim3(dims, name, kernel):
+    assert 1 <= len(dims) <= 3 and all(int(d) >= 1 for d in dims), \
+        f"{kernel}: {name} {dims} must be 1 to 3 positive sizes"
+    return (ctypes.c_uint * 3)(*(list(map(int, dims)) + [1] * (3 - len(dims))))
+
+
+class EmulatedFunction:
+    def __init__(self, library, name):
+        self.name = name
+        self.launch = getattr(library, f"launch_{name}")
+        self.launch.argtypes = [ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint),
+                                ctypes.POINTER(ctypes.c_void_p)]
+        sig = getattr(library, f"signature_{name}")
+        sig.restype = ctypes.c_char_p
+        self.signature = sig().decode().rstrip(",").split(",")
+        self.launches = 0
+
+    def __call__(self, grid, block, args):
+        grid, block = _dim3(grid, "grid", self.name), _dim3(block, "block", self.name)
+        assert block[0] * block[1] * block[2] <= 1024, f"{self.name}: more than 1024 threads per block"
+        assert len(args) == len(self.signature), \
+            f"{self.name}: {len(args)} arguments for {len(self.signature)} parameters"
+        keep, pointers = [], (ctypes.c_void_p * len(args))()
+        for i, (arg, expected) in enumerate(zip(args, self.signature)):
+            if isinstance(arg, numpy.ndarray):
+                got = f"P{arg.dtype.kind}{arg.dtype.itemsize}"
+                assert arg.flags.c_contiguous, f"{self.name}: argument {i} is not C-contiguous"
+                holder = ctypes.c_void_p(arg.ctypes.data)
+                address = ctypes.addressof(holder)
+            elif isinstance(arg, numpy.generic):
+                got = f"{arg.dtype.kind}{arg.dtype.itemsize}"
+                holder = numpy.array(arg)
+                address = holder.ctypes.data
+            else:
+                raise AssertionError(f"{self.name}: argument {i} is a {type(arg).__name__}; "
+                                     f"pass arrays or NumPy scalars of the parameter's C type")
+            assert got == expected, f"{self.name}: argument {i} is {got}, the kernel takes {expected}"
+            keep.append(holder)
+            pointers[i] = address
+        self.launches += 1
+        self.launch(grid, block, pointers)
+
+
+class EmulatedModule:
+    def __init__(self, code, build_dir, include_dirs):
+        names = sorted(defined_kernels(code))
+        stem = "module_" + hashlib.sha1(code.encode()).hexdigest()[:16]
+        (build_dir / f"{stem}.cu.inc").write_text(code)
+        wrappers = "".join(
+            f'extern "C" void launch_{n}(const unsigned* g, const unsigned* b, void** a) '
+            f'{{ launch({n}, g, b, a); }}\n'
+            f'extern "C" const char* signature_{n}() {{ return signature({n}); }}\n' for n in names)
+        cpp = build_dir / f"{stem}.cpp"
+        cpp.write_text(f'{SHIM}\n#include "{stem}.cu.inc"\n{LAUNCHER}\n{wrappers}')
+        library = build_dir / f"{stem}.so"
+        result = subprocess.run(["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-pthread",
+                                 *(f"-I{d}" for d in include_dirs), "-o", str(library), str(cpp)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, f"emulator build failed:\n{result.stderr}"
+        self.library = ctypes.CDLL(str(library))
+        self.functions = {n: EmulatedFunction(self.library, n) for n in names}
+
+    def get_function(self, name):
+        return self.functions[name]
+
+
+class FakeCupy(types.SimpleNamespace):
+    """The part of CuPy kernels/gpu.py uses, on NumPy arrays; RawModule builds EmulatedModules.
+
+    options must be exactly those kernels/gpu.py passes (expected_options); the
+    headers are found only through their -I options.
+    """
+
+    def __init__(self, build_dir, expected_options):
+        modules = {}
+
+        def raw_module(code, options=()):
+            assert options == expected_options, f"RawModule options {options} != {expected_options}"
+            if code not in modules:
+                modules[code] = EmulatedModule(code, build_dir,
+                                               [o[2:] for o in options if o.startswith("-I")])
+            return modules[code]
+
+        device = types.SimpleNamespace(attributes={"MultiProcessorCount": 2})
+        cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDevice=lambda: 0),
+                                     Device=lambda device_id=0: device)
+        super().__init__(RawModule=raw_module, cuda=cuda, ndarray=numpy.ndarray,
+                         ascontiguousarray=numpy.ascontiguousarray, asarray=numpy.asarray,
+                         empty=numpy.empty, empty_like=numpy.empty_like, zeros=numpy.zeros)
