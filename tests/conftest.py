@@ -3,7 +3,13 @@
 Every test that takes `xp` runs twice: on NumPy (CPU) and on CuPy (GPU). The
 CuPy run carries the `gpu` marker (deselect with `-m "not gpu"`) and skips,
 saying why, where CuPy or an NVIDIA GPU is absent.
+
+`device_xp` is the cupy backend only, twice: emulated on the CPU (the CUDA
+sources run by tests/cuda_emulator.py, host<->device transfers counted by
+tests/emulated_device.py), and real CuPy (marked gpu). `emulated_gpu` is
+kernels/gpu.py alone on the emulator.
 """
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -11,6 +17,7 @@ import numpy
 import pytest
 
 import cuda_emulator
+import emulated_device
 from minigan import Tensor, backend
 
 TORCH_REASON = "PyTorch is the test oracle: pip install torch==2.13.0"
@@ -65,18 +72,26 @@ def nonzero():
 
 
 @pytest.fixture(scope="session")
-def fake_cupy(tmp_path_factory):
-    """The CuPy that kernels/gpu.py sees under the CUDA emulator (tests/cuda_emulator.py)."""
+def nvrtc_options():
+    """The options kernels/gpu.py must give NVRTC: C++14, and kernels/cuda for the headers."""
+    return ("--std=c++14", "-I" + str(Path(__file__).resolve().parents[1] / "kernels" / "cuda"))
+
+
+def _need_gxx():
     if shutil.which("g++") is None:
         pytest.skip("g++ is not on PATH (needed to run the CUDA sources on the CPU)")
-    # The options kernels/gpu.py must pass: C++14, and kernels/cuda for the headers.
-    options = ("--std=c++14", "-I" + str(Path(__file__).resolve().parents[1] / "kernels" / "cuda"))
-    return cuda_emulator.FakeCupy(tmp_path_factory.mktemp("cuda_emulator"), options)
 
 
-@pytest.fixture
-def emulated_gpu(fake_cupy, monkeypatch):
-    """kernels/gpu.py on the emulator, one block per SM so grid-stride loops wrap."""
+@pytest.fixture(scope="session")
+def fake_cupy(tmp_path_factory, nvrtc_options):
+    """The CuPy that kernels/gpu.py sees under the CUDA emulator (tests/cuda_emulator.py)."""
+    _need_gxx()
+    return cuda_emulator.FakeCupy(tmp_path_factory.mktemp("cuda_emulator"), nvrtc_options)
+
+
+@contextlib.contextmanager
+def _gpu_kernels_on(cupy_module, monkeypatch):
+    """kernels/gpu.py launching on cupy_module, one block per SM so grid-stride loops wrap."""
     from minigan.kernels import gpu as module
 
     caches = (module._cupy, module._module, module._function, module._max_blocks)
@@ -86,7 +101,44 @@ def emulated_gpu(fake_cupy, monkeypatch):
             cached.cache_clear()
 
     clear()
-    monkeypatch.setattr(module, "_cupy", lambda: fake_cupy)
+    monkeypatch.setattr(module, "_cupy", lambda: cupy_module)
     monkeypatch.setattr(module, "BLOCKS_PER_SM", 1)
-    yield module
-    clear()  # no fake module may stay cached for a real GPU
+    try:
+        yield module
+    finally:
+        clear()  # no fake module may stay cached for a real GPU
+
+
+@pytest.fixture
+def emulated_gpu(fake_cupy, monkeypatch):
+    """kernels/gpu.py with its kernels run by the CUDA emulator."""
+    with _gpu_kernels_on(fake_cupy, monkeypatch) as module:
+        yield module
+
+
+@pytest.fixture(scope="session")
+def emulated_cupy_module(tmp_path_factory, nvrtc_options):
+    _need_gxx()
+    return emulated_device.EmulatedCupy(tmp_path_factory.mktemp("emulated_device"), nvrtc_options)
+
+
+@pytest.fixture(params=[pytest.param("emulated", id="emulated-cupy"),
+                        pytest.param("cupy", id="cupy", marks=pytest.mark.gpu)])
+def device_xp(request, monkeypatch):
+    """The cupy backend: emulated on the CPU (tests/emulated_device.py), and real CuPy on a GPU.
+
+    With the emulated one, the whole engine takes its cupy code paths and
+    kernels/gpu.py runs the CUDA sources under the emulator; transfers between
+    host and device are counted in emulated_device.transfers (reset here).
+    """
+    if request.param == "cupy":
+        try:
+            yield backend.require_cupy()
+        except RuntimeError as error:  # require_cupy says what is missing
+            pytest.skip(str(error))
+        return
+    cupy = request.getfixturevalue("emulated_cupy_module")
+    monkeypatch.setattr(backend, "cupy", cupy)
+    emulated_device.transfers.clear()
+    with _gpu_kernels_on(cupy, monkeypatch):
+        yield cupy

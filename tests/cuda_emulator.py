@@ -2,8 +2,8 @@
 
 No GPU here, so each .cu is compiled as C++ with a shim that defines
 threadIdx/blockIdx/blockDim/gridDim (3-D) and __syncthreads (a barrier):
-every block runs with one OS thread per CUDA thread, blocks one after
-another. kernels/gpu.py runs against a fake CuPy whose arrays are NumPy
+the threads of a block are fibers (ucontext) on one OS thread, switched at
+each barrier, and blocks run one after another. kernels/gpu.py runs against a fake CuPy whose arrays are NumPy
 arrays and whose RawModule is that C++ library, so the launch code is tested
 too: each kernel argument must be an array or a NumPy scalar of exactly the
 C type of the parameter (a Python int, or an int32 for a long long, fails
@@ -35,33 +35,23 @@ def defined_kernels(code):
 
 SHIM = r"""
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 #include <type_traits>
+#include <ucontext.h>
 #include <utility>
 #include <vector>
 
 struct dim3 { unsigned x, y, z; };
-thread_local dim3 threadIdx, blockIdx;
-dim3 blockDim, gridDim;
+dim3 threadIdx, blockIdx, blockDim, gridDim;
 
-struct Barrier {
-    std::mutex mutex;
-    std::condition_variable cv;
-    unsigned count, waiting = 0, generation = 0;
-    explicit Barrier(unsigned n) : count(n) {}
-    void wait() {
-        std::unique_lock<std::mutex> lock(mutex);
-        unsigned gen = generation;
-        if (++waiting == count) { waiting = 0; ++generation; cv.notify_all(); }
-        else cv.wait(lock, [&] { return gen != generation; });
-    }
-};
-Barrier* block_barrier;
-inline void __syncthreads() { block_barrier->wait(); }
+// The threads of a block are fibers on one OS thread: __syncthreads hands
+// control back to the scheduler, which runs every other thread of the block
+// up to the same barrier before any goes on.
+ucontext_t scheduler_context;
+ucontext_t* running_thread;
+inline void __syncthreads() { swapcontext(running_thread, &scheduler_context); }
 
 // The integer intrinsics CUDA code may use, with their CUDA meaning.
 inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
@@ -93,25 +83,50 @@ template <typename... Args> const char* signature(void (*)(Args...)) {
     return s.c_str();
 }
 
+constexpr std::size_t FIBER_STACK = 256 * 1024;
+// Allocated once, never zeroed: each stack's pages are touched only as deep as it grows.
+char* const fiber_stacks = new char[1024 * FIBER_STACK];
+void (*fiber_body)();
+bool* fiber_done;
+void fiber_entry() { fiber_body(); *fiber_done = true; }
+
 template <typename... Args, std::size_t... I>
 void launch(void (*kernel)(Args...), const unsigned* grid, const unsigned* block, void** args,
             std::index_sequence<I...>) {
     gridDim = {grid[0], grid[1], grid[2]};
     blockDim = {block[0], block[1], block[2]};
-    const unsigned threads_per_block = block[0] * block[1] * block[2];
+    const unsigned threads = block[0] * block[1] * block[2];
+    static void (*current)(Args...);
+    static void** current_args;
+    current = kernel;
+    current_args = args;
+    fiber_body = [] { current(*static_cast<std::remove_cv_t<Args>*>(current_args[I])...); };
+    std::vector<ucontext_t> contexts(threads);
+    std::unique_ptr<bool[]> done(new bool[threads]);
     for (unsigned bz = 0; bz < grid[2]; ++bz)
     for (unsigned by = 0; by < grid[1]; ++by)
     for (unsigned bx = 0; bx < grid[0]; ++bx) {
-        Barrier barrier(threads_per_block);
-        block_barrier = &barrier;
-        std::vector<std::thread> threads;
-        for (unsigned t = 0; t < threads_per_block; ++t)
-            threads.emplace_back([=] {
-                blockIdx = {bx, by, bz};
+        blockIdx = {bx, by, bz};
+        for (unsigned t = 0; t < threads; ++t) {
+            getcontext(&contexts[t]);
+            contexts[t].uc_stack.ss_sp = fiber_stacks + t * FIBER_STACK;
+            contexts[t].uc_stack.ss_size = FIBER_STACK;
+            contexts[t].uc_link = &scheduler_context;
+            makecontext(&contexts[t], fiber_entry, 0);
+            done[t] = false;
+        }
+        // Rounds: each unfinished thread runs to its next barrier (or its end).
+        for (bool unfinished = true; unfinished;) {
+            unfinished = false;
+            for (unsigned t = 0; t < threads; ++t) {
+                if (done[t]) continue;
                 threadIdx = {t % block[0], t / block[0] % block[1], t / (block[0] * block[1])};
-                kernel(*static_cast<std::remove_cv_t<Args>*>(args[I])...);
-            });
-        for (auto& thread : threads) thread.join();
+                running_thread = &contexts[t];
+                fiber_done = &done[t];
+                swapcontext(&scheduler_context, &contexts[t]);
+                unfinished |= !done[t];
+            }
+        }
     }
 }
 
@@ -177,7 +192,7 @@ class EmulatedModule:
         cpp = build_dir / f"{stem}.cpp"
         cpp.write_text(f'{SHIM}\n#include "{stem}.cu.inc"\n{LAUNCHER}\n{wrappers}')
         library = build_dir / f"{stem}.so"
-        result = subprocess.run(["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-pthread",
+        result = subprocess.run(["g++", "-std=c++17", "-O1", "-shared", "-fPIC",
                                  *(f"-I{d}" for d in include_dirs), "-o", str(library), str(cpp)],
                                 capture_output=True, text=True)
         assert result.returncode == 0, f"emulator build failed:\n{result.stderr}"
