@@ -310,3 +310,53 @@ def batch_norm_backward_apply(grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
                                                       (scale, mean_dy, mean_dy_xhat)),
                                grad_x.reshape(g3.shape))
     return grad_x
+
+
+# ---------- counter-based random numbers ----------
+
+VALUES_PER_PHILOX_BLOCK = 4  # normals per Philox4x64 block: two Box-Muller pairs
+TWO_PI = 6.283185307179586  # 2*pi rounded to double, as in kernels/cuda/philox.cu
+
+
+def random_state(seed):
+    """A new generator state: a uint64 array [key0, key1, counter0..counter3].
+
+    The key is the one numpy.random.Philox(seed) derives from seed through
+    numpy.random.SeedSequence, and the counter starts at 0, so the raw stream
+    is numpy.random.Philox(seed)'s. Equal to kernels/gpu.py random_state(seed).
+    """
+    return numpy.concatenate([numpy.random.Philox(seed).state["state"]["key"], numpy.zeros(4, numpy.uint64)])
+
+
+def random_normal(state, shape, dtype):
+    """A new array of shape of standard normals in dtype, advancing state in place.
+
+    state is a C-contiguous uint64 array of 6 from random_state. The raw words
+    are numpy.random.Philox(key=state[:2], counter=state[2:])'s; the normals
+    are the Box-Muller formula of kernels/cuda/philox.cu, in float64, rounded
+    once to dtype. A draw of n values consumes ceil(n / 4) Philox blocks and
+    advances the counter by as many (with carry), as the GPU does.
+    """
+    dtype = numpy.dtype(dtype)
+    if dtype not in (numpy.float32, numpy.float64):
+        raise TypeError(f"minigan.kernels.cpu.random_normal: dtype must be float32 or float64, got {dtype}")
+    if not (isinstance(state, numpy.ndarray) and state.dtype == numpy.uint64 and state.shape == (6,)
+            and state.flags.c_contiguous):
+        raise ValueError(f"minigan.kernels.cpu.random_normal: state must be a C-contiguous uint64 array "
+                         f"of 6 from random_state, got {type(state).__name__} "
+                         f"{getattr(state, 'dtype', '')} {getattr(state, 'shape', ())}")
+    out = numpy.empty(shape, dtype)
+    blocks = -(-out.size // VALUES_PER_PHILOX_BLOCK)
+    if blocks:
+        philox = numpy.random.Philox(key=state[:2], counter=state[2:])
+        words = philox.random_raw(VALUES_PER_PHILOX_BLOCK * blocks)
+        state[2:] = philox.state["state"]["counter"]  # NumPy's counter after whole blocks: c + blocks
+        uniform = ((words >> 11) + 1).astype(numpy.float64) * 2.0 ** -53  # (0, 1], top 53 bits
+        radius = numpy.sqrt(-2.0 * numpy.log(uniform[0::2]))
+        angle = TWO_PI * uniform[1::2]
+        normals = numpy.empty(words.size)
+        normals[0::2] = radius * numpy.cos(angle)
+        normals[1::2] = radius * numpy.sin(angle)
+        out.ravel()[:] = normals[:out.size]
+    return out
+

@@ -369,3 +369,46 @@ def batch_norm_backward_apply(grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
             (grad_y, x_hat, scale, mean_dy, mean_dy_xhat, grad_x, numpy.int64(grad_y.size),
              *_i32(channels, plane)))
     return grad_x
+
+
+# ---------- counter-based random numbers ----------
+
+VALUES_PER_PHILOX_BLOCK = 4  # normals per Philox4x64 block: two Box-Muller pairs
+
+
+def random_state(seed):
+    """A new generator state: a device uint64 array [key0, key1, counter0..counter3].
+
+    The key is the one numpy.random.Philox(seed) derives from seed through
+    numpy.random.SeedSequence, and the counter starts at 0, so the raw stream
+    is numpy.random.Philox(seed)'s. Equal to kernels/cpu.py random_state(seed).
+    """
+    return _cupy().asarray(numpy.concatenate([numpy.random.Philox(seed).state["state"]["key"],
+                                              numpy.zeros(4, numpy.uint64)]))
+
+
+def random_normal(state, shape, dtype):
+    """A new array of shape of standard normals in dtype, advancing state in place.
+
+    state is a C-contiguous device uint64 array of 6 from random_state. The
+    values are the Box-Muller normals of kernels/cuda/philox.cu (the formula is
+    there); a draw of n values consumes ceil(n / 4) Philox blocks and advances
+    the counter by as many. Two launches that read the state only on the
+    device, so a CUDA graph can capture them. The same stream as kernels/cpu.py
+    random_normal, to within a few ulps (the math libraries differ).
+    """
+    op = "random_normal"
+    dtype = _check_dtype(op, dtype)
+    cp = _cupy()
+    if not (isinstance(state, cp.ndarray) and state.dtype == numpy.uint64 and tuple(state.shape) == (6,)
+            and state.flags.c_contiguous):
+        raise ValueError(f"minigan.kernels.gpu.{op}: state must be a C-contiguous device uint64 "
+                         f"array of 6 from random_state, got {type(state).__name__} "
+                         f"{getattr(state, 'dtype', '')} {tuple(getattr(state, 'shape', ()))}")
+    out = cp.empty(shape, dtype=dtype)
+    blocks = -(-out.size // VALUES_PER_PHILOX_BLOCK)
+    if blocks:
+        _launch(_kernel("philox.cu", "philox_normal", dtype), blocks, (state, out, numpy.int64(out.size)))
+        _kernel("philox.cu", "philox_advance", dtype)((1,), (1,), (state, numpy.uint64(blocks)))
+    return out
+
