@@ -122,23 +122,24 @@ def emulated_cupy_module(tmp_path_factory, nvrtc_options):
     return emulated_device.EmulatedCupy(tmp_path_factory.mktemp("emulated_device"), nvrtc_options)
 
 
+@pytest.fixture
+def emulated_cupy(emulated_cupy_module, monkeypatch):
+    """The cupy backend on the emulated GPU: the whole engine takes its cupy code paths,
+    kernels/gpu.py runs the CUDA sources under the emulator, and host<->device transfers
+    are counted in emulated_device.transfers (reset here)."""
+    monkeypatch.setattr(backend, "cupy", emulated_cupy_module)
+    emulated_device.transfers.clear()
+    with _gpu_kernels_on(emulated_cupy_module, monkeypatch):
+        yield emulated_cupy_module
+
+
 @pytest.fixture(params=[pytest.param("emulated", id="emulated-cupy"),
                         pytest.param("cupy", id="cupy", marks=pytest.mark.gpu)])
-def device_xp(request, monkeypatch):
-    """The cupy backend: emulated on the CPU (tests/emulated_device.py), and real CuPy on a GPU.
-
-    With the emulated one, the whole engine takes its cupy code paths and
-    kernels/gpu.py runs the CUDA sources under the emulator; transfers between
-    host and device are counted in emulated_device.transfers (reset here).
-    """
-    if request.param == "cupy":
-        try:
-            yield backend.require_cupy()
-        except RuntimeError as error:  # require_cupy says what is missing
-            pytest.skip(str(error))
-        return
-    cupy = request.getfixturevalue("emulated_cupy_module")
-    monkeypatch.setattr(backend, "cupy", cupy)
-    emulated_device.transfers.clear()
-    with _gpu_kernels_on(cupy, monkeypatch):
-        yield cupy
+def device_xp(request):
+    """The cupy backend twice: on the emulated GPU (see emulated_cupy), and real CuPy on a GPU."""
+    if request.param == "emulated":
+        return request.getfixturevalue("emulated_cupy")
+    try:
+        return backend.require_cupy()
+    except RuntimeError as error:  # require_cupy says what is missing
+        pytest.skip(str(error))

@@ -114,6 +114,10 @@ extern "C" __global__ void spin(long long cycles) {
 }'''
 
 
+def is_emulated(xp):
+    return isinstance(xp, emulated_device.EmulatedCupy)
+
+
 @contextlib.contextmanager
 def no_device_reads(xp):
     """The block reads nothing back from the device.
@@ -123,7 +127,7 @@ def no_device_reads(xp):
     gets through while that kernel still runs, and any read (which must wait
     for it) makes the block take longer than the kernel.
     """
-    if xp is not backend.cupy or isinstance(xp, emulated_device.EmulatedCupy):
+    if is_emulated(xp):
         before = emulated_device.transfers["device_to_host"]
         yield
         assert emulated_device.transfers["device_to_host"] == before, "the block read the device"
@@ -152,9 +156,21 @@ def test_training_steps_never_read_the_device(device_xp, tmp_path):
     trainer.step = 3
     reads = emulated_device.transfers["device_to_host"]
     trainer.log(pending, 1.0, Progress(3, 0, stream=io.StringIO()))
-    if isinstance(device_xp, emulated_device.EmulatedCupy):
+    if is_emulated(device_xp):
         assert emulated_device.transfers["device_to_host"] == reads + 1, "logging reads once"
     assert [r["step"] for r in trainer.history] == [1, 2, 3]
+
+
+def test_an_epoch_copies_to_the_device_once(emulated_cupy, tmp_path):
+    """Images go to the device with the trainer, each epoch's order at its first step, and
+    nothing else crosses in either direction: noise is drawn on the device. (Only the
+    emulated device counts transfers; on a GPU the test above checks the reads.)"""
+    trainer = Trainer(Config(**TINY, out=str(tmp_path)), images=data.fake(n=24, channels=3)[0])
+    emulated_device.transfers.clear()
+    for epoch in range(2):
+        for index in range(len(trainer.batches)):  # 6 steps
+            trainer.train_step(trainer.real_batch(epoch * len(trainer.batches) + index))
+        assert emulated_device.transfers == {"host_to_device": epoch + 1}, f"epoch {epoch}"
 
 
 def test_training_on_the_device_follows_numpy(device_xp, tmp_path):

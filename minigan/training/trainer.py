@@ -45,7 +45,8 @@ class Trainer:
         self.device = "cuda" if config.backend == "cupy" else "cpu"
         self.xp = backend.array_module(backend.to_device(numpy.zeros(1), self.device))
         self.images = load_images(config) if images is None else images
-        self.batches = data.Batches(self.images, config.batch_size, config.seed)
+        # On the device once; each epoch's order once per epoch: a step copies nothing over.
+        self.batches = data.Batches(self.images, config.batch_size, config.seed, xp=self.xp)
         nc, size = self.images.shape[1], self.images.shape[2]
         if config.image_size % size:
             raise ValueError(f"image size {config.image_size} is not a multiple of the data's {size}")
@@ -62,7 +63,8 @@ class Trainer:
         betas = (config.beta1, 0.999)
         self.opt_G = Adam(self.G.parameters(), config.lr, betas)
         self.opt_D = Adam(self.D.parameters(), config.lr, betas)
-        self.noise_rng = numpy.random.default_rng([config.seed, 1])
+        # G's noise: a counter-based generator whose state lives on the device with the nets.
+        self.noise_state = backend.kernels(self.xp).random_state([config.seed, 1])
         fixed = numpy.random.default_rng([config.seed, 2]).standard_normal((SAMPLE_COUNT, config.nz, 1, 1))
         self.fixed_noise = self.to_device(fixed.astype(numpy.float32))
         self.step = 0
@@ -92,8 +94,8 @@ class Trainer:
         """One D update and one G update; returns device scalars (no host sync)."""
         n = real.shape[0]
         ones, zeros = Tensor(self.xp.ones(n, numpy.float32)), Tensor(self.xp.zeros(n, numpy.float32))
-        z = self.noise_rng.standard_normal((n, self.config.nz, 1, 1), dtype=numpy.float32)
-        fake = self.G(Tensor(self.to_device(z)))
+        z = backend.kernels(self.xp).random_normal(self.noise_state, (n, self.config.nz, 1, 1), numpy.float32)
+        fake = self.G(Tensor(z))
 
         d_real, d_fake = self.D(real), self.D(fake.detach())
         loss_D = F.binary_cross_entropy_with_logits(d_real, ones) + \
@@ -198,12 +200,13 @@ class Trainer:
     # --- checkpoints --------------------------------------------------------
     def save_checkpoint(self, path=None):
         sections = {"G": self.G.state_dict(), "D": self.D.state_dict(),
-                    "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict()}
+                    "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+                    "noise": {"philox_state": self.noise_state}}
         if self.G_ema is not None:
             sections["G_ema"] = self.G_ema.state_dict()
         checkpoint.save(path or self.path("checkpoint.npz"), sections, {
             "step": self.step, "epoch": self.step // len(self.batches),
-            "rng": self.noise_rng.bit_generator.state, "config": dataclasses.asdict(self.config)})
+            "config": dataclasses.asdict(self.config)})
 
     @classmethod
     def resume(cls, path, overrides=None):
@@ -215,6 +218,9 @@ class Trainer:
         if os.path.isdir(path):
             path = os.path.join(path, "checkpoint.npz")
         sections, scalars = checkpoint.load(path)
+        if "noise" not in sections:
+            raise ValueError(f"{path} was written by an older minigan whose noise stream this one "
+                             f"cannot continue; start a new run (sample.py still reads it)")
         saved = Config(**scalars["config"])
         changed = {k: v for k, v in (overrides or {}).items()
                    if k not in RESUMABLE_OVERRIDES and getattr(saved, k) != v}
@@ -230,7 +236,7 @@ class Trainer:
         trainer.opt_D.load_state_dict(sections["opt_D"])
         if trainer.G_ema is not None:
             trainer.G_ema.load_state_dict(sections["G_ema"])
-        trainer.noise_rng.bit_generator.state = scalars["rng"]
+        trainer.noise_state[...] = trainer.xp.asarray(sections["noise"]["philox_state"])
         trainer.step = scalars["step"]
         trainer.history = trainer.reload_history()
         return trainer
