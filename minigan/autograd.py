@@ -36,6 +36,7 @@ class Tensor:
         self.data = backend.as_array(data)
         self.requires_grad = requires_grad
         self.grad = None
+        self.grad_buffer = None  # where a leaf's gradient is written, if set (see optim.Adam)
         self.creator = None  # the Function whose output this is; None for leaves
 
     # --- array-like views -------------------------------------------------
@@ -194,9 +195,15 @@ def run_backward(output, gradient):
 def _accumulate(tensor, grad):
     if grad.shape != tensor.shape:
         raise RuntimeError(f"internal error: gradient shape {grad.shape} for tensor {tensor.shape}")
-    # A backward may hand the same array to several inputs (add) or pass the caller's
-    # gradient through: copy, so that no two .grad arrays share memory.
-    tensor.grad = grad.copy() if tensor.grad is None else tensor.grad + grad
+    if tensor.grad is not None:
+        tensor.grad += grad  # in place, as PyTorch accumulates
+    elif tensor.grad_buffer is not None:
+        tensor.grad_buffer[...] = grad
+        tensor.grad = tensor.grad_buffer
+    else:
+        # A backward may hand the same array to several inputs (add) or pass the caller's
+        # gradient through: copy, so that no two .grad arrays share memory.
+        tensor.grad = grad.copy()
 
 
 from .functional import arithmetic  # noqa: E402  (operators above need it; it needs Tensor)

@@ -32,30 +32,105 @@ class Optimizer:
                                                  if getattr(value, "ndim", 0) else int(value))
 
 
+class FlatParameters:
+    """Parameters whose values, gradients and Adam moments are views of four flat buffers.
+
+    Flattening copies each parameter into one buffer and makes its .data a
+    view there, and sets its .grad_buffer to a view of the gradient buffer,
+    where backward writes its gradient. While every parameter still uses its
+    views, one kernel launch over the buffers updates them all (see intact).
+    """
+
+    ROLES = ("param", "grad", "exp_avg", "exp_avg_sq")
+
+    def __init__(self, params):
+        xp = array_module(params[0].data)
+        dtype, total = params[0].dtype, sum(p.size for p in params)
+        self.buffers = {role: xp.zeros(total, dtype) for role in self.ROLES}
+        self.slices, start = {}, 0
+        for p in params:
+            self.slices[p] = slice(start, start + p.size)
+            start += p.size
+            self.view("param", p)[...] = p.data
+            p.data = self.view("param", p)
+            p.grad_buffer = self.view("grad", p)
+            if p.grad is not None:
+                p.grad_buffer[...] = p.grad
+                p.grad = p.grad_buffer
+        self.data_views = {p: p.data for p in params}
+
+    @classmethod
+    def of(cls, params):
+        """FlatParameters of params, or None where they mix devices or dtypes or repeat."""
+        first = params[0].data
+        if len({id(p) for p in params}) < len(params) or any(
+                array_module(p.data) is not array_module(first) or p.dtype != first.dtype for p in params):
+            return None
+        return cls(params)
+
+    def view(self, role, p):
+        return self.buffers[role][self.slices[p]].reshape(p.shape)
+
+    def intact(self):
+        """Whether every parameter still has its views as .data and as .grad."""
+        return all(p.data is data and p.grad is p.grad_buffer for p, data in self.data_views.items())
+
+
 class Adam(Optimizer):
+    """Adam as torch.optim.Adam. The parameters are flattened (FlatParameters) when it is
+    made, so a step is one fused kernel launch; create it after moving the model."""
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
         super().__init__(params)
         if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
             raise ValueError(f"Adam: invalid hyperparameters lr={lr}, betas={betas}, eps={eps}, "
                              f"weight_decay={weight_decay}")
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self.flat = FlatParameters.of(self.params)
+
+    def _state(self, p):
+        state = self.state.get(p)
+        if state is None:
+            if self.flat is not None:
+                moments = {key: self.flat.view(key, p) for key in ("exp_avg", "exp_avg_sq")}
+            else:
+                xp = array_module(p.data)
+                moments = {key: xp.zeros(p.shape, p.dtype) for key in ("exp_avg", "exp_avg_sq")}
+            state = self.state[p] = {"step": 0, **moments}
+        return state
+
+    def _update(self, param, grad, exp_avg, exp_avg_sq, step):
+        kernels(array_module(param)).adam_update(param, grad, exp_avg, exp_avg_sq, step, self.lr,
+                                                 *self.betas, self.eps, self.weight_decay)
 
     def step(self):
         with no_grad():
+            states = [self._state(p) for p in self.params if p.grad is not None]
+            if self.flat is not None and self.flat.intact() and len({s["step"] for s in states}) == 1 \
+                    and len(states) == len(self.params):
+                # Every parameter at the same step, in its flat views: one launch for all.
+                for state in states:
+                    state["step"] += 1
+                buffers = self.flat.buffers
+                self._update(*(buffers[role] for role in FlatParameters.ROLES), states[0]["step"])
+                return
             for p in self.params:
                 if p.grad is None:
                     continue
-                xp = array_module(p.data)
-                state = self.state.setdefault(p, {})
+                state = self._state(p)
                 # The fused kernel works on flat views: the parameter and its moments must be
                 # C-contiguous (a transposed array's flat view would be a copy). A no-op after once.
-                p.data = xp.ascontiguousarray(p.data)
-                if not state:
-                    state.update(step=0, exp_avg=xp.zeros(p.shape, p.dtype), exp_avg_sq=xp.zeros(p.shape, p.dtype))
+                p.data = array_module(p.data).ascontiguousarray(p.data)
                 state["step"] += 1
-                kernels(xp).adam_update(p.data, p.grad, state["exp_avg"], state["exp_avg_sq"],
-                                        state["step"], self.lr, *self.betas, self.eps,
-                                        self.weight_decay)
+                self._update(p.data, p.grad, state["exp_avg"], state["exp_avg_sq"], state["step"])
+
+    def load_state_dict(self, flat):
+        super().load_state_dict(flat)
+        if self.flat is not None:  # back into the flat moment buffers
+            for p, state in self.state.items():
+                for key in ("exp_avg", "exp_avg_sq"):
+                    self.flat.view(key, p)[...] = state[key]
+                    state[key] = self.flat.view(key, p)
 
 
 class SGD(Optimizer):

@@ -521,3 +521,47 @@ def test_optimizer_updates_a_non_contiguous_parameter(xp, rng, make_opt):
 def test_gradient_at_the_kink_follows_torch(xp, rng, mine, theirs):
     """At exactly 0 the derivative is a convention; torch's is the negative side's slope."""
     check_parity(xp, rng, mine, theirs, numpy.array([-1.0, 0.0, -0.0, 1.0]))
+
+
+def test_adam_skips_a_parameter_without_gradient_as_torch(xp, rng):
+    """A parameter with no gradient in a step is not updated and its step count stays: then
+    the parameters' steps differ, and each follows its own bias correction."""
+    torch.manual_seed(3)
+    theirs = _mlp(torch.nn).double()
+    mine = _mlp(nn).to(device=device_of(xp), dtype=f64)
+    load_from_torch(mine, theirs)
+    mine_opt, theirs_opt = optim.Adam(mine.parameters(), lr=0.01), torch.optim.Adam(theirs.parameters(), lr=0.01)
+    for step in range(4):
+        frozen = step in (1, 2)  # the first layer sits out steps 2 and 3
+        for p, q in zip(mine[0].parameters(), theirs[0].parameters()):
+            p.requires_grad = q.requires_grad = not frozen
+        x, target = rng.standard_normal((6, 5)), rng.uniform(0, 1, (6, 3))
+        mine_opt.zero_grad()
+        theirs_opt.zero_grad()
+        F.binary_cross_entropy_with_logits(mine(Tensor(xp.asarray(x))), Tensor(xp.asarray(target))).backward()
+        TF.binary_cross_entropy_with_logits(theirs(torch.from_numpy(x)), torch.from_numpy(target)).backward()
+        mine_opt.step()
+        theirs_opt.step()
+        assert_same_state(mine, theirs, f"after step {step + 1}")
+    assert [s["step"] for s in mine_opt.state.values()] == [2, 2, 4, 4]
+
+
+def test_adam_steps_every_parameter_in_one_kernel_call(xp, rng, monkeypatch):
+    """Gradients land in one flat buffer and the update is one call of the fused kernel
+    (on a GPU: one launch), however many parameters there are."""
+    kernels = backend.kernels(xp)
+    calls = []
+    fused = kernels.adam_update
+    monkeypatch.setattr(kernels, "adam_update", lambda param, *args: calls.append(param.size) or
+                        fused(param, *args))
+    model = _mlp(nn).to(device=device_of(xp), dtype=f64)
+    sizes = [p.size for p in model.parameters()]
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    for step in range(3):
+        opt.zero_grad()
+        x = Tensor(xp.asarray(rng.standard_normal((6, 5))))
+        (model(x) * model(x)).mean().backward()  # two uses: gradients accumulate in place
+        before = [p.data.copy() for p in model.parameters()]
+        opt.step()
+        assert calls == [sum(sizes)] * (step + 1)
+        assert all(not numpy.array_equal(as_numpy(b), as_numpy(p)) for b, p in zip(before, model.parameters()))
