@@ -360,3 +360,34 @@ def random_normal(state, shape, dtype):
         out.ravel()[:] = normals[:out.size]
     return out
 
+
+# ---------- matrix products (signatures shared with kernels/gpu.py) ----------
+
+def matmul(a, b):
+    """a @ b of 2-D arrays (BLAS): the convolutions' products."""
+    return a @ b
+
+
+def gemm(a, b, trans_a=False, trans_b=False, tf32=False):
+    """op(a) @ op(b) as a new C-contiguous (M, N) array; op transposes where its flag is set.
+
+    The contract of kernels/gpu.py gemm: a is (M, K), or (K, M) with trans_a;
+    b is (K, N), or (N, K) with trans_b; one float dtype. The product is
+    numpy.matmul on the (transposed) views, so BLAS, in the dtype, in BLAS's
+    summation order. tf32 changes nothing here (CPUs have no TF32): the
+    product stays exact float32. Asking tf32 of float64 raises, as on the GPU.
+    """
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"minigan.kernels.cpu.gemm: a and b must be 2-D, got shapes {a.shape} and {b.shape}")
+    if a.dtype != b.dtype or a.dtype not in (numpy.float32, numpy.float64):
+        raise TypeError(f"minigan.kernels.cpu.gemm: a is {a.dtype} {a.shape} and b is {b.dtype} {b.shape}; "
+                        f"both must be float32 or both float64")
+    op_a, op_b = (a.T if trans_a else a), (b.T if trans_b else b)
+    if op_a.shape[1] != op_b.shape[0]:
+        raise ValueError(f"minigan.kernels.cpu.gemm: op(a) is {op_a.shape} (a {a.shape}, trans_a={trans_a}) "
+                         f"but op(b) is {op_b.shape} (b {b.shape}, trans_b={trans_b}): inner dimensions "
+                         f"{op_a.shape[1]} and {op_b.shape[0]} differ")
+    if tf32 and a.dtype != numpy.float32:
+        raise TypeError(f"minigan.kernels.cpu.gemm: tf32 is a float32 mode, got {a.dtype} arrays "
+                        f"{a.shape} and {b.shape}")
+    return numpy.ascontiguousarray(numpy.matmul(op_a, op_b))

@@ -9,7 +9,8 @@ adam_update have exactly the signatures and semantics of kernels/cpu.py
 for the GPU; each docstring states its contract.
 
 Every kernel comes in a float32 (`NAME_f32`) and a float64 (`NAME_f64`)
-variant, picked by dtype; any other dtype raises TypeError. Kernels are looked
+variant, picked by dtype; any other dtype raises TypeError. (The one
+exception is the tensor-core GEMM, gemm_tf32_f32: TF32 has no double form.) Kernels are looked
 up only through `_kernel("FILE.cu", "NAME", dtype)` with literal strings, so
 tests/test_cuda_sources.py can check every looked-up name against the sources
 without a GPU.
@@ -412,3 +413,78 @@ def random_normal(state, shape, dtype):
         _kernel("philox.cu", "philox_advance", dtype)((1,), (1,), (state, numpy.uint64(blocks)))
     return out
 
+
+# ---------- matrix products ----------
+
+# matmul's engine: False, cuBLAS through CuPy; True, gemm below (kernels/cuda/gemm.cu), which
+# also runs inside CUDA graph capture, where CuPy refuses cuBLAS.
+OWN_GEMM = False
+
+
+def matmul(a, b):
+    """a @ b of 2-D arrays, as kernels/cpu.py matmul (the convolutions' products).
+
+    With OWN_GEMM, a transposed view of a C-contiguous array (F-contiguous) is
+    read through gemm's transpose flag, without a copy.
+    """
+    if not OWN_GEMM:
+        return a @ b
+    trans_a, trans_b = (not x.flags.c_contiguous and x.flags.f_contiguous for x in (a, b))
+    return gemm(a.T if trans_a else a, b.T if trans_b else b, trans_a, trans_b)
+
+
+GEMM_TILE = 64  # C tile per block, both kernels: GEMM_TILE_M/N in gemm.cu, GEMM_TF32_TILE_M/N in gemm_tf32.cu
+GEMM_THREADS = (16, 16)  # the exact kernel's block (GEMM_THREADS_X, GEMM_THREADS_Y), 4x4 outputs each
+GEMM_TF32_THREADS = 128  # the tensor-core kernel's block: 4 warps (GEMM_TF32_THREADS)
+_MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y, which counts the row tiles of C
+
+
+def gemm(a, b, trans_a=False, trans_b=False, tf32=False):
+    """op(a) @ op(b) as a new C-contiguous (M, N) array; op transposes where its flag is set.
+
+    a and b are 2-D arrays as stored, of one float dtype: a is (M, K), or
+    (K, M) with trans_a; b is (K, N), or (N, K) with trans_b. So x.T @ y is
+    gemm(x, y, trans_a=True), with no copy of x (a non-contiguous a or b is
+    copied first).
+
+    Exact (tf32=False): each output sums its K products in the dtype with one
+    fused multiply-add per k, in ascending k, from zero: deterministic, and
+    independent of the flags and the tiling. tf32=True (float32 only, compute
+    capability 8.0 or newer): tensor cores, each input rounded to TF32 (10
+    mantissa bits), products accumulated in float32; deterministic too.
+    """
+    op = "gemm"
+    dtype = _check_dtype(op, a.dtype)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"minigan.kernels.gpu.{op}: a and b must be 2-D, got shapes {tuple(a.shape)} "
+                         f"and {tuple(b.shape)}")
+    if b.dtype != dtype:
+        raise TypeError(f"minigan.kernels.gpu.{op}: a is {a.dtype} {tuple(a.shape)} but b is {b.dtype} "
+                        f"{tuple(b.shape)}; both must have one dtype")
+    (m, k), (k_b, n) = (a.shape[::-1] if trans_a else a.shape), (b.shape[::-1] if trans_b else b.shape)
+    if k != k_b:
+        raise ValueError(f"minigan.kernels.gpu.{op}: op(a) is {(m, k)} (a {tuple(a.shape)}, trans_a={trans_a}) "
+                         f"but op(b) is {(k_b, n)} (b {tuple(b.shape)}, trans_b={trans_b}): inner "
+                         f"dimensions {k} and {k_b} differ")
+    if tf32 and dtype != numpy.float32:
+        raise TypeError(f"minigan.kernels.gpu.{op}: tf32 is a float32 mode, got {dtype} arrays "
+                        f"{tuple(a.shape)} and {tuple(b.shape)}")
+    _check_int(op, M=m, N=n, K=k)
+    tiles_m = -(-m // GEMM_TILE)
+    if tiles_m > _MAX_GRID_Y:
+        raise ValueError(f"minigan.kernels.gpu.{op}: M = {m} needs {tiles_m} row tiles of {GEMM_TILE}, "
+                         f"more than the grid's y limit {_MAX_GRID_Y}")
+    cp = _cupy()
+    c = cp.empty((m, n), dtype=dtype)
+    if m and n:
+        grid = (-(-n // GEMM_TILE), tiles_m)
+        args = (cp.ascontiguousarray(a), cp.ascontiguousarray(b), c, *_i32(m, n, k, trans_a, trans_b))
+        if tf32:
+            capability = cp.cuda.Device().compute_capability
+            if int(capability) < 80:
+                raise RuntimeError(f"minigan.kernels.gpu.{op}: tf32 needs tensor cores with TF32 "
+                                   f"(compute capability 8.0 or newer), this GPU is {capability}")
+            _kernel("gemm_tf32.cu", "gemm_tf32", dtype)(grid, (GEMM_TF32_THREADS,), args)
+        else:
+            _kernel("gemm.cu", "gemm", dtype)(grid, GEMM_THREADS, args)
+    return c

@@ -3,7 +3,7 @@
 Every kernels/cuda/*.cu compiles with nvcc for sm_90 (as .ci/nvcc_check.sh
 does), and every kernel kernels/gpu.py looks up is defined as an
 `extern "C" __global__` function of the file it names, in both its f32 and
-f64 variants. So a syntax error or a misspelt kernel name fails on CPU-only CI.
+f64 variants (F32_ONLY lists the one float32-only kernel). So a syntax error or a misspelt kernel name fails on CPU-only CI.
 Shared device helpers live in kernels/cuda/*.cuh headers (no kernels there),
 which every loader finds: nvcc next to the .cu, NVRTC and the emulator by -I.
 Then the kernels run on the CPU under a small CUDA emulator (tests/cuda_emulator.py), driven by
@@ -29,6 +29,9 @@ SOURCES = sorted(CUDA_DIR.glob("*.cu"))
 HEADERS = sorted(CUDA_DIR.glob("*.cuh"))
 INCLUDE = "-I" + str(CUDA_DIR)  # as kernels/gpu.py passes it to CuPy
 SUFFIXES = ("f32", "f64")
+# The only kernels with a float32 variant alone, as (file, name) of their lookup:
+# TF32 tensor cores multiply float32 inputs, there is no double form.
+F32_ONLY = {("gemm_tf32.cu", "gemm_tf32")}
 
 PTX_ENTRY = re.compile(r"\.entry\s+(\w+)\s*\(")
 LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
@@ -50,6 +53,10 @@ def lookups():
                 f"kernels/gpu.py line {node.lineno}: call _kernel with two literal strings"
             calls.append((args[0].value, args[1].value))
     return calls
+
+
+def suffixes(file, name):
+    return ("f32",) if (file, name) in F32_ONLY else SUFFIXES
 
 
 def test_there_are_cuda_sources():
@@ -103,15 +110,21 @@ def test_every_looked_up_kernel_exists():
     for file, name in calls:
         source = CUDA_DIR / file
         defined = defined_kernels(source) if source.is_file() else set()
-        missing += [f"{file}: {name}_{s}" for s in SUFFIXES if f"{name}_{s}" not in defined]
+        missing += [f"{file}: {name}_{s}" for s in suffixes(file, name) if f"{name}_{s}" not in defined]
     assert not missing, "kernels/gpu.py looks up kernels the sources do not define:\n" + "\n".join(missing)
 
 
 def test_every_kernel_is_looked_up():
-    used = {(file, f"{name}_{s}") for file, name in lookups() for s in SUFFIXES}
+    used = {(file, f"{name}_{s}") for file, name in lookups() for s in suffixes(file, name)}
     unused = [f"{source.name}: {kernel}" for source in SOURCES for kernel in sorted(defined_kernels(source))
               if (source.name, kernel) not in used]
     assert not unused, "kernels defined but never looked up by kernels/gpu.py:\n" + "\n".join(unused)
+
+
+def test_f32_only_kernels_are_looked_up():
+    """F32_ONLY names only real lookups, so it cannot excuse a missing f64 variant of another kernel."""
+    stale = F32_ONLY - set(lookups())
+    assert not stale, f"F32_ONLY lists kernels kernels/gpu.py never looks up: {sorted(stale)}"
 
 
 def test_gpu_table_matches_cpu_signatures():

@@ -84,9 +84,29 @@ OPS = [
 ]
 
 
+CONV_OPS = [op for op in OPS if op[0].startswith("conv")]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("name, fn, specs", CONV_OPS, ids=[op[0] for op in CONV_OPS])
+def test_conv_on_the_own_gemm_matches_numpy(device_xp, rng, monkeypatch, name, fn, specs, dtype):
+    """The convolutions with kernels/cuda/gemm.cu instead of cuBLAS for their products."""
+    from minigan.kernels import gpu
+    monkeypatch.setattr(gpu, "OWN_GEMM", True)
+    launches = gpu._kernel("gemm.cu", "gemm", dtype).launches if is_emulated(device_xp) else None
+    check_against_numpy(device_xp, rng, name, fn, specs, dtype)
+    if launches is not None:
+        assert gpu._kernel("gemm.cu", "gemm", dtype).launches > launches, "the own GEMM ran"
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
 @pytest.mark.parametrize("name, fn, specs", OPS, ids=[op[0] for op in OPS])
 def test_op_on_device_matches_numpy(device_xp, rng, name, fn, specs, dtype):
+    check_against_numpy(device_xp, rng, name, fn, specs, dtype)
+
+
+def check_against_numpy(device_xp, rng, name, fn, specs, dtype):
+    """fn forward and backward on device_xp and on numpy: same inputs, same upstream gradient."""
     arrays = [(spec(rng) if callable(spec) else rng.standard_normal(spec)).astype(dtype) for spec in specs]
     upstreams = {}
 

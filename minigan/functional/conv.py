@@ -60,24 +60,24 @@ def im2col(x, kernel_hw, stride, padding):
 
 def gemm_nchw(weight, col, n, out_hw):
     """weight (O, C, kh, kw) times col, as a contiguous (N, O, oh, ow) array."""
-    o = weight.shape[0]
-    y = (weight.reshape(o, -1) @ col).reshape(o, n, *out_hw).transpose(1, 0, 2, 3)
-    return array_module(y).ascontiguousarray(y)
+    o, xp = weight.shape[0], array_module(col)
+    y = kernels(xp).matmul(weight.reshape(o, -1), col).reshape(o, n, *out_hw).transpose(1, 0, 2, 3)
+    return xp.ascontiguousarray(y)
 
 
 def gemm_col2im(x, weight, out_hw, stride, padding):
     """conv_transpose2d of x (N, I, h, w) with weight (I, O, kh, kw) to size out_hw."""
-    n, (i, o, kh, kw) = x.shape[0], weight.shape
+    n, (i, o, kh, kw), k = x.shape[0], weight.shape, kernels(array_module(x))
     if tuple(x.shape[2:]) == (1, 1) and _dense(out_hw, (kh, kw), padding):
         # Each output pixel takes exactly one tap: the GEMM writes NCHW directly.
-        return (x.reshape(n, i) @ weight.reshape(i, -1)).reshape(n, o, kh, kw)
-    col = weight.reshape(i, -1).T @ _channels_first(x)  # (O*kh*kw, N*h*w)
-    return kernels(array_module(x)).col2im(col, (n, o, *out_hw), kh, kw, stride, padding, x.shape[2:])
+        return k.matmul(x.reshape(n, i), weight.reshape(i, -1)).reshape(n, o, kh, kw)
+    col = k.matmul(weight.reshape(i, -1).T, _channels_first(x))  # (O*kh*kw, N*h*w)
+    return k.col2im(col, (n, o, *out_hw), kh, kw, stride, padding, x.shape[2:])
 
 
 def weight_grad(grad_y, col, weight_shape):
     """d(loss)/d(weight (O, ...)) = grad_y in (O, N*oh*ow) times col transposed."""
-    return (_channels_first(grad_y) @ col.T).reshape(weight_shape)
+    return kernels(array_module(col)).matmul(_channels_first(grad_y), col.T).reshape(weight_shape)
 
 
 def bias_grad(fn, grad_y):
