@@ -190,6 +190,22 @@ def bias_leaky_relu_backward(grad, y, negative_slope=0.01, bias_grad=False):
     return (grad_x, grad_bias) if bias_grad else grad_x
 
 
+def sigmoid(x):
+    """1 / (1 + exp(-x)) elementwise, in x.dtype, without overflow (exp only sees -|x|)."""
+    e = numpy.exp(-numpy.abs(x))
+    return numpy.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def bce_with_logits_terms(x, target):
+    """Elementwise max(x, 0) - x*t + log1p(exp(-|x|)), the BCE-with-logits loss before its mean."""
+    return numpy.maximum(x, 0) - x * target + numpy.log1p(numpy.exp(-numpy.abs(x)))
+
+
+def bce_with_logits_backward(x, target, grad=1.0, divisor=1):
+    """grad * (sigmoid(x) - target) / divisor, elementwise, in x.dtype (grad a number or 1 element)."""
+    return grad * (sigmoid(x) - target) / divisor
+
+
 # ---------- batch normalization, per channel c of (N, C, *spatial) arrays ----------
 
 def _nc_plane(x):

@@ -245,11 +245,20 @@ def bias_leaky_relu_backward(grad, y, negative_slope=0.01, bias_grad=False):
     return grad_x, grad_bias
 
 
-def bce_with_logits_terms(x, target, with_grad=False):
+def sigmoid(x):
+    """1 / (1 + exp(-x)) elementwise, in x.dtype, without overflow (exp only sees -|x|)."""
+    dtype = _check_dtype("sigmoid", x.dtype)
+    cp = _cupy()
+    x = cp.ascontiguousarray(x)
+    y = cp.empty_like(x)
+    _launch(_kernel("activation.cu", "sigmoid", dtype), x.size, (x, y, numpy.int64(x.size)))
+    return y
+
+
+def bce_with_logits_terms(x, target):
     """Elementwise max(x, 0) - x*t + log1p(exp(-|x|)), the BCE-with-logits loss before its mean.
 
-    With with_grad, returns (terms, sigmoid(x) - target) from the same pass:
-    the gradient of each term with respect to x. Numerically stable for any x.
+    Numerically stable for any x.
     """
     op = "bce_with_logits_terms"
     dtype = _check_dtype(op, x.dtype)
@@ -257,11 +266,9 @@ def bce_with_logits_terms(x, target, with_grad=False):
     x = cp.ascontiguousarray(x)
     target = _like(op, cp, "target", target, x)
     terms = cp.empty_like(x)
-    dterms = cp.empty_like(x) if with_grad else None
     _launch(_kernel("activation.cu", "bce_with_logits", dtype), x.size,
-            (x, target, terms, x if dterms is None else dterms, numpy.int64(x.size),
-             numpy.int32(with_grad)))
-    return (terms, dterms) if with_grad else terms
+            (x, target, terms, numpy.int64(x.size)))
+    return terms
 
 
 def bce_with_logits_backward(x, target, grad=1.0, divisor=1):

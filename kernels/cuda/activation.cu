@@ -8,9 +8,10 @@
 // The backward reads the forward's output y: for slope >= 0, y > 0 exactly
 // when x + bias > 0 (kernels/gpu.py rejects a negative slope).
 //
-// BCE with logits, numerically stable (exp only ever sees -|x|):
-//   term  = max(x, 0) - x * t + log1p(exp(-|x|))
-//   dterm = sigmoid(x) - t
+// Sigmoid and BCE with logits, numerically stable (exp only ever sees -|x|):
+//   sigmoid(x) = x >= 0 ? 1 / (1 + e) : e / (1 + e),  e = exp(-|x|)
+//   term       = max(x, 0) - x * t + log1p(exp(-|x|))
+//   grad_x     = grad * (sigmoid(x) - t) / divisor
 // The mean over the terms is left to CuPy.
 //
 // Channel of flat NCHW element k: (k / plane) % channels, plane = H*W.
@@ -65,16 +66,27 @@ __device__ void bias_leaky_relu_backward_bias_impl(const T* __restrict__ grad, c
     if (threadIdx.x == 0) grad_bias[c] = (T)sum;
 }
 
+// exp(-|v|) and sigmoid(v) from it; NaN stays NaN.
+template <typename T> __device__ T exp_minus_abs(T v) { return exp_(v < T(0) ? v : -v); }
+template <typename T> __device__ T stable_sigmoid(T v, T e) {
+    return v >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+}
+
 template <typename T>
-__device__ void bce_with_logits_impl(const T* __restrict__ x, const T* __restrict__ target,
-                                     T* __restrict__ term, T* __restrict__ dterm, long long size,
-                                     int want_dterm) {
+__device__ void sigmoid_impl(const T* __restrict__ x, T* __restrict__ y, long long size) {
     const long long step = (long long)blockDim.x * gridDim.x;
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size; k += step) {
-        const T v = x[k], t = target[k];
-        const T e = exp_(v < T(0) ? v : -v);  // exp(-|v|); NaN stays NaN
-        term[k] = (v < T(0) ? T(0) : v) - v * t + log1p_(e);
-        if (want_dterm) dterm[k] = (v >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e)) - t;
+        y[k] = stable_sigmoid(x[k], exp_minus_abs(x[k]));
+    }
+}
+
+template <typename T>
+__device__ void bce_with_logits_impl(const T* __restrict__ x, const T* __restrict__ target,
+                                     T* __restrict__ term, long long size) {
+    const long long step = (long long)blockDim.x * gridDim.x;
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size; k += step) {
+        const T v = x[k];
+        term[k] = (v < T(0) ? T(0) : v) - v * target[k] + log1p_(exp_minus_abs(v));
     }
 }
 
@@ -86,10 +98,7 @@ __device__ void bce_with_logits_backward_impl(const T* __restrict__ x, const T* 
     const T upstream = grad[0];
     const long long step = (long long)blockDim.x * gridDim.x;
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size; k += step) {
-        const T v = x[k];
-        const T e = exp_(v < T(0) ? v : -v);
-        const T sigmoid = v >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
-        grad_x[k] = upstream * (sigmoid - target[k]) / divisor;
+        grad_x[k] = upstream * (stable_sigmoid(x[k], exp_minus_abs(x[k])) - target[k]) / divisor;
     }
 }
 
@@ -131,16 +140,22 @@ extern "C" __global__ void bias_leaky_relu_backward_bias_f64(
     bias_leaky_relu_backward_bias_impl<double>(grad, y, grad_x, grad_bias, n_img, channels, plane, slope);
 }
 
+extern "C" __global__ void sigmoid_f32(const float* __restrict__ x, float* __restrict__ y, long long size) {
+    sigmoid_impl<float>(x, y, size);
+}
+
+extern "C" __global__ void sigmoid_f64(const double* __restrict__ x, double* __restrict__ y, long long size) {
+    sigmoid_impl<double>(x, y, size);
+}
+
 extern "C" __global__ void bce_with_logits_f32(const float* __restrict__ x, const float* __restrict__ target,
-                                               float* __restrict__ term, float* __restrict__ dterm,
-                                               long long size, int want_dterm) {
-    bce_with_logits_impl<float>(x, target, term, dterm, size, want_dterm);
+                                               float* __restrict__ term, long long size) {
+    bce_with_logits_impl<float>(x, target, term, size);
 }
 
 extern "C" __global__ void bce_with_logits_f64(const double* __restrict__ x, const double* __restrict__ target,
-                                               double* __restrict__ term, double* __restrict__ dterm,
-                                               long long size, int want_dterm) {
-    bce_with_logits_impl<double>(x, target, term, dterm, size, want_dterm);
+                                               double* __restrict__ term, long long size) {
+    bce_with_logits_impl<double>(x, target, term, size);
 }
 
 extern "C" __global__ void bce_with_logits_backward_f32(const float* __restrict__ x,
