@@ -74,6 +74,18 @@ def test_resume_refuses_to_change_what_is_trained(tmp_path):
         Trainer.resume(trainer.config.out, {"lr": 1e-3, "max_steps": 2})
 
 
+def test_resume_refuses_a_checkpoint_without_the_noise_state(tmp_path):
+    """Checkpoints of the NumPy-noise trainer cannot continue exactly: a clear error, not a wrong run."""
+    trainer = Trainer(tiny_config(tmp_path, max_steps=1))
+    trainer.run()
+    path = Path(trainer.config.out) / "checkpoint.npz"
+    arrays = read_checkpoint(path)
+    del arrays["noise/philox_state"]
+    numpy.savez(path, **arrays)
+    with pytest.raises(ValueError, match="older minigan whose noise stream"):
+        Trainer.resume(trainer.config.out)
+
+
 class _DivergingTrainer(Trainer):
     """Its loss turns NaN at step 5, after a checkpoint at step 4."""
 
