@@ -195,9 +195,11 @@ class Minigan(Workloads):
         ones = self.tensor(numpy.ones(batch))
         zeros = self.tensor(numpy.zeros(batch))
         bce = F.binary_cross_entropy_with_logits
+        kernels = backend.kernels(self.xp)
+        noise = kernels.random_state(seed)  # on the device, as the trainer draws it (and torch.randn)
 
         def run():
-            z = self.tensor(rng.standard_normal((batch, NZ, 1, 1)))
+            z = minigan.Tensor(kernels.random_normal(noise, (batch, NZ, 1, 1), self.dtype))
             fake = G(z)
             loss_D = bce(D(real), ones) + bce(D(fake.detach()), zeros)
             opt_D.zero_grad()
