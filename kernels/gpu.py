@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy
 
+from . import cpu  # the generator state is made on the host, as there
+
 CUDA_DIR = Path(__file__).with_name("cuda")
 BLOCK = 256  # threads per block; equals REDUCE_THREADS in kernels/cuda/common.cuh
 BLOCKS_PER_SM = 32  # grid-stride kernels launch at most this many blocks per SM
@@ -381,18 +383,9 @@ def batch_norm_backward_apply(grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
 
 # ---------- counter-based random numbers ----------
 
-VALUES_PER_PHILOX_BLOCK = 4  # normals per Philox4x64 block: two Box-Muller pairs
-
-
 def random_state(seed):
-    """A new generator state: a device uint64 array [key0, key1, counter0..counter3].
-
-    The key is the one numpy.random.Philox(seed) derives from seed through
-    numpy.random.SeedSequence, and the counter starts at 0, so the raw stream
-    is numpy.random.Philox(seed)'s. Equal to kernels/cpu.py random_state(seed).
-    """
-    return _cupy().asarray(numpy.concatenate([numpy.random.Philox(seed).state["state"]["key"],
-                                              numpy.zeros(4, numpy.uint64)]))
+    """kernels/cpu.py random_state(seed) (the key and counter of numpy.random.Philox(seed)), on the device."""
+    return _cupy().asarray(cpu.random_state(seed))
 
 
 def random_normal(state, shape, dtype):
@@ -414,7 +407,7 @@ def random_normal(state, shape, dtype):
                          f"array of 6 from random_state, got {type(state).__name__} "
                          f"{getattr(state, 'dtype', '')} {tuple(getattr(state, 'shape', ()))}")
     out = cp.empty(shape, dtype=dtype)
-    blocks = -(-out.size // VALUES_PER_PHILOX_BLOCK)
+    blocks = -(-out.size // cpu.VALUES_PER_PHILOX_BLOCK)
     if blocks:
         _launch(_kernel("philox.cu", "philox_normal", dtype), blocks, (state, out, numpy.int64(out.size)))
         _kernel("philox.cu", "philox_advance", dtype)((1,), (1,), (state, numpy.uint64(blocks)))
