@@ -118,7 +118,11 @@ def _adam_update(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight
 
 
 def adam_update(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay):
-    """One fused, in-place Adam step (PyTorch's formula, bias correction in the step size)."""
+    """One fused, in-place Adam step (PyTorch's formula, bias correction in the step size).
+
+    step is this step's number: an int, or a 0-d int64 array holding it (Adam's capturable mode).
+    """
+    step = int(step)
     _adam_update(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
                  lr, beta1, beta2, eps, weight_decay, 1 - beta1 ** step, math.sqrt(1 - beta2 ** step))
 

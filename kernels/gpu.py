@@ -176,22 +176,32 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, w
 
     param, exp_avg and exp_avg_sq are updated in place, so they must be
     C-contiguous; all four arrays share param's dtype and size. The arithmetic
-    is done in double, as on the CPU.
+    is done in double, as on the CPU. step is this step's number: an int, or a
+    0-d int64 device array holding it, which the kernel reads when it runs (so a
+    CUDA graph replay uses the current step, not the captured one).
     """
-    dtype = _check_dtype("adam_update", param.dtype)
+    op = "adam_update"
+    dtype = _check_dtype(op, param.dtype)
     cp = _cupy()
     for name, a in (("param", param), ("grad", grad), ("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)):
         if a.dtype != dtype or a.size != param.size:
-            raise ValueError(f"minigan.kernels.gpu.adam_update: {name} is {a.dtype} {tuple(a.shape)}, "
+            raise ValueError(f"minigan.kernels.gpu.{op}: {name} is {a.dtype} {tuple(a.shape)}, "
                              f"expected {dtype} with {param.size} elements like param")
         if name != "grad" and not a.flags.c_contiguous:
-            raise ValueError(f"minigan.kernels.gpu.adam_update: {name} is updated in place and must "
+            raise ValueError(f"minigan.kernels.gpu.{op}: {name} is updated in place and must "
                              f"be C-contiguous")
     grad = cp.ascontiguousarray(grad)
-    scalars = [numpy.float64(v) for v in (lr, beta1, beta2, eps, weight_decay,
-                                          1 - beta1 ** step, math.sqrt(1 - beta2 ** step))]
+    hyper = [numpy.float64(v) for v in (lr, beta1, beta2, eps, weight_decay)]
+    if isinstance(step, cp.ndarray):
+        if step.shape != () or step.dtype != numpy.int64:
+            raise ValueError(f"minigan.kernels.gpu.{op}: a device step must be a 0-d int64 array, "
+                             f"got {step.dtype} {tuple(step.shape)}")
+        _launch(_kernel("adam.cu", "adam_update_counted", dtype), param.size,
+                (param, grad, exp_avg, exp_avg_sq, step, numpy.int64(param.size), *hyper))
+        return
+    corrections = [numpy.float64(1 - beta1 ** step), numpy.float64(math.sqrt(1 - beta2 ** step))]
     _launch(_kernel("adam.cu", "adam_update", dtype), param.size,
-            (param, grad, exp_avg, exp_avg_sq, numpy.int64(param.size), *scalars))
+            (param, grad, exp_avg, exp_avg_sq, numpy.int64(param.size), *hyper, *corrections))
 
 
 # ---------- fused activations and loss ----------
@@ -416,21 +426,35 @@ def random_normal(state, shape, dtype):
 
 # ---------- matrix products ----------
 
-# matmul's engine: False, cuBLAS through CuPy; True, gemm below (kernels/cuda/gemm.cu), which
-# also runs inside CUDA graph capture, where CuPy refuses cuBLAS.
-OWN_GEMM = False
+# matmul's engine (use_matmul): "cublas", cuBLAS through CuPy; "exact" or "tf32", gemm below
+# (kernels/cuda/gemm.cu, gemm_tf32.cu), which also run inside CUDA graph capture, where CuPy
+# refuses cuBLAS.
+MATMUL_ENGINES = ("cublas", "exact", "tf32")
+_matmul_engine = "cublas"
+
+
+def use_matmul(engine):
+    """Make matmul (every convolution's product on the GPU) run on engine; returns the previous one."""
+    global _matmul_engine
+    if engine not in MATMUL_ENGINES:
+        raise ValueError(f"minigan.kernels.gpu.use_matmul: engine must be one of {MATMUL_ENGINES}, "
+                         f"got {engine!r}")
+    previous, _matmul_engine = _matmul_engine, engine
+    return previous
 
 
 def matmul(a, b):
-    """a @ b of 2-D arrays, as kernels/cpu.py matmul (the convolutions' products).
+    """a @ b of 2-D arrays, as kernels/cpu.py matmul (the convolutions' products), on the
+    engine use_matmul chose.
 
-    With OWN_GEMM, a transposed view of a C-contiguous array (F-contiguous) is
-    read through gemm's transpose flag, without a copy.
+    On gemm, a transposed view of a C-contiguous array (F-contiguous) is read
+    through gemm's transpose flag, without a copy.
     """
-    if not OWN_GEMM:
+    if _matmul_engine == "cublas":
         return a @ b
     trans_a, trans_b = (not x.flags.c_contiguous and x.flags.f_contiguous for x in (a, b))
-    return gemm(a.T if trans_a else a, b.T if trans_b else b, trans_a, trans_b)
+    return gemm(a.T if trans_a else a, b.T if trans_b else b, trans_a, trans_b,
+                tf32=_matmul_engine == "tf32")
 
 
 GEMM_TILE = 64  # C tile per block, both kernels: GEMM_TILE_M/N in gemm.cu, GEMM_TF32_TILE_M/N in gemm_tf32.cu

@@ -78,15 +78,27 @@ class FlatParameters:
 
 class Adam(Optimizer):
     """Adam as torch.optim.Adam. The parameters are flattened (FlatParameters) when it is
-    made, so a step is one fused kernel launch; create it after moving the model."""
+    made, so a step is one fused kernel launch; create it after moving the model.
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
+    capturable=True (as torch's): the step count lives in a device array that the
+    step increments and the kernel reads on the device, so the step can be captured
+    in a CUDA graph and replayed. It needs the flat buffers, and every parameter's
+    gradient in every step.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, capturable=False):
         super().__init__(params)
         if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
             raise ValueError(f"Adam: invalid hyperparameters lr={lr}, betas={betas}, eps={eps}, "
                              f"weight_decay={weight_decay}")
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         self.flat = FlatParameters.of(self.params)
+        self.step_count = None  # capturable: the step number, a 0-d int64 array on the device
+        if capturable:
+            if self.flat is None:
+                raise ValueError("Adam(capturable=True) needs parameters on one device, of one dtype, "
+                                 "each listed once")
+            self.step_count = array_module(self.params[0].data).zeros((), "int64")
 
     def _state(self, p):
         state = self.state.get(p)
@@ -96,7 +108,8 @@ class Adam(Optimizer):
             else:
                 xp = array_module(p.data)
                 moments = {key: xp.zeros(p.shape, p.dtype) for key in ("exp_avg", "exp_avg_sq")}
-            state = self.state[p] = {"step": 0, **moments}
+            step = 0 if self.step_count is None else self.step_count
+            state = self.state[p] = {"step": step, **moments}
         return state
 
     def _update(self, param, grad, exp_avg, exp_avg_sq, step):
@@ -105,6 +118,9 @@ class Adam(Optimizer):
 
     def step(self):
         with no_grad():
+            if self.step_count is not None:
+                self._counted_step()
+                return
             states = [self._state(p) for p in self.params if p.grad is not None]
             if self.flat is not None and self.flat.intact() and len({s["step"] for s in states}) == 1 \
                     and len(states) == len(self.params):
@@ -124,6 +140,19 @@ class Adam(Optimizer):
                 state["step"] += 1
                 self._update(p.data, p.grad, state["exp_avg"], state["exp_avg_sq"], state["step"])
 
+    def _counted_step(self):
+        """The capturable step: the count goes up on the device, one launch updates everything."""
+        if not self.flat.intact():
+            missing = [i for i, p in enumerate(self.params) if p.grad is None]
+            problem = (f"parameters {missing} have no gradient" if missing else
+                       "a parameter's .data or .grad is no longer its view of the flat buffers")
+            raise RuntimeError(f"Adam(capturable=True) updates every parameter in one launch: {problem}")
+        for p in self.params:
+            self._state(p)
+        self.step_count += 1
+        buffers = self.flat.buffers
+        self._update(*(buffers[role] for role in FlatParameters.ROLES), self.step_count)
+
     def load_state_dict(self, flat):
         super().load_state_dict(flat)
         if self.flat is not None:  # back into the flat moment buffers
@@ -131,6 +160,14 @@ class Adam(Optimizer):
                 for key in ("exp_avg", "exp_avg_sq"):
                     self.flat.view(key, p)[...] = state[key]
                     state[key] = self.flat.view(key, p)
+        if self.step_count is not None:
+            steps = {state["step"] for state in self.state.values()}
+            if len(steps) > 1:
+                raise ValueError(f"Adam(capturable=True) keeps one step count for all parameters; "
+                                 f"the state holds steps {sorted(steps)}")
+            self.step_count[...] = steps.pop() if steps else 0
+            for state in self.state.values():
+                state["step"] = self.step_count
 
 
 class SGD(Optimizer):

@@ -186,7 +186,10 @@ def test_emulated_im2col_col2im(emulated_gpu, shape, kernel, stride, padding, dt
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
-def test_emulated_adam_update(emulated_gpu, dtype, weight_decay):
+@pytest.mark.parametrize("step_on_device", [False, True], ids=["host-step", "device-step"])
+def test_emulated_adam_update(emulated_gpu, dtype, weight_decay, step_on_device):
+    """adam_update (bias corrections from the host) and adam_update_counted (the step read
+    from device memory, for CUDA graphs) against the CPU kernel."""
     from minigan.kernels import cpu
     rng = numpy.random.default_rng(1)
     start = [rng.standard_normal((37, 29)).astype(dtype), numpy.zeros((37, 29), dtype),
@@ -194,9 +197,10 @@ def test_emulated_adam_update(emulated_gpu, dtype, weight_decay):
     states = [[a.copy() for a in start] for _ in range(2)]
     for step in range(1, 4):
         grad = rng.standard_normal((37, 29)).astype(dtype)
+        device_step = numpy.array(step, dtype=numpy.int64) if step_on_device else step
         for kernels, state in zip((emulated_gpu, cpu), states):
-            kernels.adam_update(state[0], grad, state[1], state[2], step, 2e-4, 0.5, 0.999, 1e-8,
-                                weight_decay)
+            kernels.adam_update(state[0], grad, state[1], state[2], device_step if kernels is emulated_gpu
+                                else step, 2e-4, 0.5, 0.999, 1e-8, weight_decay)
     for got, expected in zip(*states):
         numpy.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == numpy.float32 else 1e-13)
 

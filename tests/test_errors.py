@@ -327,6 +327,21 @@ def test_adam_rejects_bad_hyperparameters(kwargs):
         optim.Adam(nn.Linear(2, 2).parameters(), **kwargs)
 
 
+def test_capturable_adam_needs_every_gradient_and_one_step_count():
+    model = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="capturable=True.*one device, of one dtype"):
+        optim.Adam([model.weight, model.weight], capturable=True)
+    opt = optim.Adam(model.parameters(), capturable=True)
+    model.weight.grad_buffer[...] = 1.0
+    model.weight.grad = model.weight.grad_buffer  # the bias has no gradient
+    with pytest.raises(RuntimeError, match=rx("parameters [1] have no gradient")):
+        opt.step()
+    with pytest.raises(ValueError, match=rx("one step count for all parameters; the state holds steps [2, 5]")):
+        opt.load_state_dict({"0.step": 2, "1.step": 5, **{
+            f"{index}.{key}": numpy.zeros(p.shape, numpy.float32)
+            for index, p in enumerate(model.parameters()) for key in ("exp_avg", "exp_avg_sq")}})
+
+
 def test_optimizer_rejects_an_empty_parameter_list():
     with pytest.raises(ValueError, match="Adam got an empty parameter list"):
         optim.Adam([])

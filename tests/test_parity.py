@@ -473,6 +473,8 @@ def _mlp(lib):
     pytest.param(lambda mp, tp: (optim.Adam(mp, lr=0.01, weight_decay=0.1),
                                  torch.optim.Adam(tp, lr=0.01, weight_decay=0.1)), id="adam_weight_decay"),
     pytest.param(lambda mp, tp: (optim.Adam(mp), torch.optim.Adam(tp)), id="adam_defaults"),
+    pytest.param(lambda mp, tp: (optim.Adam(mp, lr=0.01, weight_decay=0.1, capturable=True),
+                                 torch.optim.Adam(tp, lr=0.01, weight_decay=0.1)), id="adam_capturable"),
 ])
 def test_optimizer_steps(xp, rng, make_opts):
     torch.manual_seed(2)
@@ -544,6 +546,29 @@ def test_adam_skips_a_parameter_without_gradient_as_torch(xp, rng):
         theirs_opt.step()
         assert_same_state(mine, theirs, f"after step {step + 1}")
     assert [s["step"] for s in mine_opt.state.values()] == [2, 2, 4, 4]
+
+
+def test_capturable_adam_counts_steps_on_the_device(xp, rng, monkeypatch):
+    """capturable=True: the kernel gets the step as a device array, one array for all
+    parameters, never a host number (a CUDA graph would replay that number forever);
+    a checkpoint round trip keeps the count."""
+    kernels = backend.kernels(xp)
+    steps_seen = []
+    fused = kernels.adam_update
+    monkeypatch.setattr(kernels, "adam_update", lambda param, grad, m, v, step, *args:
+                        steps_seen.append(step) or fused(param, grad, m, v, step, *args))
+    model = _mlp(nn).to(device=device_of(xp), dtype=f64)
+    opt = optim.Adam(model.parameters(), lr=0.01, capturable=True)
+    for _ in range(3):
+        opt.zero_grad()
+        model(Tensor(xp.asarray(rng.standard_normal((6, 5))))).mean().backward()
+        opt.step()
+    assert all(step is opt.step_count for step in steps_seen) and len(steps_seen) == 3
+    assert backend.array_module(opt.step_count) is xp and int(opt.step_count) == 3
+    saved = {k: as_numpy(v) if hasattr(v, "shape") else v for k, v in opt.state_dict().items()}
+    again = optim.Adam(model.parameters(), lr=0.01, capturable=True)
+    again.load_state_dict(saved)
+    assert int(again.step_count) == 3 and all(s["step"] is again.step_count for s in again.state.values())
 
 
 def test_adam_steps_every_parameter_in_one_kernel_call(xp, rng, monkeypatch):
