@@ -24,6 +24,7 @@ to zero.
 Importing this module does not need CuPy; calling a kernel does
 (minigan.backend.require_cupy says what to install).
 """
+import contextlib
 import functools
 import hashlib
 import math
@@ -426,26 +427,30 @@ def random_normal(state, shape, dtype):
 
 # ---------- matrix products ----------
 
-# matmul's engine (use_matmul): "cublas", cuBLAS through CuPy; "exact" or "tf32", gemm below
+# matmul's engine (using_matmul): "cublas", cuBLAS through CuPy; "exact" or "tf32", gemm below
 # (kernels/cuda/gemm.cu, gemm_tf32.cu), which also run inside CUDA graph capture, where CuPy
 # refuses cuBLAS.
 MATMUL_ENGINES = ("cublas", "exact", "tf32")
 _matmul_engine = "cublas"
 
 
-def use_matmul(engine):
-    """Make matmul (every convolution's product on the GPU) run on engine; returns the previous one."""
+@contextlib.contextmanager
+def using_matmul(engine):
+    """Within the block, matmul (every convolution's product on the GPU) runs on engine."""
     global _matmul_engine
     if engine not in MATMUL_ENGINES:
-        raise ValueError(f"minigan.kernels.gpu.use_matmul: engine must be one of {MATMUL_ENGINES}, "
+        raise ValueError(f"minigan.kernels.gpu.using_matmul: engine must be one of {MATMUL_ENGINES}, "
                          f"got {engine!r}")
     previous, _matmul_engine = _matmul_engine, engine
-    return previous
+    try:
+        yield
+    finally:
+        _matmul_engine = previous
 
 
 def matmul(a, b):
     """a @ b of 2-D arrays, as kernels/cpu.py matmul (the convolutions' products), on the
-    engine use_matmul chose.
+    engine using_matmul chose (cuBLAS outside any such block).
 
     On gemm, a transposed view of a C-contiguous array (F-contiguous) is read
     through gemm's transpose flag, without a copy.

@@ -89,13 +89,12 @@ CONV_OPS = [op for op in OPS if op[0].startswith("conv")]
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
 @pytest.mark.parametrize("name, fn, specs", CONV_OPS, ids=[op[0] for op in CONV_OPS])
-def test_conv_on_the_own_gemm_matches_numpy(device_xp, rng, request, name, fn, specs, dtype):
+def test_conv_on_the_own_gemm_matches_numpy(device_xp, rng, name, fn, specs, dtype):
     """The convolutions with kernels/cuda/gemm.cu instead of cuBLAS for their products."""
     from minigan.kernels import gpu
-    previous = gpu.use_matmul("exact")
-    request.addfinalizer(lambda: gpu.use_matmul(previous))
     launches = gpu._kernel("gemm.cu", "gemm", dtype).launches if is_emulated(device_xp) else None
-    check_against_numpy(device_xp, rng, name, fn, specs, dtype)
+    with gpu.using_matmul("exact"):
+        check_against_numpy(device_xp, rng, name, fn, specs, dtype)
     if launches is not None:
         assert gpu._kernel("gemm.cu", "gemm", dtype).launches > launches, "the own GEMM ran"
 

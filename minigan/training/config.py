@@ -6,12 +6,15 @@ DATASETS = ("cifar10", "fashion-mnist", "fake")
 
 # What a resumed run may change: how long it runs and what it writes, not what it trains.
 RESUMABLE_OVERRIDES = {"epochs", "max_steps", "sample_every", "checkpoint_every", "log_every",
-                       "plot_every", "out", "resume", "backend", "data_dir"}
+                       "plot_every", "out", "resume", "backend", "data_dir", "cuda_graph", "matmul"}
+MATMUL_CHOICES = ("auto", "cublas", "exact", "tf32")
 
 
 @dataclasses.dataclass
 class Config:
     backend: str = "numpy"
+    cuda_graph: bool = False  # capture the whole step as one CUDA graph (cupy backend)
+    matmul: str = "auto"  # the GPU's matrix products: cublas, exact or tf32 (own kernels); auto: see matmul_engine
     dataset: str = "cifar10"
     data_dir: str = "data"
     image_size: int = 32
@@ -45,8 +48,22 @@ class Config:
             problems.append(f"backend must be numpy or cupy, got {self.backend!r}")
         if not 0 <= self.ema < 1:
             problems.append(f"ema must be in [0, 1), got {self.ema}")
+        if self.matmul not in MATMUL_CHOICES:
+            problems.append(f"matmul must be one of {MATMUL_CHOICES}, got {self.matmul!r}")
+        if self.backend != "cupy" and (self.cuda_graph or self.matmul != "auto"):
+            problems.append("--cuda-graph and --matmul are for the GPU: add --backend cupy")
+        if self.cuda_graph and self.matmul == "cublas":
+            problems.append("--cuda-graph cannot use --matmul cublas (CuPy refuses cuBLAS inside "
+                            "CUDA graph capture): use --matmul exact or tf32")
         if problems:
             raise ValueError("invalid training configuration: " + "; ".join(problems))
+
+    @property
+    def matmul_engine(self):
+        """kernels.gpu's matmul engine: auto is cuBLAS in eager mode, the exact own GEMM in graph mode."""
+        if self.matmul != "auto":
+            return self.matmul
+        return "exact" if self.cuda_graph else "cublas"
 
 
 def parse_args(argv=None, dataset="cifar10"):
@@ -72,6 +89,9 @@ def parse_args(argv=None, dataset="cifar10"):
 
 _HELP = {
     "backend": "numpy (CPU) or cupy (NVIDIA GPU)",
+    "cuda_graph": "run each training step as one captured CUDA graph (needs --backend cupy)",
+    "matmul": "GPU matrix products: cublas; exact (own FP32 GEMM); tf32 (own tensor-core GEMM); "
+              "auto: cublas, or exact with --cuda-graph",
     "dataset": "cifar10, fashion-mnist or fake",
     "data_dir": "folder holding (or receiving) the data set",
     "image_size": "32, or 64 (adds one block to G and D; images are upsampled 2x)",

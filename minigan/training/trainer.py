@@ -12,6 +12,7 @@ import numpy
 from .. import backend, data
 from .. import functional as F
 from ..autograd import Tensor, no_grad
+from ..cuda_graph import CudaGraph
 from ..models.dcgan import Discriminator, Generator, init_weights
 from ..optim import Adam
 from . import checkpoint, images
@@ -61,12 +62,15 @@ class Trainer:
             self.G_ema = Generator(config.nz, config.ngf, nc, config.image_size).to(self.device)
             self.G_ema.load_state_dict(self.G.state_dict())
         betas = (config.beta1, 0.999)
-        self.opt_G = Adam(self.G.parameters(), config.lr, betas)
-        self.opt_D = Adam(self.D.parameters(), config.lr, betas)
+        # On the GPU the step counts live on the device, so a CUDA graph can replay the step.
+        capturable = self.device == "cuda"
+        self.opt_G = Adam(self.G.parameters(), config.lr, betas, capturable=capturable)
+        self.opt_D = Adam(self.D.parameters(), config.lr, betas, capturable=capturable)
         # G's noise: a counter-based generator whose state lives on the device with the nets.
         self.noise_state = backend.kernels(self.xp).random_state([config.seed, 1])
         fixed = numpy.random.default_rng([config.seed, 2]).standard_normal((SAMPLE_COUNT, config.nz, 1, 1))
         self.fixed_noise = self.to_device(fixed.astype(numpy.float32))
+        self.static_real, self.graph = None, None  # --cuda-graph: the input buffer, the captured step
         self.step = 0
         self.history = []  # metrics.jsonl records of this run so far
         self.stop_requested = False
@@ -90,8 +94,35 @@ class Trainer:
             x = x.repeat(self.upsample, axis=2).repeat(self.upsample, axis=3)
         return Tensor(x)
 
+    def run_step(self, step):
+        """Train on batch `step` (0-based); returns the logged scalars, a device array.
+
+        With --cuda-graph, this process's first step runs eagerly (compiling every
+        kernel) on a static input buffer; the second captures train_step on that
+        buffer as a CUDA graph; from then on a step copies its batch into the
+        buffer and replays the graph.
+        """
+        real = self.real_batch(step)
+        with self.matmul_engine():
+            if not self.config.cuda_graph:
+                return self.train_step(real)
+            if self.static_real is None:
+                self.static_real = real.data
+                return self.train_step(real)
+            self.static_real[...] = real.data
+            if self.graph is None:
+                self.graph = CudaGraph(lambda: self.train_step(Tensor(self.static_real)), self.xp)
+            return self.graph.replay().copy()  # the graph's outputs are overwritten by the next replay
+
+    def matmul_engine(self):
+        """A block in which the GPU's matrix products run on config.matmul_engine."""
+        if self.device != "cuda":
+            return contextlib.nullcontext()
+        return backend.kernels(self.xp).using_matmul(self.config.matmul_engine)
+
     def train_step(self, real):
-        """One D update and one G update; returns device scalars (no host sync)."""
+        """One D update and one G update; returns the logged scalars (loss_D, loss_G, D(x),
+        D(G(z))) as one device array (no host sync)."""
         n = real.shape[0]
         ones, zeros = Tensor(self.xp.ones(n, numpy.float32)), Tensor(self.xp.zeros(n, numpy.float32))
         z = backend.kernels(self.xp).random_normal(self.noise_state, (n, self.config.nz, 1, 1), numpy.float32)
@@ -113,8 +144,8 @@ class Trainer:
         if self.G_ema is not None:
             self.update_ema()
         with no_grad():
-            return (loss_D.data, loss_G.data, F.sigmoid(d_real).data.mean(),
-                    F.sigmoid(d_fake).data.mean())
+            return self.xp.stack([loss_D.data, loss_G.data, F.sigmoid(d_real).data.mean(),
+                                  F.sigmoid(d_fake).data.mean()])
 
     def update_ema(self):
         decay = self.config.ema
@@ -136,7 +167,7 @@ class Trainer:
         pending, interval_start = [], time.perf_counter()
         with interrupt_sets_flag(self):
             while self.step < self.total_steps and not self.stop_requested:
-                pending.append(self.train_step(self.real_batch(self.step)))
+                pending.append(self.run_step(self.step))
                 self.step += 1
                 checkpoint_due = self.step % self.config.checkpoint_every == 0
                 if self.step % self.config.log_every == 0 or checkpoint_due:
@@ -163,7 +194,7 @@ class Trainer:
         """Read the pending scalars in one transfer, check them, append them to metrics.jsonl."""
         if not pending:
             return
-        values = backend.to_numpy(self.xp.stack([self.xp.stack(p) for p in pending]))
+        values = backend.to_numpy(self.xp.stack(pending))
         first = self.step - len(pending) + 1
         step_time = seconds / len(pending)
         records = []
