@@ -18,6 +18,14 @@ subprocess per framework: the peak RSS (VmHWM, reset after setup) while the
 training steps run, minus the RSS after imports and model setup. RSS counts
 NumPy/BLAS buffers that tracemalloc would not see; it also counts freed
 memory the allocator keeps, so it is an upper bound on live data.
+
+On the GPU a "graph" section (--graph-batches, default 64 and 128) times the
+whole training step five ways in one process, interleaved likewise: minigan's
+Trainer eager (cuBLAS) and as a CUDA graph (--matmul exact, tf32), torch eager
+(cuDNN) and torch as one captured CUDA graph (capturable Adam, replayed); it
+reports images/s and the ratios issues 4 and 6 set targets for. GPU memory at
+batch 128 comes from a fresh subprocess per workload (allocator peaks; see
+GPU_MEMORY_METHOD). A workload that fails is recorded with its error.
 """
 import argparse
 import json
@@ -216,6 +224,99 @@ def breakdown(mg, batch, steps):
     return per_step
 
 
+# --- the GPU's CUDA-graph modes (issues 4 and 6) -------------------------------------
+GRAPH_BATCHES = (64, 128)
+GRAPH_WARMUP = 3  # steps before timing: minigan's first runs eagerly, its second captures the graph
+# The workloads, each framework's name first. minigan's run minigan.training.Trainer.run_step,
+# which copies each step's batch into place on the device; torch's graph copies a new batch into
+# its static input too, so the graph modes compare like with like. (torch eager trains on one
+# batch that stays put, as in the sweep: it skips a copy of microseconds.)
+GRAPH_MODES = {
+    "minigan eager": lambda fw, batch: fw.trainer_step(batch),  # matmul auto: cuBLAS
+    "minigan graph": lambda fw, batch: fw.trainer_step(batch, cuda_graph=True, matmul="exact"),
+    "minigan graph tf32": lambda fw, batch: fw.trainer_step(batch, cuda_graph=True, matmul="tf32"),
+    "torch eager": lambda fw, batch: fw.step(batch),  # cuDNN
+    "torch graph": lambda fw, batch: fw.graph_step(batch, warmup=GRAPH_WARMUP),
+}
+# (numerator, denominator, a ratio under which the target is met, the target) of the table's ratios
+GRAPH_RATIOS = [("minigan graph", "torch eager", 1.0, "issue 6: below 1 at batches 64 and 128"),
+                ("minigan eager", "torch eager", 1.5, "issue 4: within 1.5 at batch 128"),
+                ("minigan graph", "torch graph", None, "none")]
+
+
+def warmed_up(name, fws, batch, errors):
+    """GRAPH_MODES[name]'s step at batch, run GRAPH_WARMUP times; None, the reason in errors, if that fails."""
+    fw = fws.get(name.split()[0])
+    if fw is None:
+        errors[name] = "PyTorch left out (see torch_missing)"
+        return None
+    try:
+        step = GRAPH_MODES[name](fw, batch)
+        for _ in range(GRAPH_WARMUP):
+            step()
+    except Exception as error:  # first runs on a GPU: keep the other workloads' numbers
+        errors[name] = f"{type(error).__name__}: {error}"
+        return None
+    return step
+
+
+def bench_graph_modes(fws, batches, rounds, table, record):
+    """Each GRAPH_MODES workload's step at each batch, timed interleaved; the issues' ratios into the table."""
+    fws = {fw.name: fw for fw in fws}
+    times, errors, targets = {}, {}, {}
+    for batch in batches:
+        failed = {}
+        steps = {name: warmed_up(name, fws, batch, failed) for name in GRAPH_MODES}
+        try:
+            samples = interleaved({name: step for name, step in steps.items() if step}, rounds, warmup=0)
+        except Exception as error:  # e.g. a CUDA error: the batch's timings are lost, not the run's
+            failed["timing"], samples = f"{type(error).__name__}: {error}", {}
+        del steps  # frees this batch's models and graphs before the next batch's
+        record["samples_s"][f"graph modes batch {batch}"] = samples
+        times[batch] = {name: ms(s) for name, s in samples.items()}
+        errors[batch] = failed
+        for name, t in times[batch].items():
+            print(f"  graph      batch {batch:<4d} {name:18s} {t:8.2f} ms {batch / t * 1e3:9.0f} img/s", flush=True)
+        for name, error in failed.items():
+            print(f"  graph      batch {batch}: {name} failed: {error.splitlines()[0]}")
+        targets[batch] = graph_ratios(times[batch], batch, table)
+    record["graph_modes_ms"] = times
+    record["graph_modes_images_per_s"] = {b: {n: b / t * 1e3 for n, t in ts.items()} for b, ts in times.items()}
+    record["graph_modes_errors"] = errors
+    record["graph_modes_ratios"] = targets
+    record["graph_modes_method"] = (
+        f"one process; per batch, every workload built and run {GRAPH_WARMUP} steps (minigan's graph is "
+        f"captured by then), then timed in {rounds} rounds that alternate the workloads, one step per "
+        "sample, each synchronizing the device before the clock stops; medians. minigan: "
+        "Trainer.run_step on fake data (batch copied into place each step); torch graph: a new batch "
+        "copied into the static input, then replay; torch eager: one fixed batch.")
+
+
+def graph_ratios(times, batch, table):
+    """The ratios of GRAPH_RATIOS at one batch, into the table (section "graph") and returned."""
+    ratios = {}
+    for mine, theirs, limit, target in GRAPH_RATIOS:
+        if mine not in times:
+            continue
+        what = f"{mine.removeprefix('minigan ')} vs {theirs}, b{batch}"  # the columns say minigan, torch
+        table.add("graph", what, times[mine], times.get(theirs))
+        if theirs in times:
+            ratio = times[mine] / times[theirs]
+            ratios[f"{mine} / {theirs}"] = {"ratio": ratio, "target": target,
+                                            "below_target": ratio < limit if limit else None}
+    return ratios
+
+
+def graph_markdown(times):
+    """graph_modes_ms as a Markdown table: ms and images/s of each workload at each batch."""
+    names = [n for n in GRAPH_MODES if any(n in t for t in times.values())]
+    lines = ["| batch | " + " | ".join(names) + " |", "|---:|" + "---:|" * len(names)]
+    for batch, t in times.items():
+        lines.append(f"| {batch} | " + " | ".join(f"{t[n]:.2f} ms ({batch / t[n] * 1e3:.0f} img/s)" if n in t
+                                                  else "failed" for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
 # --- memory --------------------------------------------------------------------
 def _status_kib(field):
     with open("/proc/self/status") as f:
@@ -244,12 +345,92 @@ def memory_child(framework, batch, steps, threads):
     print(json.dumps({"setup_MiB": setup / 1024, "peak_MiB": peak / 1024, "steps_MiB": (peak - setup) / 1024}))
 
 
-def measure_memory(batch, steps, threads, frameworks):
+GPU_MEMORY_BATCH = 128  # issue 4 asks for both frameworks' peak GPU memory at batch 128
+MiB = 2**20
+
+
+class PeakLiveBytes:
+    """CuPy's allocator on its default memory pool, keeping the peak of the pool's live bytes.
+
+    Live bytes grow only at an allocation, so their peak is the largest used_bytes()
+    just after one. A CUDA graph's capture allocates from the graph's own pool, through
+    an allocator of its own (minigan/cuda_graph.py): that pool is counted apart.
+    """
+
+    def __init__(self, cupy):
+        self.pool = cupy.get_default_memory_pool()
+        self.peak = 0
+        cupy.cuda.set_allocator(self.malloc)
+
+    def malloc(self, size):
+        memory = self.pool.malloc(size)
+        self.peak = max(self.peak, self.pool.used_bytes())
+        return memory
+
+    def reset(self):
+        self.peak = self.pool.used_bytes()
+
+
+def gpu_memory_child(workload, batch, steps):
+    """Run in a fresh process: the GPU memory of a GRAPH_MODES workload's steps, after its warm-up."""
+    measure = minigan_gpu_memory if workload.startswith("minigan") else torch_gpu_memory
+    print(json.dumps(measure(workload, batch, steps)))
+
+
+def minigan_gpu_memory(workload, batch, steps):
+    fw = W.Minigan("cupy")
+    live = PeakLiveBytes(fw.xp)  # before setup, so it sees every block
+    step = GRAPH_MODES[workload](fw, batch)
+    for _ in range(GRAPH_WARMUP):
+        step()
+    live.reset()
+    for _ in range(steps):
+        step()
+    graph_pool = getattr(step.trainer.graph, "pool", None)
+    held, cached = (graph_pool.used_bytes(), graph_pool.total_bytes()) if graph_pool else (0, 0)
+    free, total = fw.xp.cuda.runtime.memGetInfo()
+    return {"peak_allocated_MiB": (live.peak + held) / MiB,
+            "reserved_MiB": (live.pool.total_bytes() + cached) / MiB,
+            "graph_pool_MiB": cached / MiB, "device_used_MiB": (total - free) / MiB}
+
+
+def torch_gpu_memory(workload, batch, steps):
+    fw = W.Torch("cupy")
+    cuda = fw.torch.cuda
+    step = GRAPH_MODES[workload](fw, batch)
+    for _ in range(GRAPH_WARMUP):
+        step()
+    cuda.reset_peak_memory_stats()
+    for _ in range(steps):
+        step()
+    free, total = cuda.mem_get_info()
+    return {"peak_allocated_MiB": cuda.max_memory_allocated() / MiB,
+            "reserved_MiB": cuda.max_memory_reserved() / MiB, "device_used_MiB": (total - free) / MiB}
+
+
+GPU_MEMORY_METHOD = (
+    f"fresh subprocess per workload, batch {GPU_MEMORY_BATCH}; setup and {GRAPH_WARMUP} warm-up steps "
+    "(graphs captured), then the peak reset and the steps run. peak_allocated: the peak of live "
+    "allocator bytes over the steps (torch: max_memory_allocated; minigan: the largest used_bytes() "
+    "of CuPy's default pool seen after an allocation, plus the bytes still held in the graph's "
+    "private pool); neither counts a graph's intermediates, which live in freed blocks of its private "
+    "pool. reserved: all the allocator holds from the device, those intermediates included "
+    "(torch: max_memory_reserved; minigan: the default pool's total_bytes(), which CuPy never "
+    "returns, plus the graph pool's). device_used: total minus free device memory at the end "
+    "(cudaMemGetInfo), with the CUDA context and library workspaces, and any other process's memory.")
+
+
+def measure_memory(batch, steps, threads, workloads, backend="numpy"):
     out = {}
-    for name in frameworks:
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", name,
-                               "--batch", str(batch), "--memory-steps", str(steps), "--threads", str(threads)],
-                              capture_output=True, text=True, cwd=HERE)
+    for name in workloads:
+        try:
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", name,
+                                   "--backend", backend, "--batch", str(batch),
+                                   "--memory-steps", str(steps), "--threads", str(threads)],
+                                  capture_output=True, text=True, cwd=HERE, timeout=600)
+        except subprocess.TimeoutExpired:
+            out[name] = {"error": ["timed out after 600 s"]}
+            continue
         if proc.returncode:
             out[name] = {"error": proc.stderr.strip().splitlines()[-1:]}
         else:
@@ -302,10 +483,15 @@ def parse_args(argv):
     parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES),
                         help="batch sizes of the step-time sweep")
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds per workload (median taken)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=("ops", "kernels", "sweep", "breakdown", "memory"))
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=("ops", "kernels", "sweep", "breakdown", "graphs", "memory"))
+    parser.add_argument("--graph-batches", type=int, nargs="+", default=list(GRAPH_BATCHES),
+                        help="batch sizes of the GPU's eager-vs-CUDA-graph section (--backend cupy)")
+    parser.add_argument("--graph-rounds", type=int, default=30,
+                        help="timed rounds per workload of that section (one step each; median taken)")
     parser.add_argument("--memory-steps", type=int, default=5)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
-    parser.add_argument("--memory-child", choices=("minigan", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", choices=("minigan", "torch", *GRAPH_MODES), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -313,6 +499,8 @@ def main(argv=None):
     args = parse_args(argv)
     import numba
     threads = args.threads or numba.config.NUMBA_NUM_THREADS
+    if args.memory_child and args.backend == "cupy":
+        return gpu_memory_child(args.memory_child, args.batch, args.memory_steps)
     if args.memory_child:
         return memory_child(args.memory_child, args.batch, args.memory_steps, threads)
     try:
@@ -330,12 +518,13 @@ def main(argv=None):
     machine = W.machine_name(args.backend, threads)
     folder = os.path.join(args.out, machine)
     os.makedirs(folder, exist_ok=True)
-    device = W.cpu_model() if args.backend == "numpy" else machine[4:]
+    gpu = W.gpu_info() if args.backend == "cupy" else None
+    device = W.cpu_model() if args.backend == "numpy" else gpu["name"]
     print(f"{machine}: {device}, {threads} threads, backend {args.backend}, batch {args.batch}, "
           f"{args.rounds} rounds, load average {os.getloadavg()[0]:.2f}")
     record = {"machine": machine, "device": device, "backend": args.backend, "threads": threads,
               "thread_pools": thread_record, "versions": W.versions(), "batch": args.batch,
-              "rounds": args.rounds, "torch_missing": torch_missing,
+              "rounds": args.rounds, "torch_missing": torch_missing, "gpu": gpu,
               "load_average_start": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
               "samples_s": {}}
     table = Table(other)
@@ -358,6 +547,17 @@ def main(argv=None):
         record["minigan_breakdown_ms_per_step"] = per_step
         print("  minigan step breakdown (ms per step): " + ", ".join(
             f"{k} {v:.1f}" for k, v in sorted(per_step.items(), key=lambda kv: -kv[1])[:8]) + ", ...")
+    if "graphs" not in args.skip and args.backend == "cupy":
+        bench_graph_modes(fws, args.graph_batches, args.graph_rounds, table, record)
+    if "memory" not in args.skip and args.backend == "cupy":
+        workloads = [name for name in GRAPH_MODES if name.split()[0] in {fw.name for fw in fws}]
+        record["peak_gpu_memory_MiB"] = measure_memory(GPU_MEMORY_BATCH, args.memory_steps, threads,
+                                                       workloads, "cupy")
+        record["peak_gpu_memory_method"] = GPU_MEMORY_METHOD
+        for name, mem in record["peak_gpu_memory_MiB"].items():
+            print(f"  memory     {name}, batch {GPU_MEMORY_BATCH}: " + (
+                ", ".join(f"{k.removesuffix('_MiB').replace('_', ' ')} {v:.0f} MiB" for k, v in mem.items())
+                if "error" not in mem else f"failed: {mem['error']}"))
     if "memory" not in args.skip and args.backend == "numpy":
         record["peak_rss_MiB"] = measure_memory(args.batch, args.memory_steps, threads,
                                                 [fw.name for fw in fws])
@@ -376,6 +576,9 @@ def main(argv=None):
                 f"median of {args.rounds} interleaved rounds; {record['date']}; load average "
                 f"{record['load_average_start'][0]:.1f} at start, {record['load_average_end'][0]:.1f} at end "
                 f"(on a {os.cpu_count()}-core machine)\n\n" + table.markdown())
+        if record.get("graph_modes_ms"):
+            f.write(f"\nGPU step, eager and CUDA graph ({gpu['name']}; median of {args.graph_rounds} "
+                    f"interleaved steps):\n\n" + graph_markdown(record["graph_modes_ms"]))
     if per_step or len(sweep) > 1:
         plots(folder, sweep, per_step, f"{machine}, {threads} threads")
     print(f"wrote {folder}/")

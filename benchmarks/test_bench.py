@@ -57,3 +57,23 @@ def test_train_step(benchmark, framework):
     run = framework.step(BATCH)
     benchmark.group = f"DCGAN-32 train step, batch {BATCH}"
     benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+
+
+def test_graph_section_records_a_failure_and_times_the_rest(monkeypatch):
+    """compare.py's GPU graph section, on stand-in workloads: a workload that fails (as a first
+    capture on a new GPU may) leaves its error in the record, and the others are still timed and
+    compared."""
+    import compare
+
+    def capture_fails(fw, batch):
+        raise RuntimeError("capture failed\nthe whole log")
+    monkeypatch.setattr(compare, "GRAPH_MODES", {"minigan eager": lambda fw, batch: lambda: None,
+                                                 "minigan graph": capture_fails,
+                                                 "torch eager": lambda fw, batch: lambda: None})
+    frameworks = [type("Stand-in", (), {"name": name}) for name in ("minigan", "torch")]
+    table, record = compare.Table("torch"), {"samples_s": {}}
+    compare.bench_graph_modes(frameworks, [8], 3, table, record)
+    assert record["graph_modes_errors"] == {8: {"minigan graph": "RuntimeError: capture failed\nthe whole log"}}
+    assert set(record["graph_modes_ms"][8]) == {"minigan eager", "torch eager"}
+    assert set(record["graph_modes_ratios"][8]) == {"minigan eager / torch eager"}
+    assert [row["what"] for row in table.rows] == ["eager vs torch eager, b8"]

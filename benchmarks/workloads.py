@@ -6,9 +6,12 @@ Every builder returns a zero-argument callable that does the work once and
 waits for it (on the GPU, a synchronize), so a wall-clock timer around it is
 honest.
 """
+import itertools
 import os
 import platform
 import re
+import subprocess
+import tempfile
 
 import numpy
 
@@ -119,6 +122,41 @@ def versions():
     return v
 
 
+def gpu_info():
+    """The GPU, and the CUDA stack under CuPy and PyTorch, for the record."""
+    import cupy
+    runtime = cupy.cuda.runtime
+    props = runtime.getDeviceProperties(0)
+    name = props["name"]
+    info = {"name": name.decode() if isinstance(name, bytes) else name,
+            "compute_capability": f"{props['major']}.{props['minor']}",
+            "memory_GiB": round(props["totalGlobalMem"] / 2**30, 1),
+            "cuda_runtime": _cuda_version(runtime.runtimeGetVersion()),
+            "cuda_driver_api": _cuda_version(runtime.driverGetVersion()),
+            "nvidia_driver": _nvidia_driver(), "cupy": cupy.__version__}
+    torch = import_torch()
+    if torch is not None:
+        info["torch"] = torch.__version__
+        info["torch_cuda"] = torch.version.cuda
+        info["cudnn"] = torch.backends.cudnn.version() if torch.cuda.is_available() else None
+    return info
+
+
+def _cuda_version(number):
+    """CUDA's version integer (12040) as its release name (12.4)."""
+    return f"{number // 1000}.{number % 1000 // 10}"
+
+
+def _nvidia_driver():
+    """The kernel driver's version as nvidia-smi reports it, or None where that fails."""
+    try:
+        done = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else None
+
+
 # --- what both frameworks share ----------------------------------------------------
 class Workloads:
     """Per-layer workloads, written once against a framework's tensor(), functional and backward()."""
@@ -214,6 +252,26 @@ class Minigan(Workloads):
         run.G, run.D, run.optimizers = G, D, (opt_D, opt_G)
         return run
 
+    def trainer_step(self, batch, cuda_graph=False, matmul="auto", seed=0):
+        """One step of minigan.training.Trainer on the GPU, with its --cuda-graph and --matmul.
+
+        Each call trains on the next batch of a fake data set, which run_step copies into
+        place on the device (in graph mode, into the graph's static input). The first call
+        runs eagerly and the second captures the graph: warm up with 2 calls or more.
+        """
+        from minigan.training import Config, Trainer
+        config = Config(backend="cupy", cuda_graph=cuda_graph, matmul=matmul, dataset="fake",
+                        batch_size=batch, nz=NZ, ngf=NGF, ndf=NDF, seed=seed,
+                        out=os.path.join(tempfile.gettempdir(), "minigan-bench"))  # run_step writes nothing
+        trainer = Trainer(config)
+        steps = itertools.count()
+
+        def run():
+            trainer.run_step(next(steps))
+            self.sync()
+        run.trainer = trainer
+        return run
+
 
 # --- PyTorch -------------------------------------------------------------------
 class Torch(Workloads):
@@ -257,18 +315,55 @@ class Torch(Workloads):
         return (nn.Sequential(*g).to(self.device, self.dtype), nn.Sequential(*d).to(self.device, self.dtype))
 
     def step(self, batch, seed=0):
+        train, _, real = self.gan(batch, seed)
+
+        def run():
+            train(real)
+            self.sync()
+        return run
+
+    def graph_step(self, batch, seed=0, warmup=3):
+        """step() captured whole as one CUDA graph, as PyTorch's CUDA semantics notes show it
+        ("Whole-network capture"); each call copies a new batch into the graph's static input,
+        replays and synchronizes."""
+        torch = self.torch
+        train, optimizers, static_real = self.gan(batch, seed, capturable=True)
+        side = torch.cuda.Stream()  # warm up off the default stream, before capture, as the notes ask
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(warmup):  # creates Adam's state and cuDNN's and cuBLAS's handles
+                train(static_real)
+        torch.cuda.current_stream().wait_stream(side)
+        for opt in optimizers:  # backward then allocates every .grad from the graph's private pool;
+            opt.zero_grad(set_to_none=True)  # train()'s own zero_grad() calls find them None
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):  # G's noise: torch.randn on the default generator, graph-safe
+            train(static_real)
+        rng = numpy.random.default_rng(seed + 1)
+        batches = itertools.cycle([self.tensor(rng.uniform(-1, 1, tuple(static_real.shape))) for _ in range(4)])
+
+        def run():
+            static_real.copy_(next(batches))  # a device-to-device copy, as minigan's run_step makes
+            graph.replay()
+            self.sync()
+        run.train = train  # the models, optimizers and targets whose memory the graph uses: keep them alive
+        return run
+
+    def gan(self, batch, seed=0, capturable=False):
+        """(train(real): one D and one G update, without a sync; the optimizers; a real batch)
+        of a freshly initialized DCGAN-32."""
         torch = self.torch
         torch.manual_seed(seed)
         G, D = self.models()
-        opt_G = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
-        opt_D = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+        opt_G = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999), capturable=capturable)
+        opt_D = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999), capturable=capturable)
         rng = numpy.random.default_rng(seed)
         real = self.tensor(rng.uniform(-1, 1, (batch, NC, IMAGE, IMAGE)))
         ones = torch.ones(batch, dtype=self.dtype, device=self.device)
         zeros = torch.zeros(batch, dtype=self.dtype, device=self.device)
         bce = torch.nn.functional.binary_cross_entropy_with_logits
 
-        def run():
+        def train(real):
             z = torch.randn(batch, NZ, 1, 1, dtype=self.dtype, device=self.device)
             fake = G(z)
             loss_D = bce(D(real).view(-1), ones) + bce(D(fake.detach()).view(-1), zeros)
@@ -281,8 +376,7 @@ class Torch(Workloads):
             loss_G.backward()
             D.requires_grad_(True)
             opt_G.step()
-            self.sync()
-        return run
+        return train, (opt_D, opt_G), real
 
 
 def frameworks(backend_name="numpy", dtype="float32"):

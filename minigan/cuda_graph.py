@@ -15,6 +15,10 @@ What capture asks of the captured function:
   convolutions' products use the own GEMM (kernels.gpu.use_matmul).
 - Every kernel compiled beforehand: run the function once eagerly first.
 
+Python's cyclic garbage collector is run before the capture and held off
+during it (as PyTorch does): a collection in the middle could free an older
+graph's memory pool, and cudaFree is not allowed while a stream captures.
+
 Arrays the function allocates come from a memory pool of this graph's own,
 which nothing else allocates from, so the memory the graph writes on each
 replay never belongs to anything else. The capture stream is a blocking
@@ -22,6 +26,7 @@ stream: it is ordered with the default stream's work (the batch copies
 before a replay, the reads of the outputs after it) without explicit events.
 """
 import contextlib
+import gc
 
 
 class CudaGraph:
@@ -31,7 +36,7 @@ class CudaGraph:
     def __init__(self, fn, cupy):
         self.stream = cupy.cuda.Stream()  # not non_blocking: see the module docstring
         self.pool = cupy.cuda.MemoryPool()
-        with self.stream, cupy.cuda.using_allocator(self.pool.malloc):
+        with collector_held_off(), self.stream, cupy.cuda.using_allocator(self.pool.malloc):
             self.stream.begin_capture()
             try:
                 self.outputs = fn()
@@ -44,3 +49,16 @@ class CudaGraph:
     def replay(self):
         self.graph.launch(self.stream)
         return self.outputs
+
+
+@contextlib.contextmanager
+def collector_held_off():
+    """Collect Python's cyclic garbage now, and none within the block."""
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

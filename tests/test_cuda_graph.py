@@ -4,6 +4,7 @@
 which records a capture and replays it, and refuses what CUDA and CuPy
 refuse during one) and, marked gpu, on real CuPy.
 """
+import gc
 import io
 
 import numpy
@@ -89,6 +90,13 @@ def test_a_failed_capture_ends_and_says_why(emulated_cupy):
         CudaGraph(lambda: float(a.sum()), xp)
     graph = CudaGraph(lambda: a * 3, xp)  # the stream is free to capture again
     numpy.testing.assert_array_equal(backend.to_numpy(graph.replay()), [3, 3, 3])
+
+
+def test_no_garbage_is_collected_during_a_capture(emulated_cupy):
+    """A collection could free an older graph's memory pool mid-capture (cudaFree is refused)."""
+    enabled_within = []
+    CudaGraph(lambda: enabled_within.append(gc.isenabled()) or emulated_cupy.ones(1), emulated_cupy)
+    assert enabled_within == [False] and gc.isenabled()
 
 
 def test_replayed_noise_is_fresh_each_time_and_the_eager_stream(device_xp):
