@@ -14,6 +14,7 @@ import emulated_device
 from minigan import backend, data
 from minigan.cuda_graph import CudaGraph
 from minigan.training import Config, Trainer
+from minigan.training.config import parse_args
 from minigan.training.progress import Progress
 from test_device import TINY, is_emulated, no_device_reads
 
@@ -163,6 +164,20 @@ def test_a_graph_run_resumes_exactly(emulated_cupy, tmp_path):
     resumed.run()
     keys = ("loss_D", "loss_G", "D(x)", "D(G(z))")
     assert [[r[k] for k in keys] for r in resumed.history] == [[r[k] for k in keys] for r in straight.history]
+
+
+def test_a_graph_run_resumes_on_the_cpu_and_back(emulated_cupy, tmp_path):
+    """--cuda-graph and --matmul are GPU modes: resuming with --backend numpy leaves them
+    behind, and --cuda-graph can be switched on or off at a resume."""
+    Trainer(Config(**dict(GRAPH, matmul="exact"), max_steps=2, out=str(tmp_path))).run()
+    on_cpu = Trainer.resume(str(tmp_path), {"backend": "numpy", "max_steps": 3})
+    assert (on_cpu.config.cuda_graph, on_cpu.config.matmul) == (False, "auto")
+    on_cpu.run()
+    config = parse_args(["--resume", str(tmp_path), "--backend", "cupy", "--no-cuda-graph"])[0]
+    assert config.cuda_graph is False
+    again = Trainer.resume(str(tmp_path), {"backend": "cupy", "cuda_graph": True, "max_steps": 5})
+    again.run()
+    assert again.graph is not None and [r["step"] for r in again.history] == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.gpu

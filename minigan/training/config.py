@@ -73,7 +73,8 @@ def parse_args(argv=None, dataset="cifar10"):
     for field in dataclasses.fields(Config):
         flag = "--" + field.name.replace("_", "-")
         if field.type == "bool" or isinstance(field.default, bool):
-            parser.add_argument(flag, action="store_true", default=None, help=_HELP.get(field.name))
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=_HELP.get(field.name))
         else:
             default = getattr(defaults, field.name)
             parser.add_argument(flag, type=type(default), default=None,

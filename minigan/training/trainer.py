@@ -260,6 +260,8 @@ class Trainer:
                              f"the checkpoint was trained with "
                              f"{ {k: getattr(saved, k) for k in changed} }")
         keep = {k: v for k, v in (overrides or {}).items() if k in RESUMABLE_OVERRIDES}
+        if keep.get("backend", saved.backend) != "cupy":  # a GPU run's GPU-only modes stay behind
+            keep = {"cuda_graph": False, "matmul": "auto", **keep}
         trainer = cls(dataclasses.replace(saved, **keep))
         trainer.G.load_state_dict(sections["G"])
         trainer.D.load_state_dict(sections["D"])
