@@ -25,7 +25,9 @@ Trainer eager (cuBLAS) and as a CUDA graph (--matmul exact, tf32), torch eager
 (cuDNN) and torch as one captured CUDA graph (capturable Adam, replayed); it
 reports images/s and the ratios issues 4 and 6 set targets for. GPU memory at
 batch 128 comes from a fresh subprocess per workload (allocator peaks; see
-GPU_MEMORY_METHOD). A workload that fails is recorded with its error.
+GPU_MEMORY_METHOD). A workload that fails is recorded with its error. A "gemm"
+section times each distinct matrix product of the step (recorded from
+kernels.matmul) on cuBLAS and on the own exact and TF32 kernels.
 """
 import argparse
 import json
@@ -222,6 +224,62 @@ def breakdown(mg, batch, steps):
     per_step = {f"{label} {phase}": t / steps * 1e3 for (label, phase), t in times.items()}
     per_step["other (autograd, losses, glue)"] = total / steps * 1e3 - sum(per_step.values())
     return per_step
+
+
+# --- the GPU's GEMM engines at the step's own products -------------------------------
+def step_products(mg, batch):
+    """Every distinct matmul of one minigan training step at batch: {(a shape, b shape, a is a
+    transposed view, b is a transposed view): calls per step}, recorded by wrapping the backend's
+    kernels.matmul, which every convolution's product goes through."""
+    from minigan.backend import kernels
+    table, calls = kernels(mg.xp), defaultdict(int)
+    matmul = table.matmul
+
+    def recording(a, b):
+        calls[(a.shape, b.shape, not a.flags.c_contiguous, not b.flags.c_contiguous)] += 1
+        return matmul(a, b)
+    run = mg.step(batch)
+    table.matmul = recording
+    try:
+        run()
+    finally:
+        table.matmul = matmul
+    return dict(calls)
+
+
+def operand(xp, rng, shape, transposed):
+    """A float32 device array of shape, a transposed view of a C-contiguous one if transposed."""
+    if transposed:
+        return xp.asarray(rng.standard_normal(shape[::-1]).astype(numpy.float32)).T
+    return xp.asarray(rng.standard_normal(shape).astype(numpy.float32))
+
+
+def bench_gemm(mg, batches, rounds, table, record):
+    """Each product of the step at each batch on cuBLAS, the exact own GEMM and the TF32 one,
+    interleaved: where the own kernels beat cuBLAS (--matmul), and what they cost a graph step."""
+    from minigan.backend import kernels
+    gpu, rng = kernels(mg.xp), numpy.random.default_rng(0)
+    results = {}
+    for batch in batches:
+        for (a_shape, b_shape, a_t, b_t), count in step_products(mg, batch).items():
+            a, b = operand(mg.xp, rng, a_shape, a_t), operand(mg.xp, rng, b_shape, b_t)
+
+            def on(engine):
+                def call():
+                    with gpu.using_matmul(engine):
+                        gpu.matmul(a, b)
+                    mg.sync()
+                return call
+            samples = interleaved({engine: on(engine) for engine in gpu.MATMUL_ENGINES}, rounds)
+            what = (f"b{batch} {a_shape}{'ᵀ' if a_t else ''} @ {b_shape}{'ᵀ' if b_t else ''}"
+                    f"{f' x{count}' if count > 1 else ''}")
+            results[what] = {engine: ms(s) for engine, s in samples.items()}
+            table.add("gemm exact", what, results[what]["exact"], results[what]["cublas"])
+            table.add("gemm tf32", what, results[what]["tf32"], results[what]["cublas"])
+    record["gemm_ms"] = results
+    record["gemm_method"] = ("the step's distinct products (recorded from kernels.matmul), random float32 "
+                             "operands in the recorded layouts; cuBLAS, exact and tf32 interleaved, "
+                             f"{rounds} rounds, synchronized, medians; the torch column is cuBLAS")
 
 
 # --- the GPU's CUDA-graph modes (issues 4 and 6) -------------------------------------
@@ -484,7 +542,7 @@ def parse_args(argv):
                         help="batch sizes of the step-time sweep")
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds per workload (median taken)")
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=("ops", "kernels", "sweep", "breakdown", "graphs", "memory"))
+                        choices=("ops", "kernels", "sweep", "breakdown", "gemm", "graphs", "memory"))
     parser.add_argument("--graph-batches", type=int, nargs="+", default=list(GRAPH_BATCHES),
                         help="batch sizes of the GPU's eager-vs-CUDA-graph section (--backend cupy)")
     parser.add_argument("--graph-rounds", type=int, default=30,
@@ -547,6 +605,8 @@ def main(argv=None):
         record["minigan_breakdown_ms_per_step"] = per_step
         print("  minigan step breakdown (ms per step): " + ", ".join(
             f"{k} {v:.1f}" for k, v in sorted(per_step.items(), key=lambda kv: -kv[1])[:8]) + ", ...")
+    if "gemm" not in args.skip and args.backend == "cupy":
+        bench_gemm(fws[0], args.graph_batches, args.rounds, table, record)
     if "graphs" not in args.skip and args.backend == "cupy":
         bench_graph_modes(fws, args.graph_batches, args.graph_rounds, table, record)
     if "memory" not in args.skip and args.backend == "cupy":

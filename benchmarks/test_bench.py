@@ -77,3 +77,17 @@ def test_graph_section_records_a_failure_and_times_the_rest(monkeypatch):
     assert set(record["graph_modes_ms"][8]) == {"minigan eager", "torch eager"}
     assert set(record["graph_modes_ratios"][8]) == {"minigan eager / torch eager"}
     assert [row["what"] for row in table.rows] == ["eager vs torch eager, b8"]
+
+
+def test_step_products_are_what_the_convolutions_multiply():
+    """compare.py's GEMM section times the step's own products: recorded from kernels.matmul,
+    they are the DCGAN-32 layers' (checked here at D2's forward, by hand) and the wrapper is gone after."""
+    import compare
+    from minigan.kernels import cpu
+    matmul = cpu.matmul
+    products = compare.step_products(W.Minigan("numpy"), 4)
+    assert cpu.matmul is matmul
+    # D2: weight (128, 64*4*4) @ col (64*4*4, 4 images * 8*8 pixels), once per D pass on real and fake.
+    assert products[((2 * W.NDF, W.NDF * 16), (W.NDF * 16, 4 * 8 * 8), False, False)] >= 2
+    # D4 (the whole 4x4 image): col is the transposed view of x.
+    assert products[((1, 4 * W.NDF * 16), (4 * W.NDF * 16, 4), False, True)] >= 2
