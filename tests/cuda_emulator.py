@@ -9,10 +9,16 @@ too: each kernel argument must be an array or a NumPy scalar of exactly the
 C type of the parameter (a Python int, or an int32 for a long long, fails
 here as it would corrupt the launch on a GPU).
 
-What this cannot see: GPU memory, warp-level intrinsics (__shfl_sync and
-friends are not defined, so code using them fails to build here), inline PTX
-and tensor cores, NVRTC-only behaviour, races between blocks (blocks run one
-at a time), performance.
+Two PTX instructions of the TF32 GEMM are emulated, as PTX's ISA documents
+them: cvt.rna.tf32.f32 (round to 10 mantissa bits, ties away from zero) and
+the warp-wide mma.sync m16n8k8 TF32 multiply-accumulate (each lane's fragment
+registers gathered across its warp at a block barrier; products exact, sums in
+float32 in ascending k). Sources pick them under #ifdef MINIGAN_CUDA_EMULATOR.
+
+What this cannot see: GPU memory, other warp-level intrinsics (__shfl_sync
+and friends are not defined, so code using them fails to build here), other
+inline PTX, the tensor cores' own rounding, NVRTC-only behaviour, races
+between blocks (blocks run one at a time), performance.
 """
 import ctypes
 import hashlib
@@ -36,6 +42,7 @@ def defined_kernels(code):
 SHIM = r"""
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -57,6 +64,45 @@ inline void __syncthreads() { swapcontext(running_thread, &scheduler_context); }
 inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
 inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
     return (unsigned long long)(((unsigned __int128)a * b) >> 64);
+}
+
+// The PTX the TF32 GEMM uses (kernels/cuda/gemm_tf32.cu), emulated.
+#define MINIGAN_CUDA_EMULATOR
+inline unsigned emulated_cvt_rna_tf32(float value) {
+    unsigned bits;
+    std::memcpy(&bits, &value, 4);
+    if ((bits & 0x7f800000u) == 0x7f800000u) return bits;  // Inf and NaN pass unchanged
+    return (bits + 0x1000u) & 0xffffe000u;  // on the magnitude: half up is away from zero
+}
+
+inline float tf32_value(unsigned bits) {
+    float value;
+    std::memcpy(&value, &bits, 4);
+    return value;
+}
+
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 d, a, b, d. With g = lane / 4 and
+// t = lane % 4: a0..a3 hold A (16x8) at (g, t), (g+8, t), (g, t+4), (g+8, t+4); b0, b1 hold
+// B (8x8) at (t, g), (t+4, g); d0..d3 hold C (16x8) at (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1).
+// Every thread of the block must call it together (the warp's lanes meet at a barrier).
+struct WarpFragments { unsigned a[32][4], b[32][2]; };
+inline void emulated_mma_m16n8k8_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+    static WarpFragments warps[32];
+    const unsigned thread = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    WarpFragments& warp = warps[thread / 32];
+    const unsigned lane = thread % 32, g = lane / 4, t = lane % 4;
+    for (int i = 0; i < 4; ++i) warp.a[lane][i] = a[i];
+    for (int i = 0; i < 2; ++i) warp.b[lane][i] = b[i];
+    __syncthreads();
+    auto a_at = [&](unsigned row, unsigned k) {  // A's element (row, k), from the lane holding it
+        return tf32_value(warp.a[row % 8 * 4 + k % 4][row / 8 + k / 4 * 2]);
+    };
+    auto b_at = [&](unsigned k, unsigned col) { return tf32_value(warp.b[col * 4 + k % 4][k / 4]); };
+    for (int q = 0; q < 4; ++q) {
+        const unsigned row = g + q / 2 * 8, col = 2 * t + q % 2;
+        for (unsigned k = 0; k < 8; ++k) d[q] += a_at(row, k) * b_at(k, col);
+    }
+    __syncthreads();  // every lane has read the warp's fragments before any writes its next ones
 }
 
 #define __global__
@@ -220,7 +266,7 @@ class FakeCupy(types.SimpleNamespace):
                                                [o[2:] for o in options if o.startswith("-I")])
             return modules[code]
 
-        device = types.SimpleNamespace(attributes={"MultiProcessorCount": 2})
+        device = types.SimpleNamespace(attributes={"MultiProcessorCount": 2}, compute_capability="90")
         cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDevice=lambda: 0),
                                      Device=lambda device_id=0: device)
         super().__init__(RawModule=raw_module, cuda=cuda, ndarray=numpy.ndarray,

@@ -30,13 +30,9 @@ TF32_UNIT_ROUNDOFF = 2.0 ** -11  # 10 stored mantissa bits, rounded to nearest (
 # Tensor cores may align and add with truncation (Fasi et al., "Numerical behavior
 # of NVIDIA tensor cores", PeerJ CS 2021): twice float32's round-to-nearest unit.
 TENSOR_CORE_UNIT_ROUNDOFF = 2.0 ** -23
-EMULATOR_SKIPS_TF32 = ("gemm_tf32.cu is inline PTX (mma.sync on tensor cores), which the CPU "
-                       "emulator cannot run; the xp tests check it on a GPU")
 MODES = [pytest.param(numpy.float32, False, id="f32"),
          pytest.param(numpy.float64, False, id="f64"),
          pytest.param(numpy.float32, True, id="tf32")]
-EMULATED_MODES = MODES[:2] + [pytest.param(numpy.float32, True, id="tf32",
-                                           marks=pytest.mark.skip(reason=EMULATOR_SKIPS_TF32))]
 
 
 def gamma(k, unit_roundoff):
@@ -157,7 +153,7 @@ ODD_SHAPES = [(1, 1, 1), (1, 67, 33), (70, 1, 17), (65, 66, 1), (130, 67, 35)]  
 
 @pytest.mark.parametrize("trans_a, trans_b", FLAGS, ids=FLAG_IDS)
 @pytest.mark.parametrize("m, n, k", ODD_SHAPES)
-@pytest.mark.parametrize("dtype, tf32", EMULATED_MODES)
+@pytest.mark.parametrize("dtype, tf32", MODES)
 def test_emulated_gemm_at_odd_shapes(emulated_gpu, rng, dtype, tf32, m, n, k, trans_a, trans_b):
     a, b, op_a, op_b = operands(rng, m, n, k, trans_a, trans_b, dtype)
     assert_within_bound(emulated_gpu.gemm(a, b, trans_a, trans_b, tf32), op_a, op_b, dtype, tf32)
@@ -185,7 +181,7 @@ def test_emulated_gemm_is_deterministic_and_layout_free(emulated_gpu, rng, dtype
 
 
 @pytest.mark.parametrize("batch, m, n, k, trans_a, trans_b", dcgan32_products(1))
-@pytest.mark.parametrize("dtype, tf32", EMULATED_MODES)
+@pytest.mark.parametrize("dtype, tf32", MODES)
 def test_emulated_gemm_at_dcgan32_shapes(emulated_gpu, rng, dtype, tf32, batch, m, n, k, trans_a, trans_b):
     a, b, op_a, op_b = operands(rng, m, n, k, trans_a, trans_b, dtype)
     assert_within_bound(emulated_gpu.gemm(a, b, trans_a, trans_b, tf32), op_a, op_b, dtype, tf32)
@@ -262,6 +258,17 @@ def test_gemm_at_odd_shapes(xp, rng, dtype, tf32, m, n, k, trans_a, trans_b):
     a, b, op_a, op_b = operands(rng, m, n, k, trans_a, trans_b, dtype)
     c = backend.kernels(xp).gemm(xp.asarray(a), xp.asarray(b), trans_a, trans_b, tf32)
     assert_within_bound(backend.to_numpy(c), op_a, op_b, dtype, tf32)
+
+
+def test_tf32_rounds_each_input_to_nearest_with_ties_away(device_xp):
+    """x * 1 on the TF32 kernel is x rounded to 10 mantissa bits (cvt.rna): at 1.0 the TF32 spacing
+    is 2^-10, so 1 + 2^-12 rounds down, 1 + 3*2^-12 up, and the ties 1 + 2^-11 away from zero."""
+    u = 2.0 ** -12
+    inputs = [1 + u, 1 + 3 * u, 1 + 2 * u, -(1 + 2 * u), 3.0, 1 + 4 * u + 2 * u]
+    rounded = [1.0, 1 + 4 * u, 1 + 4 * u, -(1 + 4 * u), 3.0, 1 + 8 * u]
+    a = device_xp.asarray(numpy.array(inputs, numpy.float32).reshape(-1, 1))
+    c = backend.kernels(device_xp).gemm(a, device_xp.ones((1, 1), numpy.float32), tf32=True)
+    numpy.testing.assert_array_equal(backend.to_numpy(c).ravel(), numpy.array(rounded, numpy.float32))
 
 
 @pytest.mark.parametrize("batch, m, n, k, trans_a, trans_b", dcgan32_products(64))

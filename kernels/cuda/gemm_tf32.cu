@@ -12,7 +12,10 @@
 // Deterministic: the same mma sequence in the same order on every run.
 //
 // Inline PTX only, no <mma.h>: NVRTC (CuPy) then needs no CUDA headers.
-// Not run by the CPU emulator (no PTX there): tests/test_gemm.py checks it on a GPU.
+// The CPU emulator (tests/cuda_emulator.py) has no PTX: it defines
+// MINIGAN_CUDA_EMULATOR and stands in for the two instructions, as PTX's ISA
+// documents them (the fragment layouts included), so the rest of the kernel
+// is tested there; the instructions themselves only on a GPU.
 
 #define GEMM_TF32_TILE_M 64
 #define GEMM_TF32_TILE_N 64
@@ -34,17 +37,25 @@ __device__ __forceinline__ float load_op(const float* __restrict__ x, int transp
 }
 
 __device__ __forceinline__ unsigned to_tf32(float value) {
+#ifdef MINIGAN_CUDA_EMULATOR
+    return emulated_cvt_rna_tf32(value);
+#else
     unsigned bits;
     asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(bits) : "f"(value));
     return bits;
+#endif
 }
 
 // d += a (16x8, row-major) @ b (8x8, column-major), fragments in PTX's m16n8k8 layout.
 __device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+#ifdef MINIGAN_CUDA_EMULATOR
+    emulated_mma_m16n8k8_tf32(d, a, b);
+#else
     asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
                  "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
 }
 
 #define WARP_TILES_M (GEMM_TF32_WARP_TILE / MMA_M)
