@@ -180,21 +180,18 @@ def test_a_graph_run_resumes_on_the_cpu_and_back(emulated_cupy, tmp_path):
     assert again.graph is not None and [r["step"] for r in again.history] == [1, 2, 3, 4, 5]
 
 
-@pytest.mark.gpu
-def test_tf32_graph_mode_stays_near_fp32(tmp_path):
+@pytest.mark.slow  # about 15 s: the emulator runs every mma.sync as a block-wide exchange
+def test_tf32_graph_mode_stays_near_fp32(device_xp, tmp_path):
     """TF32 tensor cores (10-bit mantissas) against the exact FP32 GEMM: the logged
-    losses of the first 10 steps agree to 1% (the tolerance README.md states)."""
-    try:
-        backend.require_cupy()
-    except RuntimeError as error:
-        pytest.skip(str(error))
+    values of the first steps (warm-up, capture, replays) agree to 1% (the tolerance
+    README.md states), and TF32 does change them (it is in use)."""
     images = data.fake(n=64, channels=3)[0]
     logged = {}
     for matmul in ("exact", "tf32"):
-        trainer = Trainer(Config(**dict(GRAPH, batch_size=16, ngf=16, ndf=16, matmul=matmul),
-                                 out=str(tmp_path / matmul)), images=images)
-        logged[matmul] = numpy.array([backend.to_numpy(trainer.run_step(step)) for step in range(10)])
+        trainer = Trainer(Config(**dict(GRAPH, matmul=matmul), out=str(tmp_path / matmul)), images=images)
+        logged[matmul] = numpy.array([backend.to_numpy(trainer.run_step(step)) for step in range(4)])
     numpy.testing.assert_allclose(logged["tf32"], logged["exact"], rtol=1e-2)
+    assert not numpy.array_equal(logged["tf32"], logged["exact"])
 
 
 @pytest.mark.parametrize("overrides, message", [
