@@ -435,15 +435,20 @@ def gpu_memory_child(workload, batch, steps):
     print(json.dumps(measure(workload, batch, steps)))
 
 
+def run_measured(step, steps, reset_peaks):
+    """GRAPH_WARMUP steps (graphs captured), reset_peaks(), then the measured steps."""
+    for _ in range(GRAPH_WARMUP):
+        step()
+    reset_peaks()
+    for _ in range(steps):
+        step()
+
+
 def minigan_gpu_memory(workload, batch, steps):
     fw = W.Minigan("cupy")
     live = PeakLiveBytes(fw.xp)  # before setup, so it sees every block
     step = GRAPH_MODES[workload](fw, batch)
-    for _ in range(GRAPH_WARMUP):
-        step()
-    live.reset()
-    for _ in range(steps):
-        step()
+    run_measured(step, steps, live.reset)
     graph_pool = getattr(step.trainer.graph, "pool", None)
     held, cached = (graph_pool.used_bytes(), graph_pool.total_bytes()) if graph_pool else (0, 0)
     free, total = fw.xp.cuda.runtime.memGetInfo()
@@ -455,12 +460,7 @@ def minigan_gpu_memory(workload, batch, steps):
 def torch_gpu_memory(workload, batch, steps):
     fw = W.Torch("cupy")
     cuda = fw.torch.cuda
-    step = GRAPH_MODES[workload](fw, batch)
-    for _ in range(GRAPH_WARMUP):
-        step()
-    cuda.reset_peak_memory_stats()
-    for _ in range(steps):
-        step()
+    run_measured(GRAPH_MODES[workload](fw, batch), steps, cuda.reset_peak_memory_stats)
     free, total = cuda.mem_get_info()
     return {"peak_allocated_MiB": cuda.max_memory_allocated() / MiB,
             "reserved_MiB": cuda.max_memory_reserved() / MiB, "device_used_MiB": (total - free) / MiB}
