@@ -117,9 +117,8 @@ def emulated_gpu(fake_cupy, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def emulated_cupy_module(tmp_path_factory, nvrtc_options):
-    _need_gxx()
-    return emulated_device.EmulatedCupy(tmp_path_factory.mktemp("emulated_device"), nvrtc_options)
+def emulated_cupy_module(fake_cupy):
+    return emulated_device.EmulatedCupy(fake_cupy)
 
 
 @pytest.fixture

@@ -36,8 +36,6 @@ import weakref
 
 import numpy
 
-import cuda_emulator
-
 transfers = collections.Counter()
 
 
@@ -324,9 +322,9 @@ class EmulatedCupy(types.ModuleType):
     """A module named 'cupy': NumPy's functions on DeviceArrays, the emulated RawModule,
     streams and graphs."""
 
-    def __init__(self, build_dir, nvrtc_options):
+    def __init__(self, emulator):
+        """emulator: the cuda_emulator.FakeCupy whose compiled kernels this module launches."""
         super().__init__("cupy")
-        emulator = cuda_emulator.FakeCupy(build_dir, nvrtc_options)
         self.RawModule = lambda code, options=(): _RecordedModule(emulator.RawModule(code, options))
         self.ndarray = DeviceArray
         self.asnumpy = asnumpy
