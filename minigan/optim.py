@@ -127,8 +127,7 @@ class Adam(Optimizer):
                 # Every parameter at the same step, in its flat views: one launch for all.
                 for state in states:
                     state["step"] += 1
-                buffers = self.flat.buffers
-                self._update(*(buffers[role] for role in FlatParameters.ROLES), states[0]["step"])
+                self._update_flat(states[0]["step"])
                 return
             for p in self.params:
                 if p.grad is None:
@@ -150,8 +149,12 @@ class Adam(Optimizer):
         for p in self.params:
             self._state(p)
         self.step_count += 1
+        self._update_flat(self.step_count)
+
+    def _update_flat(self, step):
+        """Every parameter at once, on the flat buffers: one fused launch."""
         buffers = self.flat.buffers
-        self._update(*(buffers[role] for role in FlatParameters.ROLES), self.step_count)
+        self._update(*(buffers[role] for role in FlatParameters.ROLES), step)
 
     def load_state_dict(self, flat):
         super().load_state_dict(flat)
