@@ -122,15 +122,21 @@ def _to_host(method):
     return counted
 
 
+# cuBLAS runs these in CuPy, and CuPy refuses cuBLAS during stream capture.
+_CUBLAS = {"matmul", "dot", "vdot", "inner", "tensordot", "einsum", "kron"}
+
+
+def _refuse_cublas_during_capture(name):
+    if name in _CUBLAS:
+        _refuse_during_capture(f"{name} (cuBLAS)")
+
+
 def _recorded_method(method):
     @functools.wraps(method)
     def wrapped(self, *args, **kwargs):
+        _refuse_cublas_during_capture(method.__name__)
         return _recorded(lambda: _on_device(method(self, *args, **kwargs)))
     return wrapped
-
-
-# cuBLAS runs these in CuPy, and CuPy refuses cuBLAS during stream capture.
-_CUBLAS = {"matmul", "dot", "vdot", "inner", "tensordot", "einsum", "kron"}
 
 
 class DeviceArray(numpy.ndarray):
@@ -169,8 +175,7 @@ class DeviceArray(numpy.ndarray):
             shapes = ", ".join(f"{type(a).__name__} {a.shape}" for a in arrays if hasattr(a, "shape"))
             raise TypeError(f"{ufunc.__name__}: a device array meets a host array ({shapes}); "
                             f"CuPy refuses this")
-        if ufunc.__name__ in _CUBLAS:
-            _refuse_during_capture(f"{ufunc.__name__} (cuBLAS)")
+        _refuse_cublas_during_capture(ufunc.__name__)
         inputs = tuple(_host(a) if isinstance(a, DeviceArray) else a for a in inputs)
         out = kwargs.get("out")
         if out:
@@ -200,8 +205,7 @@ def _on_device(result):
 def _returning_device_arrays(function):
     @functools.wraps(function)
     def wrapped(*args, **kwargs):
-        if function.__name__ in _CUBLAS:
-            _refuse_during_capture(f"{function.__name__} (cuBLAS)")
+        _refuse_cublas_during_capture(function.__name__)
         return _recorded(lambda: _on_device(function(*args, **kwargs)))
     return wrapped
 

@@ -51,6 +51,7 @@ def test_emulated_capture_executes_nothing_and_replays_with_the_captured_scalars
     (lambda xp, a: xp.asnumpy(a), "device-to-host copy"),
     (lambda xp, a: xp.asarray(numpy.ones(3)), "host-to-device copy"),
     (lambda xp, a: a @ a, "matmul .cuBLAS."),
+    (lambda xp, a: a.dot(a), "dot .cuBLAS."),
     (lambda xp, a: xp.cuda.Stream.null.synchronize(), "synchronizing"),
 ])
 def test_emulated_capture_refuses_what_cuda_refuses(emulated_cupy, refused, message):
