@@ -5,22 +5,14 @@ so threads never write the same element and results do not depend on the
 thread count. See kernels/reference.py for the layout.
 """
 import math
-import os
 
 import numba
 import numpy
 
-# Numba's default OpenMP pool keeps its threads spinning between parallel
-# regions, where they fight the BLAS pool (and torch's) for the cores: on a
-# 2-core machine a DCGAN step at 2 threads took ~4x longer than with Numba's
-# own workqueue pool, whose threads sleep. NUMBA_THREADING_LAYER overrides
-# this. (workqueue does not allow two Python threads to launch parallel
-# kernels at once.) The layer is picked at the first parallel launch.
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+from ._jit import jit
 
 
-@numba.njit(parallel=True, cache=True)
+@jit
 def _im2col(flat, x_shape, kh, kw, sh, sw, ph, pw, oh, ow, rows, cols, col):
     n_img, channels, height, width = x_shape  # flat is x.ravel(): no per-row views in the loops
     for row in numba.prange(channels * kh * kw):
@@ -43,7 +35,7 @@ def _im2col(flat, x_shape, kh, kw, sh, sw, ph, pw, oh, ow, rows, cols, col):
                     dst[base + x_out] = 0
 
 
-@numba.njit(parallel=True, cache=True)
+@jit
 def _col2im(col, kh, kw, sh, sw, ph, pw, oh, ow, rows, cols, chunk, x_shape, flat):
     n_img, channels, height, width = x_shape  # flat is the output x, raveled
     plane = height * width
@@ -106,7 +98,7 @@ def col2im(col, x_shape, kh, kw, stride, padding, out_hw):
     return x
 
 
-@numba.njit(parallel=True, cache=True)
+@jit
 def _adam_update(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
                  bias_correction1, bias_correction2_sqrt):
     for k in numba.prange(param.size):
@@ -137,7 +129,7 @@ def _channels(x, bias):
     return x, x.reshape(x.shape[0], x.shape[1], -1), numpy.ascontiguousarray(bias, dtype=x.dtype)
 
 
-@numba.njit(parallel=True, cache=True)
+@jit
 def _bias_leaky_relu(x, bias, use_bias, slope, y):
     n_img, channels, plane = x.shape
     for nc in numba.prange(n_img * channels):
@@ -160,7 +152,7 @@ def bias_leaky_relu(x, bias=None, negative_slope=0.01):
     return y
 
 
-@numba.njit(parallel=True, cache=True)
+@jit
 def _leaky_relu_backward(grad, y, slope, grad_x, grad_bias, want_bias):
     n_img, channels, plane = grad.shape
     for c in numba.prange(channels):
@@ -217,7 +209,7 @@ def _nc_plane(x):
     return x.reshape(x.shape[0], x.shape[1], -1)
 
 
-@numba.njit(parallel=True, cache=True)
+@jit
 def _batch_norm_stats(x, mean, var):
     n_img, channels, plane = x.shape
     count = n_img * plane
@@ -250,7 +242,7 @@ def batch_norm_stats(x):
     return mean, var
 
 
-@numba.njit(parallel=True, cache=True)
+@jit
 def _batch_norm_forward_apply(x, mean, inv_std, weight, bias, x_hat, y):
     n_img, channels, plane = x.shape
     for nc in numba.prange(n_img * channels):
@@ -278,7 +270,7 @@ def batch_norm_forward_apply(x, mean, inv_std, weight=None, bias=None):
     return y, x_hat
 
 
-@numba.njit(parallel=True, cache=True)
+@jit
 def _batch_norm_backward_reduce(grad_y, x_hat, sum_dy, sum_dy_xhat):
     n_img, channels, plane = grad_y.shape
     for c in numba.prange(channels):
@@ -305,7 +297,7 @@ def batch_norm_backward_reductions(grad_y, x_hat):
     return sum_dy, sum_dy_xhat
 
 
-@numba.njit(parallel=True, cache=True)
+@jit
 def _batch_norm_backward_apply(grad_y, x_hat, scale, mean_dy, mean_dy_xhat, grad_x):
     n_img, channels, plane = grad_y.shape
     for nc in numba.prange(n_img * channels):

@@ -5,10 +5,11 @@ CuPy run carries the `gpu` marker (deselect with `-m "not gpu"`) and skips,
 saying why, where CuPy or an NVIDIA GPU is absent.
 
 `device_xp` is the cupy backend only, twice: emulated on the CPU (the CUDA
-sources run by tests/cuda_emulator.py, host<->device transfers counted by
-tests/emulated_device.py), and real CuPy (marked gpu). `emulated_gpu` is
+sources run by tests/support/cuda_emulator.py, host<->device transfers counted by
+tests/support/emulated_device.py), and real CuPy (marked gpu). `emulated_gpu` is
 kernels/gpu.py alone on the emulator.
 """
+import collections
 import contextlib
 import shutil
 from pathlib import Path
@@ -16,8 +17,8 @@ from pathlib import Path
 import numpy
 import pytest
 
-import cuda_emulator
-import emulated_device
+from support import cuda_emulator
+from support import emulated_device
 from minigan import Tensor, backend
 
 TORCH_REASON = "PyTorch is the test oracle: pip install torch==2.13.0"
@@ -84,7 +85,7 @@ def _need_gxx():
 
 @pytest.fixture(scope="session")
 def fake_cupy(tmp_path_factory, nvrtc_options):
-    """The CuPy that kernels/gpu.py sees under the CUDA emulator (tests/cuda_emulator.py)."""
+    """The CuPy that kernels/gpu.py sees under the CUDA emulator (tests/support/cuda_emulator.py)."""
     _need_gxx()
     return cuda_emulator.FakeCupy(tmp_path_factory.mktemp("cuda_emulator"), nvrtc_options)
 
@@ -142,3 +143,15 @@ def device_xp(request):
         return backend.require_cupy()
     except RuntimeError as error:  # require_cupy says what is missing
         pytest.skip(str(error))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Skips as one line per reason (hundreds of GPU cases share one), instead of one per test site."""
+    reasons = collections.Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.section("skipped, by reason")
+        for reason, count in reasons.most_common():
+            terminalreporter.line(f"{count:5d}  {reason}")

@@ -1,6 +1,6 @@
 """CUDA graphs: the emulator's model of stream capture, CudaGraph, and the --cuda-graph trainer.
 
-`device_xp` runs each test on the emulated GPU (tests/emulated_device.py,
+`device_xp` runs each test on the emulated GPU (tests/support/emulated_device.py,
 which records a capture and replays it, and refuses what CUDA and CuPy
 refuse during one) and, marked gpu, on real CuPy.
 """
@@ -10,7 +10,7 @@ import io
 import numpy
 import pytest
 
-import emulated_device
+from support import emulated_device
 from minigan import backend, data
 from minigan.cuda_graph import CudaGraph
 from minigan.training import Config, Trainer

@@ -6,7 +6,7 @@ does), and every kernel kernels/gpu.py looks up is defined as an
 f64 variants (F32_ONLY lists the one float32-only kernel). So a syntax error or a misspelt kernel name fails on CPU-only CI.
 Shared device helpers live in kernels/cuda/*.cuh headers (no kernels there),
 which every loader finds: nvcc next to the .cu, NVRTC and the emulator by -I.
-Then the kernels run on the CPU under a small CUDA emulator (tests/cuda_emulator.py), driven by
+Then the kernels run on the CPU under a small CUDA emulator (tests/support/cuda_emulator.py), driven by
 kernels/gpu.py itself, and are compared with kernels/cpu.py and reference.py.
 """
 import ast
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-import cuda_emulator
+from support import cuda_emulator
 from cuda_emulator import strip_comments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,7 +141,7 @@ def test_unsupported_dtype_is_a_type_error():
         gpu.batch_norm_stats(numpy.zeros((2, 1, 3, 3), dtype=numpy.float16))
 
 
-# ---------- the kernels themselves, run on the CPU by the emulator (tests/cuda_emulator.py) ----------
+# ---------- the kernels themselves, run on the CPU by the emulator (tests/support/cuda_emulator.py) ----------
 
 DTYPES = [numpy.float32, numpy.float64]
 

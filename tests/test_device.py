@@ -4,7 +4,7 @@ Every op runs forward and backward on both backends with the same inputs
 and the same random upstream gradient; outputs and every input gradient
 agree to a relative error of 1e-10 in float64 and 1e-5 in float32 (relative
 to the largest magnitude of the NumPy value). `device_xp` runs this on the
-emulated GPU here (the CUDA sources under tests/cuda_emulator.py, every
+emulated GPU here (the CUDA sources under tests/support/cuda_emulator.py, every
 host<->device transfer counted) and on real CuPy where there is a GPU.
 """
 import contextlib
@@ -14,7 +14,7 @@ import time
 import numpy
 import pytest
 
-import emulated_device
+from support import emulated_device
 from minigan import Tensor, backend, data
 from minigan import functional as F
 from minigan.training import Config, Trainer

@@ -9,7 +9,7 @@ ed., sec. 3.1; fused multiply-adds only tighten it). Small-integer operands,
 whose float32 products are exact, catch what a bound this wide could let
 through (a dropped or repeated k term).
 
-The emulated tests run gemm.cu on the CPU (tests/cuda_emulator.py) at odd
+The emulated tests run gemm.cu on the CPU (tests/support/cuda_emulator.py) at odd
 shapes and at the DCGAN-32 shapes at batch 1. The `xp` tests run every
 DCGAN-32 product at batch 64 and 128 on NumPy and, on a GPU, on CuPy: there
 they are the check of the real kernels, the TF32 one included.

@@ -3,7 +3,7 @@
 The reference is NumPy: numpy.random.Philox gives the raw words, and
 box_muller below is the formula documented in kernels/cuda/philox.cu, written
 again here from that documentation. The CUDA kernels run on the CPU under the
-emulator (tests/cuda_emulator.py); on a real GPU the `xp` test compares the
+emulator (tests/support/cuda_emulator.py); on a real GPU the `xp` test compares the
 real kernels with the same reference.
 """
 import math
@@ -12,7 +12,7 @@ import shutil
 import numpy
 import pytest
 
-import cuda_emulator
+from support import cuda_emulator
 from minigan import backend
 from minigan.kernels import cpu, gpu
 

@@ -12,7 +12,7 @@
 // Deterministic: the same mma sequence in the same order on every run.
 //
 // Inline PTX only, no <mma.h>: NVRTC (CuPy) then needs no CUDA headers.
-// The CPU emulator (tests/cuda_emulator.py) has no PTX: it defines
+// The CPU emulator (tests/support/cuda_emulator.py) has no PTX: it defines
 // MINIGAN_CUDA_EMULATOR and stands in for the two instructions, as PTX's ISA
 // documents them (the fragment layouts included), so the rest of the kernel
 // is tested there; the instructions themselves only on a GPU.

@@ -4,7 +4,7 @@ minigan's cupy backend is three things: CuPy's array functions, the CUDA
 kernels of kernels/cuda/*.cu (through kernels/gpu.py), and the rule that a
 training step never reads device memory back to the host. Without a GPU,
 this module stands in for the first, runs the second on the CPU (through
-tests/cuda_emulator.py), and counts every transfer, so the engine's cupy code
+tests/support/cuda_emulator.py), and counts every transfer, so the engine's cupy code
 paths run end to end and their host syncs are visible:
 
 - DeviceArray is a NumPy array "on the device". Every way CuPy would copy it
