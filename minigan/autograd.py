@@ -4,27 +4,17 @@ A Function runs on raw arrays (NumPy or CuPy). Calling it on Tensors records
 it as the creator of its output, so backward() can walk the graph from the
 output back to the leaves in reverse topological order.
 """
-import contextlib
-import threading
-
 from . import backend
-
-_state = threading.local()
+from .config import config, using_config
 
 
 def is_grad_enabled():
-    return getattr(_state, "grad_enabled", True)
+    return config.grad_enabled
 
 
-@contextlib.contextmanager
 def no_grad():
     """Run ops without recording them for backward (inference, optimizer steps)."""
-    previous = is_grad_enabled()
-    _state.grad_enabled = False
-    try:
-        yield
-    finally:
-        _state.grad_enabled = previous
+    return using_config("grad_enabled", False)
 
 
 class Tensor:

@@ -2,23 +2,21 @@
 import numpy
 
 from .backend import array_module
-
-_generator = numpy.random.default_rng()
+from .config import config
 
 
 def manual_seed(seed):
     """Seed the generator that layer constructors and these initialisers draw from."""
-    global _generator
-    _generator = numpy.random.default_rng(seed)
+    config.generator = numpy.random.default_rng(seed)
 
 
 def rng():
-    return _generator
+    return config.generator
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill tensor (on any device) with N(mean, std^2), drawn on the CPU for reproducibility."""
-    values = (generator or _generator).normal(mean, std, size=tensor.shape)
+    values = (generator or config.generator).normal(mean, std, size=tensor.shape)
     _fill(tensor, values)
     return tensor
 
