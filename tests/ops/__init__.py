@@ -1,0 +1,1 @@
+"""Tests of the ops (minigan.functional and the autograd they run on)."""
