@@ -1,16 +1,12 @@
-from setuptools import setup
+"""The one thing pyproject.toml cannot say: package discovery across the kernels/ -> minigan.kernels mapping.
 
-setup(
-    name="minigan",
-    version="0.1.0",
-    description="A small deep-learning engine on NumPy/Numba and CuPy, built to train GANs",
-    python_requires=">=3.10",
-    packages=["minigan", "minigan.functional", "minigan.nn", "minigan.data", "minigan.kernels"],
-    package_dir={"minigan.kernels": "kernels"},
-    package_data={"minigan.kernels": ["cuda/*.cu", "cuda/*.cuh"]},
-    install_requires=["numpy>=1.24", "numba>=0.58", "matplotlib>=3.6"],
-    extras_require={
-        "cuda": ["cupy-cuda12x>=13"],
-        "test": ["pytest>=7", "pytest-benchmark>=4", "threadpoolctl>=3", "torch==2.13.0"],
-    },
-)
+pyproject's `packages.find` names packages after their directories, so it would
+install kernels/ as a top-level `kernels`. Everything else is in pyproject.toml.
+"""
+from setuptools import find_packages, setup
+
+# exclude: a development checkout may hold a minigan/kernels -> ../kernels symlink.
+minigan = find_packages(include=["minigan", "minigan.*"], exclude=["minigan.kernels", "minigan.kernels.*"])
+kernels = ["minigan.kernels"] + [f"minigan.kernels.{name}" for name in find_packages("kernels")]
+
+setup(packages=minigan + kernels)
