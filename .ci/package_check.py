@@ -26,8 +26,9 @@ STARTED = time.perf_counter()
 failures = []
 
 
-def report(name, ok, detail=""):
-    print(f"{'PASS' if ok else 'FAIL'}  {name}" + (f": {detail}" if detail else ""), flush=True)
+def report(name, ok, detail="", since=None):
+    took = f" ({time.perf_counter() - since:.0f} s)" if since is not None else ""
+    print(f"{'PASS' if ok else 'FAIL'}  {name}{took}" + (f": {detail}" if detail else ""), flush=True)
     if not ok:
         failures.append(name)
     return ok
@@ -38,8 +39,9 @@ def run(cmd, timeout=300, **kwargs):
 
 
 def tail(proc, lines=15):
+    """The end of a command's output, on lines of its own below the verdict."""
     text = (proc.stdout + proc.stderr).strip().splitlines()
-    return "\n".join("      " + line for line in text[-lines:])
+    return "".join("\n      " + line for line in text[-lines:])
 
 
 def finish():
@@ -52,7 +54,7 @@ def checkout_files():
     """The checkout's files as a fresh clone of it would hold them (plus uncommitted edits)."""
     listed = run(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"])
     if listed.returncode != 0:
-        raise SystemExit(f"FAIL  list the checkout's files: not a git checkout?\n{tail(listed)}")
+        raise SystemExit(f"FAIL  list the checkout's files: not a git checkout?{tail(listed)}")
     return [p for p in listed.stdout.split("\0") if p and (ROOT / p).is_file()]
 
 
@@ -94,8 +96,8 @@ def check(tmp):
     t = time.perf_counter()
     built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src])
     wheels = sorted(dist.glob("minigan-*.whl"))
-    if not report(f"build the wheel ({time.perf_counter() - t:.0f} s)", built.returncode == 0 and len(wheels) == 1,
-                  wheels[0].name if wheels else tail(built)):
+    if not report("build the wheel", built.returncode == 0 and len(wheels) == 1,
+                  wheels[0].name if wheels else tail(built), since=t):
         return finish()
     names = set(zipfile.ZipFile(wheels[0]).namelist())
     expected = expected_in_wheel(files)
@@ -113,8 +115,8 @@ def check(tmp):
     made = run([sys.executable, "-m", "venv", venv])
     python = venv / "bin" / "python"
     installed = made if made.returncode else run([python, "-m", "pip", "install", "-q", wheels[0]], timeout=600)
-    if not report(f"install the wheel into a fresh venv ({time.perf_counter() - t:.0f} s)",
-                  installed.returncode == 0, "" if installed.returncode == 0 else tail(installed)):
+    if not report("install the wheel into a fresh venv", installed.returncode == 0,
+                  "" if installed.returncode == 0 else tail(installed), since=t):
         return finish()
     site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).stdout.strip())
     work.mkdir()
@@ -149,10 +151,10 @@ x = minigan.Tensor(rng.standard_normal((2, 3, 8, 8)).astype(numpy.float32))
 w = minigan.Tensor(rng.standard_normal((4, 3, 3, 3)).astype(numpy.float32))
 print(F.conv2d(x, w, padding=1).shape)"""]), cwd=work, env=env)
     lines = conv.stderr.strip().splitlines()
-    report(f"the first conv without a writable cache ({time.perf_counter() - t:.0f} s)",
-           conv.returncode == 0 and conv.stdout.strip() == "(2, 4, 8, 8)", "" if conv.returncode == 0 else tail(conv))
-    report("and says so in one line naming NUMBA_CACHE_DIR", len(lines) == 1 and "NUMBA_CACHE_DIR" in lines[0],
-           "\n" + "\n".join("      " + line for line in lines))
+    report("the first conv with no writable Numba cache", conv.returncode == 0 and conv.stdout.strip() == "(2, 4, 8, 8)",
+           "" if conv.returncode == 0 else tail(conv), since=t)
+    report("its warning is one line naming NUMBA_CACHE_DIR", len(lines) == 1 and "NUMBA_CACHE_DIR" in lines[0],
+           "".join("\n      " + line for line in lines))
 
     # The examples, from outside the checkout (a writable Numba cache, shared by both runs).
     env["NUMBA_CACHE_DIR"] = str(tmp / "numba-cache")
@@ -160,14 +162,13 @@ print(F.conv2d(x, w, padding=1).shape)"""]), cwd=work, env=env)
     train = run(restricted([python, src / "examples" / "train_cifar10.py", "--dataset", "fake", "--dry-run",
                             "--out", tmp / "run"]), cwd=work, env=env)
     written = [name for name in ("checkpoint.npz", "loss.png", "samples.png") if (tmp / "run" / name).is_file()]
-    report(f"examples/train_cifar10.py --dataset fake --dry-run ({time.perf_counter() - t:.0f} s)",
-           train.returncode == 0 and len(written) == 3, f"wrote {written}" + ("" if train.returncode == 0 else
-                                                                             "\n" + tail(train)))
+    report("examples/train_cifar10.py --dataset fake --dry-run", train.returncode == 0 and len(written) == 3,
+           f"wrote {written}" + ("" if train.returncode == 0 else tail(train)), since=t)
     t = time.perf_counter()
     sample = run(restricted([python, src / "examples" / "sample.py", "--checkpoint", tmp / "run" / "checkpoint.npz",
                              "--n", "16", "--out", tmp / "grid.png"]), cwd=work, env=env)
-    report(f"examples/sample.py on its checkpoint ({time.perf_counter() - t:.0f} s)",
-           sample.returncode == 0 and (tmp / "grid.png").is_file(), "" if sample.returncode == 0 else tail(sample))
+    report("examples/sample.py on its checkpoint", sample.returncode == 0 and (tmp / "grid.png").is_file(),
+           "" if sample.returncode == 0 else tail(sample), since=t)
 
     # The checkout's own minigan/ shadowing the installed one.
     shadow = run([python, "-c", "import minigan"], cwd=src, env=env)
