@@ -79,10 +79,14 @@ def restricted(cmd):
 def main():
     tmp = Path(tempfile.mkdtemp(prefix="minigan-package-check-"))
     try:
-        return check(tmp)
+        check(tmp)
+    except (OSError, subprocess.SubprocessError) as error:  # a missing tool, a command past its timeout
+        report("the check itself", False, f"{type(error).__name__}: {error}")
     finally:
-        run(["chmod", "-R", "u+w", tmp])
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.geteuid() != 0:
+            run(["chmod", "-R", "u+w", tmp])
+        run(["rm", "-rf", tmp])
+    return finish()
 
 
 def check(tmp):
@@ -98,7 +102,7 @@ def check(tmp):
     wheels = sorted(dist.glob("minigan-*.whl"))
     if not report("build the wheel", built.returncode == 0 and len(wheels) == 1,
                   wheels[0].name if wheels else tail(built), since=t):
-        return finish()
+        return
     names = set(zipfile.ZipFile(wheels[0]).namelist())
     expected = expected_in_wheel(files)
     missing = sorted(expected - names)
@@ -117,7 +121,7 @@ def check(tmp):
     installed = made if made.returncode else run([python, "-m", "pip", "install", "-q", wheels[0]], timeout=600)
     if not report("install the wheel into a fresh venv", installed.returncode == 0,
                   "" if installed.returncode == 0 else tail(installed), since=t):
-        return finish()
+        return
     site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).stdout.strip())
     work.mkdir()
     home.mkdir()
@@ -175,7 +179,6 @@ print(F.conv2d(x, w, padding=1).shape)"""]), cwd=work, env=env)
     last = shadow.stderr.strip().splitlines()[-1:] or [""]
     report("from the checkout's root, importing minigan says to `pip install -e .` in one line",
            shadow.returncode != 0 and "pip install -e ." in last[0], last[0])
-    return finish()
 
 
 if __name__ == "__main__":

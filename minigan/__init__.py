@@ -11,10 +11,10 @@ except ModuleNotFoundError as error:
     if error.name != f"{__name__}.kernels":
         raise
     raise ImportError(
-        f"minigan.kernels not found: {__path__[0]} is a source checkout (its kernels/ becomes "
-        f"minigan.kernels only through an install) and it shadows the installed minigan because "
-        f"the current directory comes first on sys.path; run `pip install -e .` in the checkout, "
-        f"or run from another directory") from None
+        f"minigan.kernels not found: {__path__[0]} is a source checkout, whose top-level kernels/ "
+        f"becomes minigan.kernels only when installed, and it comes first on sys.path here, "
+        f"shadowing any installed minigan; run `pip install -e .` in the checkout (or run from "
+        f"outside it)") from None
 from . import functional, init, nn, optim
 from .autograd import Function, Tensor, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
