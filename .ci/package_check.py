@@ -91,6 +91,9 @@ def main():
 
 def check(tmp):
     src, dist, venv, home, work = (tmp / name for name in ("src", "dist", "venv", "home", "work"))
+    # The venv's runs see no PYTHONPATH (nothing but the venv provides minigan) and no cache settings.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "MPLCONFIGDIR", "PYTHONPATH")}
     files = checkout_files()
     for path in files:
         (src / path).parent.mkdir(parents=True, exist_ok=True)
@@ -118,14 +121,16 @@ def check(tmp):
     t = time.perf_counter()
     made = run([sys.executable, "-m", "venv", venv])
     python = venv / "bin" / "python"
-    installed = made if made.returncode else run([python, "-m", "pip", "install", "-q", wheels[0]], timeout=600)
+    installed = made if made.returncode else run([python, "-m", "pip", "install", "-q", wheels[0]],
+                                                 env=env, timeout=600)
     if not report("install the wheel into a fresh venv", installed.returncode == 0,
                   "" if installed.returncode == 0 else tail(installed), since=t):
         return
-    site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).stdout.strip())
+    purelib = run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], env=env)
+    site = Path(purelib.stdout.strip())
     work.mkdir()
     home.mkdir()
-    where = run([python, "-c", "import minigan; print(minigan.__file__, minigan.__version__)"], cwd=work)
+    where = run([python, "-c", "import minigan; print(minigan.__file__, minigan.__version__)"], cwd=work, env=env)
     version = wheels[0].name.split("-")[1]
     report("the venv imports the wheel's minigan", where.returncode == 0 and where.stdout.startswith(str(site))
            and where.stdout.split()[-1] == version, where.stdout.strip() or tail(where))
@@ -133,8 +138,6 @@ def check(tmp):
     # --- read-only from here on: the venv and HOME ---
     run(["chmod", "-R", "a-w", venv])
     home.chmod(0o555)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "MPLCONFIGDIR", "PYTHONPATH")}
     env["HOME"] = str(home)
     probe = run(restricted([python, "-c", f"""
 import sys
