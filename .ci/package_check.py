@@ -158,8 +158,9 @@ x = minigan.Tensor(rng.standard_normal((2, 3, 8, 8)).astype(numpy.float32))
 w = minigan.Tensor(rng.standard_normal((4, 3, 3, 3)).astype(numpy.float32))
 print(F.conv2d(x, w, padding=1).shape)"""]), cwd=work, env=env)
     lines = conv.stderr.strip().splitlines()
-    report("the first conv with no writable Numba cache", conv.returncode == 0 and conv.stdout.strip() == "(2, 4, 8, 8)",
-           "" if conv.returncode == 0 else tail(conv), since=t)
+    report("the first conv with no writable Numba cache",
+           conv.returncode == 0 and conv.stdout.strip() == "(2, 4, 8, 8)", "" if conv.returncode == 0 else tail(conv),
+           since=t)
     report("its warning is one line naming NUMBA_CACHE_DIR", len(lines) == 1 and "NUMBA_CACHE_DIR" in lines[0],
            "".join("\n      " + line for line in lines))
 

@@ -44,9 +44,10 @@ def _cache_directories():
 CACHE = any(_writable(d) for d in _cache_directories())
 if not CACHE:
     # One line: warn_explicit at line 0 has no source line for Python to echo below it.
-    warnings.warn_explicit(f"minigan: no writable Numba cache directory ({', '.join(map(str, _cache_directories()))}); "
-                           f"the CPU kernels are compiled anew in each process. Set NUMBA_CACHE_DIR to a "
-                           f"writable directory to cache them.", RuntimeWarning, __file__, 0, module=__name__)
+    directories = ", ".join(map(str, _cache_directories()))
+    warnings.warn_explicit(f"minigan: no writable Numba cache directory ({directories}); the CPU kernels are "
+                           f"compiled anew in each process. Set NUMBA_CACHE_DIR to a writable directory to "
+                           f"cache them.", RuntimeWarning, __file__, 0, module=__name__)
 
 
 def jit(function):
