@@ -18,7 +18,12 @@ def no_grad():
 
 
 class Tensor:
-    """An array with an optional gradient and the Function that produced it."""
+    """An array with an optional gradient and the Function that produced it.
+
+    Its operators (+ - * / @, unary -, reshape, sum, mean) are ops like any other; the package
+    binds them from minigan.functional.arithmetic on import (setup_tensor), so that this engine,
+    below the ops, imports none of them.
+    """
 
     __array_priority__ = 1000  # so `ndarray * Tensor` defers to Tensor.__rmul__
 
@@ -71,49 +76,6 @@ class Tensor:
                 raise ValueError(f"backward(): gradient shape {gradient.shape} does not match "
                                  f"tensor shape {self.shape}")
         run_backward(self, gradient)
-
-    # --- operators: defined in functional.arithmetic, bound below ---------
-    def __neg__(self):
-        return arithmetic.neg(self)
-
-    def __add__(self, other):
-        return arithmetic.add(self, other)
-
-    def __radd__(self, other):
-        return arithmetic.add(other, self)
-
-    def __sub__(self, other):
-        return arithmetic.sub(self, other)
-
-    def __rsub__(self, other):
-        return arithmetic.sub(other, self)
-
-    def __mul__(self, other):
-        return arithmetic.mul(self, other)
-
-    def __rmul__(self, other):
-        return arithmetic.mul(other, self)
-
-    def __truediv__(self, other):
-        return arithmetic.div(self, other)
-
-    def __rtruediv__(self, other):
-        return arithmetic.div(other, self)
-
-    def __matmul__(self, other):
-        return arithmetic.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return arithmetic.matmul(other, self)
-
-    def reshape(self, *shape):
-        return arithmetic.reshape(self, *shape)
-
-    def sum(self, dim=None, keepdim=False):
-        return arithmetic.sum(self, dim, keepdim)
-
-    def mean(self, dim=None, keepdim=False):
-        return arithmetic.mean(self, dim, keepdim)
 
 
 class Function:
@@ -194,6 +156,3 @@ def _accumulate(tensor, grad):
         # A backward may hand the same array to several inputs (add) or pass the caller's
         # gradient through: copy, so that no two .grad arrays share memory.
         tensor.grad = grad.copy()
-
-
-from .functional import arithmetic  # noqa: E402  (operators above need it; it needs Tensor)
