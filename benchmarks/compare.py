@@ -91,7 +91,8 @@ def main(argv=None):
         print(f"  (kernel rows: the {args.backend} kernel against the plain-NumPy reference)")
         ops.bench_kernels(fws[0].xp, args.batch, args.rounds, table, samples)
     batches = args.batches if "sweep" not in args.skip else [args.batch]
-    sweep = steps.bench_steps(fws, sorted(set(batches) | {args.batch}), args.rounds, table, samples, args.batch)
+    sweep = steps.bench_steps(fws, sorted(set(batches) | {args.batch}), args.rounds, table, samples,
+                              args.batch)
     record["step_ms_by_batch"] = sweep
     per_step = {}
     if "breakdown" not in args.skip:
@@ -150,8 +151,8 @@ def write(args, record, table):
                 f"{record['load_average_start'][0]:.1f} at start, {record['load_average_end'][0]:.1f} at end "
                 f"(on a {os.cpu_count()}-core machine)\n\n" + table.markdown())
         if record.get("graph_modes_ms"):
-            f.write(f"\nGPU step, eager and CUDA graph ({record['gpu']['name']}; median of {args.graph_rounds} "
-                    f"interleaved steps):\n\n" + graphs.graph_markdown(record["graph_modes_ms"]))
+            f.write(f"\nGPU step, eager and CUDA graph ({record['gpu']['name']}; median of "
+                    f"{args.graph_rounds} interleaved steps):\n\n" + graphs.graph_markdown(record["graph_modes_ms"]))
     return folder
 
 

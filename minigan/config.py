@@ -1,6 +1,7 @@
 """Process-wide modes in one place (as DeZero's Config): grad mode, the GPU's matmul engine,
-the generator behind default initialisation, and the installed function hooks. Read them as `config.NAME`; change them for a
-block with `using_config(NAME, value)`, which restores the old value on the way out.
+the generator behind default initialisation, and the installed function hooks. Read them as
+`config.NAME`; change them for a block with `using_config(NAME, value)`, which restores the old
+value on the way out.
 
 This module imports nothing from minigan, so every layer may read it.
 """

@@ -66,7 +66,8 @@ def test_timer_sums_seconds_per_function_and_direction_and_syncs_around_each_cal
         x, y = graph()
         y.backward()
         F.relu(x)  # a second LeakyReLU forward (relu is one) sums into the same row
-    rows = {(name, direction) for name in ("Mul", "LeakyReLU", "Sum") for direction in ("forward", "backward")}
+    rows = {(name, direction) for name in ("Mul", "LeakyReLU", "Sum")
+            for direction in ("forward", "backward")}
     assert set(timer.seconds) == rows and all(s >= 0 for s in timer.seconds.values())
     assert timer.calls[("LeakyReLU", "forward")] == 2 and timer.calls[("LeakyReLU", "backward")] == 1
     assert len(syncs) == 2 * sum(timer.calls.values())

@@ -114,9 +114,9 @@ GPU_MEMORY_METHOD = (
 
 def measure_memory(batch, steps, threads, names, backend="numpy"):
     """{name: what its child printed} of each framework or GPU workload, each in a fresh process."""
-    return {name: harness.run_child([COMPARE, "--memory-child", name, "--backend", backend, "--batch", str(batch),
-                                     "--memory-steps", str(steps), "--threads", str(threads)],
-                                    cwd=os.path.dirname(COMPARE))
+    return {name: harness.run_child([COMPARE, "--memory-child", name, "--backend", backend,
+                                     "--batch", str(batch), "--memory-steps", str(steps),
+                                     "--threads", str(threads)], cwd=os.path.dirname(COMPARE))
             for name in names}
 
 
@@ -137,6 +137,7 @@ def bench_rss(fws, batch, steps, threads, record):
     record["peak_rss_method"] = ("fresh subprocess per framework; peak RSS (VmHWM, reset after "
                                  f"setup) over {steps} steps minus RSS after imports+setup")
     for name, mem in record["peak_rss_MiB"].items():
-        print(f"  memory     {name}: " + (f"setup {mem['setup_MiB']:.0f} MiB, peak {mem['peak_MiB']:.0f} MiB, "
+        print(f"  memory     {name}: " + (f"setup {mem['setup_MiB']:.0f} MiB, "
+                                        f"peak {mem['peak_MiB']:.0f} MiB, "
                                         f"training steps add {mem['steps_MiB']:.0f} MiB"
                                         if "error" not in mem else f"failed: {mem['error']}"))
