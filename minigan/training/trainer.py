@@ -77,7 +77,7 @@ class Trainer:
         self.graphed_step = GraphedStep(self.train_step, self.xp) if config.cuda_graph else None
         self.step = 0
         self.history = []  # metrics.jsonl records of this run so far
-        self.stop_requested = False
+        self.stop_requested = False  # set (by cli.py's Ctrl-C handler) to end run() after the step in flight
 
     # --- paths --------------------------------------------------------------
     def path(self, *parts):
