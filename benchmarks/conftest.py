@@ -11,22 +11,23 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-import workloads as W  # noqa: E402
+import harness  # noqa: E402
+import workloads  # noqa: E402
 
 
 def pytest_report_header(config):
     import numba
     threads = int(os.environ.get("MINIGAN_BENCH_THREADS", numba.config.NUMBA_NUM_THREADS))
-    done = W.set_threads(threads)
-    return [f"minigan benchmarks: {W.machine_name('numpy', threads)}, threads {done}"]
+    done = harness.set_threads(threads)
+    return [f"minigan benchmarks: {harness.machine_name('numpy', threads)}, threads {done}"]
 
 
 @pytest.fixture(scope="session")
 def frameworks():
     """{'minigan': Minigan, 'torch': Torch or the reason it is missing} on the CPU."""
-    found = {"minigan": W.Minigan("numpy")}
+    found = {"minigan": workloads.Minigan("numpy")}
     try:
-        found["torch"] = W.Torch("numpy")
+        found["torch"] = workloads.Torch("numpy")
     except ImportError as error:
         found["torch"] = str(error)
     return found

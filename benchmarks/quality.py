@@ -22,7 +22,8 @@ import time
 
 import numpy
 
-import workloads as W
+import harness
+import workloads
 from minigan import backend, data
 from minigan.metrics import frechet_distance, random_features
 from minigan.training import Config, Trainer
@@ -96,7 +97,7 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     try:
-        W.require_backend(args.backend)
+        workloads.require_backend(args.backend)
     except RuntimeError as error:
         print(f"quality.py: --backend {args.backend} is not available here: {error}", file=sys.stderr)
         return 2
@@ -113,7 +114,7 @@ def main(argv=None):
                 results[mode][seed] = train_and_measure(config, args.samples, reference)
                 print(f"{mode:12s} seed {seed}: distance {results[mode][seed]['frechet_distance']:.4f} "
                       f"({results[mode][seed]['train_seconds']:.0f} s)", flush=True)
-    record = {"machine": W.machine_name(args.backend, os.cpu_count()), "versions": W.versions(),
+    record = {"machine": harness.machine_name(args.backend, os.cpu_count()), "versions": harness.versions(),
               "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "arguments": vars(args),
               "results": results, "verdicts": verdicts(results, args.modes)}
     for mode, verdict in record["verdicts"].items():

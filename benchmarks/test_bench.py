@@ -5,11 +5,11 @@ Each case runs once per framework; group by `group` to see the two side by side.
 import numpy
 import pytest
 
-import workloads as W
+import workloads
 
 BATCH = 64
-LAYERS = {spec[0]: spec for spec in W.LAYERS}
-NORMS = {spec[0]: spec for spec in W.BATCH_NORMS}
+LAYERS = {spec[0]: spec for spec in workloads.LAYERS}
+NORMS = {spec[0]: spec for spec in workloads.BATCH_NORMS}
 
 
 @pytest.mark.parametrize("direction", ["forward", "backward"])
@@ -63,16 +63,17 @@ def test_graph_section_records_a_failure_and_times_the_rest(monkeypatch):
     """compare.py's GPU graph section, on stand-in workloads: a workload that fails (as a first
     capture on a new GPU may) leaves its error in the record, and the others are still timed and
     compared."""
-    import compare
+    from harness import Table
+    from sections import graphs
 
     def capture_fails(fw, batch):
         raise RuntimeError("capture failed\nthe whole log")
-    monkeypatch.setattr(compare, "GRAPH_MODES", {"minigan eager": lambda fw, batch: lambda: None,
+    monkeypatch.setattr(graphs, "GRAPH_MODES", {"minigan eager": lambda fw, batch: lambda: None,
                                                  "minigan graph": capture_fails,
                                                  "torch eager": lambda fw, batch: lambda: None})
     frameworks = [type("Stand-in", (), {"name": name}) for name in ("minigan", "torch")]
-    table, record = compare.Table("torch"), {"samples_s": {}}
-    compare.bench_graph_modes(frameworks, [8], 3, table, record)
+    table, record = Table("torch"), {"samples_s": {}}
+    graphs.bench_graph_modes(frameworks, [8], 3, table, record)
     assert record["graph_modes_errors"] == {8: {"minigan graph": "RuntimeError: capture failed\nthe whole log"}}
     assert set(record["graph_modes_ms"][8]) == {"minigan eager", "torch eager"}
     assert set(record["graph_modes_ratios"][8]) == {"minigan eager / torch eager"}
@@ -82,12 +83,12 @@ def test_graph_section_records_a_failure_and_times_the_rest(monkeypatch):
 def test_step_products_are_what_the_convolutions_multiply():
     """compare.py's GEMM section times the step's own products: recorded from kernels.matmul,
     they are the DCGAN-32 layers' (checked here at D2's forward, by hand) and the wrapper is gone after."""
-    import compare
+    from sections import gemm
     from minigan.kernels import cpu
     matmul = cpu.matmul
-    products = compare.step_products(W.Minigan("numpy"), 4)
+    products = gemm.step_products(workloads.Minigan("numpy"), 4)
     assert cpu.matmul is matmul
     # D2: weight (128, 64*4*4) @ col (64*4*4, 4 images * 8*8 pixels), once per D pass on real and fake.
-    assert products[((2 * W.NDF, W.NDF * 16), (W.NDF * 16, 4 * 8 * 8), False, False)] >= 2
+    assert products[((2 * workloads.NDF, workloads.NDF * 16), (workloads.NDF * 16, 4 * 8 * 8), False, False)] >= 2
     # D4 (the whole 4x4 image): col is the transposed view of x.
-    assert products[((1, 4 * W.NDF * 16), (4 * W.NDF * 16, 4), False, True)] >= 2
+    assert products[((1, 4 * workloads.NDF * 16), (4 * workloads.NDF * 16, 4), False, True)] >= 2

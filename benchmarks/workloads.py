@@ -8,14 +8,12 @@ honest.
 """
 import itertools
 import os
-import platform
-import re
-import subprocess
 import tempfile
 
 import numpy
 
 import minigan
+from harness import import_torch, sync
 from minigan import backend
 from minigan import functional as F
 from minigan.models.dcgan import Discriminator, Generator, init_weights
@@ -41,16 +39,6 @@ BATCH_NORMS = [("G1.bn", 4 * NGF, 4), ("G2.bn", 2 * NGF, 8), ("G3.bn", NGF, 16),
                ("D2.bn", 2 * NDF, 8), ("D3.bn", 4 * NDF, 4)]
 
 
-# --- environment -------------------------------------------------------------
-def import_torch():
-    """torch, or None where it is not installed."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
 def require_backend(name):
     """numpy, or cupy (raising backend.BackendUnavailable with a one-line reason)."""
     if name == "numpy":
@@ -59,102 +47,6 @@ def require_backend(name):
         return backend.require_cupy()
     raise ValueError(f"unknown backend {name!r}: use numpy or cupy")
 
-
-def set_threads(n, torch=True):
-    """Give minigan (Numba, the BLAS under NumPy) and PyTorch the same n CPU threads.
-
-    Returns what was set, for the record. threadpoolctl (optional) limits the
-    BLAS that NumPy loaded; without it only the environment variables, read
-    at BLAS start-up, apply.
-    """
-    import numba
-
-    import minigan.kernels.cpu  # noqa: F401  (picks Numba's threading layer before the first launch)
-    torch = import_torch() if torch else None  # loaded first, so threadpoolctl sees its pools too
-    numba.set_num_threads(n)
-    done = {"numba": numba.get_num_threads(), "numba_threading_layer": numba.threading_layer()}
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-        threadpool_limits(n)  # every BLAS/OpenMP pool in the process, torch's MKL included
-        done["blas"] = {f"{p['internal_api']}:{os.path.basename(p['filepath'])}": p["num_threads"]
-                        for p in threadpool_info()}
-    except ImportError:
-        done["blas"] = ("threadpoolctl not installed (pip install threadpoolctl): BLAS threads "
-                        f"from OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
-    if torch is not None:
-        torch.set_num_threads(n)
-        done["torch"] = torch.get_num_threads()
-    return done
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def slug(text):
-    text = re.sub(r"\((r|tm)\)|\bcpu\b|\bprocessor\b|@.*", " ", text.lower())
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-
-
-def machine_name(backend_name, threads):
-    """A hostname-free name for the results folder: cpu-<model>-<n>threads or gpu-<model>."""
-    if backend_name == "cupy":
-        import cupy
-        return "gpu-" + slug(cupy.cuda.runtime.getDeviceProperties(0)["name"].decode())
-    return f"cpu-{slug(cpu_model())}-{threads}threads"
-
-
-def versions():
-    import numba
-    v = {"python": platform.python_version(), "numpy": numpy.__version__,
-         "numba": numba.__version__, "minigan": getattr(minigan, "__version__", "0.1.0")}
-    torch = import_torch()
-    v["torch"] = torch.__version__ if torch is not None else None
-    if backend.cupy is not None:
-        v["cupy"] = backend.cupy.__version__
-    return v
-
-
-def gpu_info():
-    """The GPU, and the CUDA stack under CuPy and PyTorch, for the record."""
-    import cupy
-    runtime = cupy.cuda.runtime
-    props = runtime.getDeviceProperties(0)
-    name = props["name"]
-    info = {"name": name.decode() if isinstance(name, bytes) else name,
-            "compute_capability": f"{props['major']}.{props['minor']}",
-            "memory_GiB": round(props["totalGlobalMem"] / 2**30, 1),
-            "cuda_runtime": _cuda_version(runtime.runtimeGetVersion()),
-            "cuda_driver_api": _cuda_version(runtime.driverGetVersion()),
-            "nvidia_driver": _nvidia_driver(), "cupy": cupy.__version__}
-    torch = import_torch()
-    if torch is not None:
-        info["torch"] = torch.__version__
-        info["torch_cuda"] = torch.version.cuda
-        info["cudnn"] = torch.backends.cudnn.version() if torch.cuda.is_available() else None
-    return info
-
-
-def _cuda_version(number):
-    """CUDA's version integer (12040) as its release name (12.4)."""
-    return f"{number // 1000}.{number % 1000 // 10}"
-
-
-def _nvidia_driver():
-    """The kernel driver's version as nvidia-smi reports it, or None where that fails."""
-    try:
-        done = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else None
 
 
 # --- what both frameworks share ----------------------------------------------------
@@ -210,8 +102,7 @@ class Minigan(Workloads):
         self.dtype = numpy.dtype(dtype)
 
     def sync(self):
-        if self.xp is not numpy:
-            self.xp.cuda.Device().synchronize()
+        sync(self.xp)
 
     def tensor(self, array, requires_grad=False):
         return minigan.Tensor(self.xp.asarray(array.astype(self.dtype)), requires_grad=requires_grad)

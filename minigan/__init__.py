@@ -15,10 +15,12 @@ except ModuleNotFoundError as error:
         f"becomes minigan.kernels only when installed, and it comes first on sys.path here, "
         f"shadowing any installed minigan; run `pip install -e .` in the checkout (or run from "
         f"outside it)") from None
-from . import functional, init, nn, optim
-from .autograd import Function, Tensor, is_grad_enabled, no_grad
+from . import function_hooks, functional, init, nn, optim
+from .autograd import Function, FunctionHook, Tensor, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .init import manual_seed
 
-__all__ = ["__version__", "Function", "GradcheckError", "Tensor", "functional", "gradcheck", "init",
-           "is_grad_enabled", "manual_seed", "nn", "no_grad", "optim"]
+functional.arithmetic.setup_tensor()  # Tensor's operators, as DeZero's setup_variable
+
+__all__ = ["__version__", "Function", "FunctionHook", "GradcheckError", "Tensor", "function_hooks",
+           "functional", "gradcheck", "init", "is_grad_enabled", "manual_seed", "nn", "no_grad", "optim"]

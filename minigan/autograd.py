@@ -1,11 +1,16 @@
-"""The reverse-mode autograd tape: Tensor, Function, backward, no_grad.
+"""The reverse-mode autograd tape: Tensor, Function, backward, no_grad, FunctionHook.
 
 A Function runs on raw arrays (NumPy or CuPy). Calling it on Tensors records
 it as the creator of its output, so backward() can walk the graph from the
 output back to the leaves in reverse topological order.
+
+The engine's one hook point: every installed FunctionHook is called around each
+Function's forward (in Function.__call__) and each backward (in the backward
+loop), as Chainer's function hooks are. Timing and debugging tools use it
+instead of patching Function classes.
 """
 from . import backend
-from .config import config, using_config
+from .config import config, set_config, using_config
 
 
 def is_grad_enabled():
@@ -18,7 +23,12 @@ def no_grad():
 
 
 class Tensor:
-    """An array with an optional gradient and the Function that produced it."""
+    """An array with an optional gradient and the Function that produced it.
+
+    Its operators (+ - * / @, unary -, reshape, sum, mean) are ops like any other; the package
+    binds them from minigan.functional.arithmetic on import (setup_tensor), so that this engine,
+    below the ops, imports none of them.
+    """
 
     __array_priority__ = 1000  # so `ndarray * Tensor` defers to Tensor.__rmul__
 
@@ -72,49 +82,6 @@ class Tensor:
                                  f"tensor shape {self.shape}")
         run_backward(self, gradient)
 
-    # --- operators: defined in functional.arithmetic, bound below ---------
-    def __neg__(self):
-        return arithmetic.neg(self)
-
-    def __add__(self, other):
-        return arithmetic.add(self, other)
-
-    def __radd__(self, other):
-        return arithmetic.add(other, self)
-
-    def __sub__(self, other):
-        return arithmetic.sub(self, other)
-
-    def __rsub__(self, other):
-        return arithmetic.sub(other, self)
-
-    def __mul__(self, other):
-        return arithmetic.mul(self, other)
-
-    def __rmul__(self, other):
-        return arithmetic.mul(other, self)
-
-    def __truediv__(self, other):
-        return arithmetic.div(self, other)
-
-    def __rtruediv__(self, other):
-        return arithmetic.div(other, self)
-
-    def __matmul__(self, other):
-        return arithmetic.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return arithmetic.matmul(other, self)
-
-    def reshape(self, *shape):
-        return arithmetic.reshape(self, *shape)
-
-    def sum(self, dim=None, keepdim=False):
-        return arithmetic.sum(self, dim, keepdim)
-
-    def mean(self, dim=None, keepdim=False):
-        return arithmetic.mean(self, dim, keepdim)
-
 
 class Function:
     """One differentiable op. Subclasses define forward(*arrays) and backward(grad_output).
@@ -127,11 +94,16 @@ class Function:
     def __call__(self, *inputs):
         arrays = backend.check_compatible(type(self).__name__, [unwrap(x) for x in inputs])
         self.needs_grad = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+        hooks = config.function_hooks  # () unless a FunctionHook is installed: two empty loops
+        for hook in hooks:
+            hook.forward_preprocess(self, arrays)
         output = Tensor(self.forward(*arrays))
         if is_grad_enabled() and any(self.needs_grad):
             output.requires_grad = True
             output.creator = self
             self.inputs = inputs
+        for hook in hooks:
+            hook.forward_postprocess(self, arrays)
         return output
 
     def forward(self, *arrays):
@@ -139,6 +111,35 @@ class Function:
 
     def backward(self, grad_output):
         raise NotImplementedError
+
+
+class FunctionHook:
+    """Code run around every Function's forward and backward while the hook is installed.
+
+    Install it for a block with `with hook:` (hooks nest, and like config they hold for the
+    current thread only). Subclasses override what they need: forward_*process get the
+    Function and its input arrays (by postprocess, function.inputs holds the input Tensors of
+    a recorded call); backward_*process get the Function and its output's gradient.
+    """
+
+    def __enter__(self):
+        set_config("function_hooks", config.function_hooks + (self,))
+        return self
+
+    def __exit__(self, *exc_info):
+        set_config("function_hooks", tuple(h for h in config.function_hooks if h is not self))
+
+    def forward_preprocess(self, function, arrays):
+        pass
+
+    def forward_postprocess(self, function, arrays):
+        pass
+
+    def backward_preprocess(self, function, grad_output):
+        pass
+
+    def backward_postprocess(self, function, grad_output):
+        pass
 
 
 def unwrap(x):
@@ -167,9 +168,14 @@ def run_backward(output, gradient):
         return
     # Each Function has one output, so a non-leaf's gradient is keyed by its creator.
     pending = {id(output.creator): gradient}
+    hooks = config.function_hooks
     for fn in _topological_order(output):
         grad_output = pending.pop(id(fn))
+        for hook in hooks:
+            hook.backward_preprocess(fn, grad_output)
         grad_inputs = fn.backward(grad_output)
+        for hook in hooks:
+            hook.backward_postprocess(fn, grad_output)
         if not isinstance(grad_inputs, tuple):
             grad_inputs = (grad_inputs,)
         for x, needs, grad in zip(fn.inputs, fn.needs_grad, grad_inputs):
@@ -194,6 +200,3 @@ def _accumulate(tensor, grad):
         # A backward may hand the same array to several inputs (add) or pass the caller's
         # gradient through: copy, so that no two .grad arrays share memory.
         tensor.grad = grad.copy()
-
-
-from .functional import arithmetic  # noqa: E402  (operators above need it; it needs Tensor)

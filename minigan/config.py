@@ -1,6 +1,7 @@
 """Process-wide modes in one place (as DeZero's Config): grad mode, the GPU's matmul engine,
-and the generator behind default initialisation. Read them as `config.NAME`; change them for a
-block with `using_config(NAME, value)`, which restores the old value on the way out.
+the generator behind default initialisation, and the installed function hooks. Read them as
+`config.NAME`; change them for a block with `using_config(NAME, value)`, which restores the old
+value on the way out.
 
 This module imports nothing from minigan, so every layer may read it.
 """
@@ -19,6 +20,7 @@ class Config(threading.local):
         self.grad_enabled = True  # record ops for backward (off under no_grad)
         self.matmul = "cublas"  # the GPU products' engine: cuBLAS, or minigan's exact or TF32 GEMM
         self.generator = numpy.random.default_rng()  # default initialisation's random generator
+        self.function_hooks = ()  # called around every op's forward and backward (autograd.FunctionHook)
 
 
 config = Config()
@@ -27,6 +29,7 @@ _CHECKS = {
     "grad_enabled": lambda v: isinstance(v, bool) or "True or False",
     "matmul": lambda v: v in MATMUL_ENGINES or f"one of {MATMUL_ENGINES}",
     "generator": lambda v: isinstance(v, numpy.random.Generator) or "a numpy.random.Generator",
+    "function_hooks": lambda v: isinstance(v, tuple) or "a tuple of FunctionHooks",
 }
 
 

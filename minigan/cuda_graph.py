@@ -12,7 +12,8 @@ What capture asks of the captured function:
   count (Adam(capturable=True)).
 - No host<->device copies and no reads of device values (CUDA refuses them
   during capture), and no cuBLAS or cupy.random (CuPy refuses them): the
-  convolutions' products use the own GEMM (kernels.gpu.use_matmul).
+  convolutions' products use minigan's own GEMM (the trainer's --matmul exact
+  or tf32), and G's noise its own Philox generator.
 - Every kernel compiled beforehand: run the function once eagerly first.
 
 Python's cyclic garbage collector is run before the capture and held off

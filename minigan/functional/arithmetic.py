@@ -1,5 +1,5 @@
 """Tensor arithmetic with NumPy broadcasting, reshape and reductions."""
-from ..autograd import Function
+from ..autograd import Function, Tensor
 from ..backend import array_module
 
 
@@ -149,3 +149,16 @@ def mean(a, dim=None, keepdim=False):
 
 def flatten(a, start_dim=1):
     return reshape(a, *a.shape[:start_dim], -1)
+
+
+def setup_tensor():
+    """Bind these ops to Tensor as its operators and methods (called once, by minigan/__init__)."""
+    def reflected(op):  # `other OP tensor`, where other is no Tensor: op(other, tensor)
+        return lambda self, other: op(other, self)
+    Tensor.__neg__ = neg
+    Tensor.__add__, Tensor.__radd__ = add, reflected(add)
+    Tensor.__sub__, Tensor.__rsub__ = sub, reflected(sub)
+    Tensor.__mul__, Tensor.__rmul__ = mul, reflected(mul)
+    Tensor.__truediv__, Tensor.__rtruediv__ = div, reflected(div)
+    Tensor.__matmul__, Tensor.__rmatmul__ = matmul, reflected(matmul)
+    Tensor.reshape, Tensor.sum, Tensor.mean = reshape, sum, mean

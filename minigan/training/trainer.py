@@ -1,10 +1,14 @@
-"""The DCGAN training loop: non-saturating GAN loss on logits, exact resume, samples and plots."""
+"""The DCGAN training step and loop: non-saturating GAN loss on logits, G's weight average,
+logged scalars, samples and plots.
+
+What else a run needs lives beside it: the checkpoint and resume rules in
+resume.py, the step's CUDA-graph capture in graphed_step.py, the command
+line (flags, Ctrl-C, exit statuses) in cli.py.
+"""
 import contextlib
 import dataclasses
 import json
 import os
-import signal
-import sys
 import time
 
 import numpy
@@ -12,12 +16,12 @@ import numpy
 from .. import backend, data
 from .. import functional as F
 from ..autograd import Tensor, no_grad
-from ..cuda_graph import CudaGraph
 from ..models.dcgan import Discriminator, Generator, init_weights
 from ..optim import Adam
-from . import checkpoint, images
+from . import images
+from . import resume as resume_rules
 from .atomic import write_text
-from .config import RESUMABLE_OVERRIDES, Config, parse_args
+from .graphed_step import GraphedStep
 from .progress import Progress
 
 SAMPLE_COUNT = 64
@@ -70,10 +74,10 @@ class Trainer:
         self.noise_state = backend.kernels(self.xp).random_state([config.seed, 1])
         fixed = numpy.random.default_rng([config.seed, 2]).standard_normal((SAMPLE_COUNT, config.nz, 1, 1))
         self.fixed_noise = self.to_device(fixed.astype(numpy.float32))
-        self.static_real, self.graph = None, None  # --cuda-graph: the input buffer, the captured step
+        self.graphed_step = GraphedStep(self.train_step, self.xp) if config.cuda_graph else None
         self.step = 0
         self.history = []  # metrics.jsonl records of this run so far
-        self.stop_requested = False
+        self.stop_requested = False  # set (by cli.py's Ctrl-C handler) to end run() after the step in flight
 
     # --- paths --------------------------------------------------------------
     def path(self, *parts):
@@ -97,22 +101,17 @@ class Trainer:
     def run_step(self, step):
         """Train on batch `step` (0-based); returns the logged scalars, a device array.
 
-        With --cuda-graph, this process's first step runs eagerly (compiling every
-        kernel) on a static input buffer; the second captures train_step on that
-        buffer as a CUDA graph; from then on a step copies its batch into the
-        buffer and replays the graph.
+        With --cuda-graph, train_step runs through GraphedStep: eagerly in this process's
+        first step, captured in its second, replayed from then on.
         """
         real = self.real_batch(step)
         with self.matmul_engine():
-            if not self.config.cuda_graph:
-                return self.train_step(real)
-            if self.static_real is None:
-                self.static_real = real.data
-                return self.train_step(real)
-            self.static_real[...] = real.data
-            if self.graph is None:
-                self.graph = CudaGraph(lambda: self.train_step(Tensor(self.static_real)), self.xp)
-            return self.graph.replay().copy()  # the graph's outputs are overwritten by the next replay
+            return self.graphed_step(real) if self.graphed_step else self.train_step(real)
+
+    @property
+    def graph(self):
+        """The captured step's CudaGraph (--cuda-graph, from the second step on), else None."""
+        return self.graphed_step.graph if self.graphed_step else None
 
     def matmul_engine(self):
         """A block in which the GPU's matrix products run on config.matmul_engine."""
@@ -158,36 +157,33 @@ class Trainer:
 
     # --- the loop -----------------------------------------------------------
     def run(self):
-        """Train to total_steps. Ctrl-C finishes the step in flight, checkpoints and returns."""
+        """Train to total_steps, or until stop_requested is set (by the command line's Ctrl-C
+        handler): the step in flight finishes, then a checkpoint is saved. Returns the history."""
         os.makedirs(self.path("samples"), exist_ok=True)
         write_text(self.path("config.json"), json.dumps(dataclasses.asdict(self.config), indent=2))
         if self.step == 0:
             images.save_grid(self.path("real_samples.png"), self.images[:SAMPLE_COUNT] / 127.5 - 1)
         progress = Progress(self.total_steps, self.step)
         pending, interval_start = [], time.perf_counter()
-        with interrupt_sets_flag(self):
-            while self.step < self.total_steps and not self.stop_requested:
-                pending.append(self.run_step(self.step))
-                self.step += 1
-                checkpoint_due = self.step % self.config.checkpoint_every == 0
-                if self.step % self.config.log_every == 0 or checkpoint_due:
-                    self.log(pending, time.perf_counter() - interval_start, progress)
-                    pending, interval_start = [], time.perf_counter()
-                if self.step % self.config.sample_every == 0:
-                    self.save_samples()
-                if self.step % self.config.plot_every == 0:
-                    images.save_loss_plot(self.path("loss.png"), self.history)
-                if checkpoint_due:
-                    self.save_checkpoint()
-            self.log(pending, time.perf_counter() - interval_start, progress)
-            progress.close()
-            self.save_checkpoint()
-            self.save_samples()
-            if self.history:
+        while self.step < self.total_steps and not self.stop_requested:
+            pending.append(self.run_step(self.step))
+            self.step += 1
+            checkpoint_due = self.step % self.config.checkpoint_every == 0
+            if self.step % self.config.log_every == 0 or checkpoint_due:
+                self.log(pending, time.perf_counter() - interval_start, progress)
+                pending, interval_start = [], time.perf_counter()
+            if self.step % self.config.sample_every == 0:
+                self.save_samples()
+            if self.step % self.config.plot_every == 0:
                 images.save_loss_plot(self.path("loss.png"), self.history)
-        if self.stop_requested:
-            print(f"interrupted: saved {self.path('checkpoint.npz')} at step {self.step}; "
-                  f"continue with --resume {self.config.out}", file=sys.stderr)
+            if checkpoint_due:
+                self.save_checkpoint()
+        self.log(pending, time.perf_counter() - interval_start, progress)
+        progress.close()
+        self.save_checkpoint()
+        self.save_samples()
+        if self.history:
+            images.save_loss_plot(self.path("loss.png"), self.history)
         return self.history
 
     def log(self, pending, seconds, progress):
@@ -228,62 +224,17 @@ class Trainer:
         images.save_grid(self.path("samples", f"step_{self.step:07d}.png"), samples)
         images.save_grid(self.path("samples.png"), samples)
 
-    # --- checkpoints --------------------------------------------------------
+    # --- checkpoints (the rules are resume.py's) ------------------------------
     def save_checkpoint(self, path=None):
-        sections = {"G": self.G.state_dict(), "D": self.D.state_dict(),
-                    "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-                    "noise": {"philox_state": self.noise_state}}
-        if self.G_ema is not None:
-            sections["G_ema"] = self.G_ema.state_dict()
-        checkpoint.save(path or self.path("checkpoint.npz"), sections, {
-            "step": self.step, "epoch": self.step // len(self.batches),
-            "config": dataclasses.asdict(self.config)})
+        resume_rules.save(self, path)
 
     @classmethod
     def resume(cls, path, overrides=None):
-        """A Trainer in exactly the state saved at path (a checkpoint or a run directory).
-
-        overrides may change how long the run goes and where it writes, nothing that
-        changes what is trained (RESUMABLE_OVERRIDES).
-        """
-        if os.path.isdir(path):
-            path = os.path.join(path, "checkpoint.npz")
-        sections, scalars = checkpoint.load(path)
-        if "noise" not in sections:
-            raise ValueError(f"{path} was written by an older minigan whose noise stream this one "
-                             f"cannot continue; start a new run (sample.py still reads it)")
-        saved = Config(**scalars["config"])
-        changed = {k: v for k, v in (overrides or {}).items()
-                   if k not in RESUMABLE_OVERRIDES and getattr(saved, k) != v}
-        if changed:
-            raise ValueError(f"cannot change {sorted(changed)} when resuming from {path}; "
-                             f"the checkpoint was trained with "
-                             f"{ {k: getattr(saved, k) for k in changed} }")
-        keep = {k: v for k, v in (overrides or {}).items() if k in RESUMABLE_OVERRIDES}
-        if keep.get("backend", saved.backend) != "cupy":  # a GPU run's GPU-only modes stay behind
-            keep = {"cuda_graph": False, "matmul": "auto", **keep}
-        trainer = cls(dataclasses.replace(saved, **keep))
-        trainer.G.load_state_dict(sections["G"])
-        trainer.D.load_state_dict(sections["D"])
-        trainer.opt_G.load_state_dict(sections["opt_G"])
-        trainer.opt_D.load_state_dict(sections["opt_D"])
-        if trainer.G_ema is not None:
-            trainer.G_ema.load_state_dict(sections["G_ema"])
-        trainer.noise_state[...] = trainer.xp.asarray(sections["noise"]["philox_state"])
-        trainer.step = scalars["step"]
-        trainer.history = trainer.reload_history()
-        return trainer
+        """A Trainer in exactly the state saved at path; see resume.resume."""
+        return resume_rules.resume(cls, path, overrides)
 
     def reload_history(self):
-        """metrics.jsonl up to the resumed step (later lines were never checkpointed)."""
-        try:
-            with open(self.path("metrics.jsonl")) as f:
-                history = [r for r in map(json.loads, f) if r["step"] <= self.step]
-        except FileNotFoundError:
-            return []
-        write_text(self.path("metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in history))
-        return history
-
+        return resume_rules.reload_history(self)
 
 
 @contextlib.contextmanager
@@ -297,53 +248,3 @@ def frozen(module):
     finally:
         for p in params:
             p.requires_grad = True
-
-
-@contextlib.contextmanager
-def interrupt_sets_flag(trainer):
-    """The first Ctrl-C asks the loop to stop after the current step; a second one aborts."""
-    def request_stop(signum, frame):
-        if trainer.stop_requested:
-            raise KeyboardInterrupt
-        trainer.stop_requested = True
-        print("\nCtrl-C: finishing this step and saving a checkpoint (Ctrl-C again to abort)",
-              file=sys.stderr)
-
-    try:
-        previous = signal.signal(signal.SIGINT, request_stop)
-    except ValueError:  # not the main thread: signals cannot be caught here
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def main(argv=None, dataset="cifar10"):
-    """Command-line entry point; returns the exit status."""
-    config, given = parse_args(argv, dataset)
-    if config.dry_run:
-        config = dataclasses.replace(
-            config, dataset="fake", max_steps=config.max_steps or 3,
-            batch_size=config.batch_size if "batch_size" in given else 32,
-            out=config.out if "out" in given else "runs/dry-run")
-    try:
-        if config.resume:
-            trainer = Trainer.resume(config.resume, {k: getattr(config, k) for k in given})
-        else:
-            trainer = Trainer(config)
-        print(f"training on {trainer.config.dataset} ({len(trainer.images)} images) with the "
-              f"{trainer.config.backend} backend for {trainer.total_steps} steps; "
-              f"writing to {trainer.config.out}", file=sys.stderr)
-        started = time.perf_counter()
-        trainer.run()
-    except (data.DatasetError, backend.BackendUnavailable, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except TrainingDiverged as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"done: {trainer.step} steps in {time.perf_counter() - started:.0f} s; samples in "
-          f"{trainer.path('samples.png')}, losses in {trainer.path('loss.png')}", file=sys.stderr)
-    return 130 if trainer.stop_requested else 0
