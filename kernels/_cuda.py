@@ -157,11 +157,14 @@ def per_channel(op, name, a, channels, dtype):
     return get_cupy().ascontiguousarray(a)
 
 
-def like(op, name, a, reference):
-    """a as a contiguous device array with reference's shape and dtype."""
-    if tuple(a.shape) != tuple(reference.shape):
-        raise ValueError(f"minigan.kernels.{op}: {name} has shape {tuple(a.shape)}, "
-                         f"expected {tuple(reference.shape)}")
-    if a.dtype != reference.dtype:
-        raise TypeError(f"minigan.kernels.{op}: {name} is {a.dtype}, expected {reference.dtype}")
-    return get_cupy().ascontiguousarray(a)
+def contiguous(op, x, **like_x):
+    """[x, *like_x.values()] as contiguous device arrays, after checking that x is float32 or
+    float64 and that each of like_x (by name) has x's shape and dtype."""
+    check_dtype(op, x.dtype)
+    for name, a in like_x.items():
+        if tuple(a.shape) != tuple(x.shape):
+            raise ValueError(f"minigan.kernels.{op}: {name} has shape {tuple(a.shape)}, "
+                             f"expected {tuple(x.shape)}")
+        if a.dtype != x.dtype:
+            raise TypeError(f"minigan.kernels.{op}: {name} is {a.dtype}, expected {x.dtype}")
+    return [get_cupy().ascontiguousarray(a) for a in (x, *like_x.values())]

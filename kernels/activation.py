@@ -107,56 +107,43 @@ SOURCE = _cuda.Source("activation.cu", templates=("leaky_relu", "leaky_relu_back
 
 
 def leaky_relu_cuda(x, negative_slope=0.01):
-    dtype = _cuda.check_dtype("leaky_relu", x.dtype)
-    cp = _cuda.get_cupy()
-    x = cp.ascontiguousarray(x)
-    y = cp.empty_like(x)
-    SOURCE.launch("leaky_relu", dtype, x.size, (x, y, numpy.int64(x.size), dtype.type(negative_slope)))
+    x, = _cuda.contiguous("leaky_relu", x)
+    y = _cuda.get_cupy().empty_like(x)
+    SOURCE.launch("leaky_relu", x.dtype, x.size, (x, y, numpy.int64(x.size), x.dtype.type(negative_slope)))
     return y
 
 
 def leaky_relu_backward_cuda(grad, y, negative_slope=0.01):
-    op = "leaky_relu_backward"
-    dtype = _cuda.check_dtype(op, grad.dtype)
+    grad, y = _cuda.contiguous("leaky_relu_backward", grad, y=y)
     _check_slope(negative_slope)
-    cp = _cuda.get_cupy()
-    grad = cp.ascontiguousarray(grad)
-    y = _cuda.like(op, "y", y, grad)
-    grad_x = cp.empty_like(grad)
-    SOURCE.launch(op, dtype, grad.size, (grad, y, grad_x, numpy.int64(grad.size), dtype.type(negative_slope)))
+    grad_x = _cuda.get_cupy().empty_like(grad)
+    SOURCE.launch("leaky_relu_backward", grad.dtype, grad.size,
+                  (grad, y, grad_x, numpy.int64(grad.size), grad.dtype.type(negative_slope)))
     return grad_x
 
 
 def sigmoid_cuda(x):
-    dtype = _cuda.check_dtype("sigmoid", x.dtype)
-    cp = _cuda.get_cupy()
-    x = cp.ascontiguousarray(x)
-    y = cp.empty_like(x)
-    SOURCE.launch("sigmoid", dtype, x.size, (x, y, numpy.int64(x.size)))
+    x, = _cuda.contiguous("sigmoid", x)
+    y = _cuda.get_cupy().empty_like(x)
+    SOURCE.launch("sigmoid", x.dtype, x.size, (x, y, numpy.int64(x.size)))
     return y
 
 
 def bce_with_logits_terms_cuda(x, target):
-    op = "bce_with_logits_terms"
-    dtype = _cuda.check_dtype(op, x.dtype)
-    cp = _cuda.get_cupy()
-    x = cp.ascontiguousarray(x)
-    target = _cuda.like(op, "target", target, x)
-    terms = cp.empty_like(x)
-    SOURCE.launch("bce_with_logits", dtype, x.size, (x, target, terms, numpy.int64(x.size)))
+    x, target = _cuda.contiguous("bce_with_logits_terms", x, target=target)
+    terms = _cuda.get_cupy().empty_like(x)
+    SOURCE.launch("bce_with_logits", x.dtype, x.size, (x, target, terms, numpy.int64(x.size)))
     return terms
 
 
 def bce_with_logits_backward_cuda(x, target, grad=1.0, divisor=1):
     op = "bce_with_logits_backward"
-    dtype = _cuda.check_dtype(op, x.dtype)
+    x, target = _cuda.contiguous(op, x, target=target)
     cp = _cuda.get_cupy()
-    x = cp.ascontiguousarray(x)
-    target = _cuda.like(op, "target", target, x)
-    grad = cp.ascontiguousarray(cp.asarray(grad, dtype=dtype).reshape(-1))
+    grad = cp.ascontiguousarray(cp.asarray(grad, dtype=x.dtype).reshape(-1))
     if grad.size != 1:
         raise ValueError(f"minigan.kernels.{op}: grad must be a number or a 1-element array, "
                          f"got shape {tuple(grad.shape)}")
     grad_x = cp.empty_like(x)
-    SOURCE.launch(op, dtype, x.size, (x, target, grad, dtype.type(divisor), grad_x, numpy.int64(x.size)))
+    SOURCE.launch(op, x.dtype, x.size, (x, target, grad, x.dtype.type(divisor), grad_x, numpy.int64(x.size)))
     return grad_x

@@ -74,7 +74,8 @@ def adam_update_cuda(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, e
         if step.shape != () or step.dtype != numpy.int64:
             raise ValueError(f"minigan.kernels.{op}: a device step must be a 0-d int64 array, "
                              f"got {step.dtype} {tuple(step.shape)}")
-        SOURCE.launch("adam_update_counted", dtype, param.size, (*buffers, step, numpy.int64(param.size), *hyper))
+        SOURCE.launch("adam_update_counted", dtype, param.size,
+                      (*buffers, step, numpy.int64(param.size), *hyper))
         return
     corrections = [numpy.float64(c) for c in _bias_corrections(step, beta1, beta2)]
     SOURCE.launch(op, dtype, param.size, (*buffers, numpy.int64(param.size), *hyper, *corrections))

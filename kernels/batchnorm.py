@@ -191,26 +191,27 @@ SOURCE = _cuda.Source("batchnorm.cu", templates=("batch_norm_stats", "batch_norm
 
 def batch_norm_stats_cuda(x):
     op = "batch_norm_stats"
-    dtype = _cuda.check_dtype(op, x.dtype)
-    cp = _cuda.get_cupy()
-    x = cp.ascontiguousarray(x)
+    x, = _cuda.contiguous(op, x)
     n, channels, plane = _cuda.layout(op, x)
     _check_not_empty(x)
-    mean, var = cp.empty(channels, dtype=dtype), cp.empty(channels, dtype=dtype)
-    SOURCE.launch_per_channel(op, dtype, channels, (x, mean, var, *_cuda.i32(n, channels, plane)))
+    mean, var = (_cuda.get_cupy().empty(channels, dtype=x.dtype) for _ in range(2))
+    SOURCE.launch_per_channel(op, x.dtype, channels, (x, mean, var, *_cuda.i32(n, channels, plane)))
     return mean, var
+
+
+def _channel_arrays(op, channels, dtype, **arrays):
+    """Each of arrays (by name) as a contiguous (C,) device array of dtype, None staying None."""
+    return [_cuda.per_channel(op, name, a, channels, dtype) for name, a in arrays.items()]
 
 
 def batch_norm_forward_apply_cuda(x, mean, inv_std, weight=None, bias=None):
     op = "batch_norm_forward_apply"
-    dtype = _cuda.check_dtype(op, x.dtype)
-    cp = _cuda.get_cupy()
-    x = cp.ascontiguousarray(x)
+    x, = _cuda.contiguous(op, x)
     _, channels, plane = _cuda.layout(op, x)
-    mean, inv_std, weight, bias = (_cuda.per_channel(op, name, a, channels, dtype) for name, a in
-                                   (("mean", mean), ("inv_std", inv_std), ("weight", weight), ("bias", bias)))
-    x_hat, y = cp.empty_like(x), cp.empty_like(x)
-    SOURCE.launch(op, dtype, x.size,
+    mean, inv_std, weight, bias = _channel_arrays(op, channels, x.dtype, mean=mean, inv_std=inv_std,
+                                                 weight=weight, bias=bias)
+    x_hat, y = (_cuda.get_cupy().empty_like(x) for _ in range(2))
+    SOURCE.launch(op, x.dtype, x.size,
                   (x, mean, inv_std, x if weight is None else weight, x if bias is None else bias, x_hat, y,
                    numpy.int64(x.size), *_cuda.i32(channels, plane, weight is not None, bias is not None)))
     return y, x_hat
@@ -218,28 +219,22 @@ def batch_norm_forward_apply_cuda(x, mean, inv_std, weight=None, bias=None):
 
 def batch_norm_backward_reductions_cuda(grad_y, x_hat):
     op = "batch_norm_backward_reductions"
-    dtype = _cuda.check_dtype(op, grad_y.dtype)
-    cp = _cuda.get_cupy()
-    grad_y = cp.ascontiguousarray(grad_y)
-    x_hat = _cuda.like(op, "x_hat", x_hat, grad_y)
+    grad_y, x_hat = _cuda.contiguous(op, grad_y, x_hat=x_hat)
     n, channels, plane = _cuda.layout(op, grad_y)
-    sum_dy, sum_dy_xhat = cp.zeros(channels, dtype=dtype), cp.zeros(channels, dtype=dtype)
+    sum_dy, sum_dy_xhat = (_cuda.get_cupy().zeros(channels, dtype=grad_y.dtype) for _ in range(2))
     if grad_y.size:
-        SOURCE.launch_per_channel("batch_norm_backward_reduce", dtype, channels,
+        SOURCE.launch_per_channel("batch_norm_backward_reduce", grad_y.dtype, channels,
                                   (grad_y, x_hat, sum_dy, sum_dy_xhat, *_cuda.i32(n, channels, plane)))
     return sum_dy, sum_dy_xhat
 
 
 def batch_norm_backward_apply_cuda(grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
     op = "batch_norm_backward_apply"
-    dtype = _cuda.check_dtype(op, grad_y.dtype)
-    cp = _cuda.get_cupy()
-    grad_y = cp.ascontiguousarray(grad_y)
-    x_hat = _cuda.like(op, "x_hat", x_hat, grad_y)
+    grad_y, x_hat = _cuda.contiguous(op, grad_y, x_hat=x_hat)
     _, channels, plane = _cuda.layout(op, grad_y)
-    scale, mean_dy, mean_dy_xhat = (_cuda.per_channel(op, name, a, channels, dtype) for name, a in
-                                    (("scale", scale), ("mean_dy", mean_dy), ("mean_dy_xhat", mean_dy_xhat)))
-    grad_x = cp.empty_like(grad_y)
-    SOURCE.launch(op, dtype, grad_y.size, (grad_y, x_hat, scale, mean_dy, mean_dy_xhat, grad_x,
-                                           numpy.int64(grad_y.size), *_cuda.i32(channels, plane)))
+    per_channel = _channel_arrays(op, channels, grad_y.dtype, scale=scale, mean_dy=mean_dy,
+                                  mean_dy_xhat=mean_dy_xhat)
+    grad_x = _cuda.get_cupy().empty_like(grad_y)
+    SOURCE.launch(op, grad_y.dtype, grad_y.size, (grad_y, x_hat, *per_channel, grad_x, numpy.int64(grad_y.size),
+                                                  *_cuda.i32(channels, plane)))
     return grad_x

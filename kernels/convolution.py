@@ -153,24 +153,21 @@ def _geometry(op, x_shape, kh, kw, stride, padding, out_hw):
 
 
 def im2col_cuda(x, kh, kw, stride, padding, out_hw):
-    dtype = _cuda.check_dtype("im2col", x.dtype)
-    cp = _cuda.get_cupy()
-    x = cp.ascontiguousarray(x)
+    x, = _cuda.contiguous("im2col", x)
     geometry = _geometry("im2col", x.shape, kh, kw, stride, padding, out_hw)
-    col = cp.empty((x.shape[1] * kh * kw, x.shape[0] * out_hw[0] * out_hw[1]), dtype=dtype)
-    SOURCE.launch("im2col", dtype, col.size, (x, col, *geometry))
+    col = _cuda.get_cupy().empty((x.shape[1] * kh * kw, x.shape[0] * out_hw[0] * out_hw[1]), dtype=x.dtype)
+    SOURCE.launch("im2col", x.dtype, col.size, (x, col, *geometry))
     return col
 
 
 def col2im_cuda(col, x_shape, kh, kw, stride, padding, out_hw):
-    dtype = _cuda.check_dtype("col2im", col.dtype)
-    cp = _cuda.get_cupy()
+    col, = _cuda.contiguous("col2im", col)
     n, c = x_shape[:2]
     if tuple(col.shape) != (c * kh * kw, n * out_hw[0] * out_hw[1]):
         raise ValueError(f"minigan.kernels.col2im: col has shape {tuple(col.shape)}, expected "
                          f"{(c * kh * kw, n * out_hw[0] * out_hw[1])} for x {tuple(x_shape)}, "
                          f"kernel {(kh, kw)}, output {tuple(out_hw)}")
     geometry = _geometry("col2im", x_shape, kh, kw, stride, padding, out_hw)
-    x = cp.empty(tuple(x_shape), dtype=dtype)
-    SOURCE.launch("col2im", dtype, x.size, (cp.ascontiguousarray(col), x, *geometry))
+    x = _cuda.get_cupy().empty(tuple(x_shape), dtype=col.dtype)
+    SOURCE.launch("col2im", col.dtype, x.size, (col, x, *geometry))
     return x

@@ -48,7 +48,8 @@ def test_local_includes_are_kernel_free_headers():
             assert name.endswith(".cuh") and (CUDA_DIR / name).is_file(), \
                 f"{source.name} includes {name!r}: not a header in {CUDA_DIR}"
     for header in HEADERS:
-        assert not cuda_emulator.defined_kernels(code(header)) | cuda_emulator.defined_templates(code(header)), \
+        text = code(header)
+        assert not cuda_emulator.defined_kernels(text) | cuda_emulator.defined_templates(text), \
             f"{header.name} defines kernels; keep them in .cu files"
 
 
@@ -69,13 +70,13 @@ def test_nvcc_compiles(file, tmp_path):
     if shutil.which("nvcc") is None:
         pytest.skip("nvcc is not on PATH")
     source = DECLARED[file]
-    plain = subprocess.run(["nvcc", "--ptx", "-arch=sm_90", "-o", str(tmp_path / "plain.ptx"), str(CUDA_DIR / file)],
-                           capture_output=True, text=True)
+    plain = subprocess.run(["nvcc", "--ptx", "-arch=sm_90", "-o", str(tmp_path / "plain.ptx"),
+                            str(CUDA_DIR / file)], capture_output=True, text=True)
     assert plain.returncode == 0, f"nvcc failed on {file}:\n{plain.stdout}{plain.stderr}"
     # Taking a template kernel's address instantiates it, as NVRTC does for a name expression.
     wrapper = tmp_path / f"instantiate_{file}"
-    wrapper.write_text(f'#include "{CUDA_DIR / file}"\n'
-                       f'void* const instantiated[] = {{{", ".join(f"(void*)&{e}" for e in source.name_expressions)}}};\n')
+    addresses = ", ".join(f"(void*)&{expression}" for expression in source.name_expressions)
+    wrapper.write_text(f'#include "{CUDA_DIR / file}"\nvoid* const instantiated[] = {{{addresses}}};\n')
     ptx = tmp_path / "instantiated.ptx"
     result = subprocess.run(["nvcc", "--ptx", "-arch=sm_90", INCLUDE, "-o", str(ptx), str(wrapper)],
                             capture_output=True, text=True)

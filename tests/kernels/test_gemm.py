@@ -215,8 +215,9 @@ def test_matmul_runs_on_the_engine_it_is_given(emulated_gpu, rng):
     """cuBLAS (here NumPy's @), the exact kernel or the TF32 one, each launched only when named;
     a transposed view goes to gemm through its flag."""
     a, b = rng.standard_normal((5, 7)).astype(numpy.float32), rng.standard_normal((5, 3)).astype(numpy.float32)
-    launches = {engine: lambda s=source, n=name, d=dtype: s.kernel(n, d).launches for engine, source, name, dtype
-                in (("exact", family.EXACT, "gemm", numpy.float32), ("tf32", family.TF32, "gemm_tf32", None))}
+    kernels = {"exact": (family.EXACT, "gemm", numpy.float32), "tf32": (family.TF32, "gemm_tf32", None)}
+    launches = {engine: lambda s=source, n=name, d=dtype: s.kernel(n, d).launches
+                for engine, (source, name, dtype) in kernels.items()}
     for engine in family.MATMUL_ENGINES:
         before = {e: count() for e, count in launches.items()}
         c = emulated_gpu.matmul(a.T, b, engine)

@@ -71,7 +71,8 @@ def test_kernels_import_nothing_from_minigan():
                     f"{path.name}:{node.lineno} imports {node.module}"
             elif isinstance(node, ast.Import):
                 for alias in node.names:
-                    assert not alias.name.startswith("minigan"), f"{path.name}:{node.lineno} imports {alias.name}"
+                    assert not alias.name.startswith("minigan"), \
+                        f"{path.name}:{node.lineno} imports {alias.name}"
 
 
 def test_importing_the_kernels_needs_no_cupy():

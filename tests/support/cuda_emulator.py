@@ -1,4 +1,4 @@
-"""A small CUDA emulator: kernels/cuda/*.cu run on the CPU, driven by the kernel families' own launch code.
+"""A small CUDA emulator: kernels/cuda/*.cu run on the CPU, driven by the kernels' own launch code.
 
 No GPU here, so each .cu is compiled as C++ with a shim that defines
 threadIdx/blockIdx/blockDim/gridDim (3-D) and __syncthreads (a barrier):
@@ -8,9 +8,10 @@ each barrier, and blocks run one after another. The launch wrappers
 arrays are NumPy arrays and whose RawModule is that C++ library, so the launch
 code is tested too. As with CuPy, a module's kernels are its `extern "C"`
 functions, looked up by name, and the template instantiations named in
-name_expressions (`im2col<float>`), looked up by that expression: each kernel argument must be an array or a NumPy scalar of exactly the
-C type of the parameter (a Python int, or an int32 for a long long, fails
-here as it would corrupt the launch on a GPU).
+name_expressions (`im2col<float>`), looked up by that expression. Each
+kernel argument must be an array or a NumPy scalar of exactly the C type of
+the parameter (a Python int, or an int32 for a long long, fails here as it
+would corrupt the launch on a GPU).
 
 Two PTX instructions of the TF32 GEMM are emulated, as PTX's ISA documents
 them: cvt.rna.tf32.f32 (round to 10 mantissa bits, ties away from zero) and
@@ -247,7 +248,8 @@ class EmulatedModule:
         wrappers = "".join(
             f'extern "C" void launch_{s}(const unsigned* g, const unsigned* b, void** a) '
             f'{{ launch({n}, g, b, a); }}\n'
-            f'extern "C" const char* signature_{s}() {{ return signature({n}); }}\n' for n, s in symbols.items())
+            f'extern "C" const char* signature_{s}() {{ return signature({n}); }}\n'
+            for n, s in symbols.items())
         cpp = build_dir / f"{stem}.cpp"
         cpp.write_text(f'{SHIM}\n#include "{stem}.cu.inc"\n{LAUNCHER}\n{wrappers}')
         library = build_dir / f"{stem}.so"
