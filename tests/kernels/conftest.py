@@ -11,7 +11,7 @@ from minigan.kernels import table
 
 @pytest.fixture(params=["cpu", "emulated-cuda", pytest.param("cuda", marks=pytest.mark.gpu)])
 def kernel_backend(request):
-    """.table (the kernels), .put(array) (a host array onto the backend), .get(array) (back as NumPy)."""
+    """.name, .table (the kernels), .put(array) (a host array onto the backend), .get(array) (back as NumPy)."""
     if request.param == "cpu":
         xp, kernels = numpy, table.cpu
     elif request.param == "emulated-cuda":
@@ -21,5 +21,4 @@ def kernel_backend(request):
             xp, kernels = backend.require_cupy(), table.cuda
         except RuntimeError as error:  # require_cupy says what is missing
             pytest.skip(str(error))
-    return types.SimpleNamespace(name=request.param, table=kernels, xp=xp, put=xp.asarray,
-                                 get=backend.to_numpy)
+    return types.SimpleNamespace(name=request.param, table=kernels, put=xp.asarray, get=backend.to_numpy)
