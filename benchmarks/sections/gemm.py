@@ -6,6 +6,7 @@ import numpy
 
 from harness import interleaved, ms
 from minigan.backend import kernels
+from minigan.config import MATMUL_ENGINES
 
 
 def step_products(mg, batch):
@@ -15,9 +16,9 @@ def step_products(mg, batch):
     table, calls = kernels(mg.xp), defaultdict(int)
     matmul = table.matmul
 
-    def recording(a, b):
+    def recording(a, b, engine):
         calls[(a.shape, b.shape, not a.flags.c_contiguous, not b.flags.c_contiguous)] += 1
-        return matmul(a, b)
+        return matmul(a, b, engine)
     run = mg.step(batch)
     table.matmul = recording
     try:
@@ -45,11 +46,10 @@ def bench_gemm(mg, batches, rounds, table, record):
 
             def on(engine):
                 def call():
-                    with gpu.using_matmul(engine):
-                        gpu.matmul(a, b)
+                    gpu.matmul(a, b, engine)
                     mg.sync()
                 return call
-            samples = interleaved({engine: on(engine) for engine in gpu.MATMUL_ENGINES}, rounds)
+            samples = interleaved({engine: on(engine) for engine in MATMUL_ENGINES}, rounds)
             what = (f"b{batch} {a_shape}{'ᵀ' if a_t else ''} @ {b_shape}{'ᵀ' if b_t else ''}"
                     f"{f' x{count}' if count > 1 else ''}")
             results[what] = {engine: ms(s) for engine, s in samples.items()}

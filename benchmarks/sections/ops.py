@@ -6,7 +6,7 @@ import workloads
 from harness import interleaved, ms, sync
 from minigan.backend import kernels
 from minigan.functional.conv import conv_output_size
-from minigan.kernels import reference
+from minigan.kernels.convolution import col2im_reference, im2col_reference
 
 
 def bench_ops(fws, batch, rounds, table, raw):
@@ -35,7 +35,7 @@ def bench_kernels(xp, batch, rounds, table, raw):
             args = (k, k, (s, s), (p, p), out)
             x_dev = xp.asarray(x)
             calls = {"fast": lambda: fast.im2col(x_dev, *args) is None or sync(xp),
-                     "reference": lambda: reference.im2col(x, *args)}
+                     "reference": lambda: im2col_reference(x, *args)}
             what = f"im2col {name} {tuple(x.shape)}"
         else:
             out = ((size - 1) * s - 2 * p + k,) * 2
@@ -44,7 +44,7 @@ def bench_kernels(xp, batch, rounds, table, raw):
             args = (shape, k, k, (s, s), (p, p), (size, size))
             col_dev = xp.asarray(col)
             calls = {"fast": lambda: fast.col2im(col_dev, *args) is None or sync(xp),
-                     "reference": lambda: reference.col2im(col, *args)}
+                     "reference": lambda: col2im_reference(col, *args)}
             what = f"col2im {name} {tuple(col.shape)}"
         samples = interleaved(calls, rounds)
         raw[what] = samples
