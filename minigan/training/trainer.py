@@ -16,6 +16,7 @@ import numpy
 from .. import backend, data
 from .. import functional as F
 from ..autograd import Tensor, no_grad
+from ..config import using_config
 from ..models.dcgan import Discriminator, Generator, init_weights
 from ..optim import Adam
 from . import images
