@@ -22,7 +22,8 @@ struct Window { int h_lo, h_hi, w_lo, w_hi; };
 __device__ inline Window window(int oy, int ox, int height, int width, int kh, int kw, int sh, int sw,
                                 int ph, int pw) {
     const int h0 = oy * sh - ph, w0 = ox * sw - pw;  // the top-left corner, maybe in the padding
-    return {h0 < 0 ? 0 : h0, h0 + kh < height ? h0 + kh : height, w0 < 0 ? 0 : w0, w0 + kw < width ? w0 + kw : width};
+    return {h0 < 0 ? 0 : h0, h0 + kh < height ? h0 + kh : height,
+            w0 < 0 ? 0 : w0, w0 + kw < width ? w0 + kw : width};
 }
 
 template <typename T>
@@ -66,14 +67,18 @@ __device__ void max_pool2d_impl(const T* __restrict__ x, T* __restrict__ y, int*
 }
 
 // The output rows (or columns) whose windows hold input row h: lo <= o < hi.
-__device__ inline int window_lo(int h, int k, int s, int pad) { return h + pad < k ? 0 : (h + pad - k) / s + 1; }
-__device__ inline int window_hi(int h, int s, int pad, int out) { return (h + pad) / s + 1 < out ? (h + pad) / s + 1 : out; }
+__device__ inline int window_lo(int h, int k, int s, int pad) {
+    return h + pad < k ? 0 : (h + pad - k) / s + 1;
+}
+__device__ inline int window_hi(int h, int s, int pad, int out) {
+    return (h + pad) / s + 1 < out ? (h + pad) / s + 1 : out;
+}
 
 // The gather of both backwards; BY_ARGMAX sums only the windows whose argmax is the pixel.
 template <typename T, bool BY_ARGMAX>
 __device__ void pool2d_backward_impl(const T* __restrict__ grad_y, const int* __restrict__ argmax,
-                                     T* __restrict__ grad_x, int planes, int height, int width, int kh, int kw,
-                                     int sh, int sw, int ph, int pw, int oh, int ow) {
+                                     T* __restrict__ grad_x, int planes, int height, int width, int kh,
+                                     int kw, int sh, int sw, int ph, int pw, int oh, int ow) {
     const long long total = (long long)planes * height * width, step = (long long)blockDim.x * gridDim.x;
     const T divisor = BY_ARGMAX ? T(1) : (T)(kh * kw);
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < total; k += step) {
@@ -88,7 +93,8 @@ __device__ void pool2d_backward_impl(const T* __restrict__ grad_y, const int* __
     }
 }
 
-#define POOL_ARGS int planes, int height, int width, int kh, int kw, int sh, int sw, int ph, int pw, int oh, int ow
+#define POOL_ARGS int planes, int height, int width, int kh, int kw, int sh, int sw, int ph, int pw, \
+    int oh, int ow
 #define POOL_PASS planes, height, width, kh, kw, sh, sw, ph, pw, oh, ow
 
 extern "C" __global__ void avg_pool2d_f32(const float* __restrict__ x, float* __restrict__ y, POOL_ARGS) {
@@ -109,8 +115,8 @@ extern "C" __global__ void max_pool2d_f64(const double* __restrict__ x, double* 
     max_pool2d_impl<double>(x, y, argmax, POOL_PASS);
 }
 
-extern "C" __global__ void avg_pool2d_backward_f32(const float* __restrict__ grad_y, float* __restrict__ grad_x,
-                                                   POOL_ARGS) {
+extern "C" __global__ void avg_pool2d_backward_f32(const float* __restrict__ grad_y,
+                                                   float* __restrict__ grad_x, POOL_ARGS) {
     pool2d_backward_impl<float, false>(grad_y, nullptr, grad_x, POOL_PASS);
 }
 
@@ -119,13 +125,14 @@ extern "C" __global__ void avg_pool2d_backward_f64(const double* __restrict__ gr
     pool2d_backward_impl<double, false>(grad_y, nullptr, grad_x, POOL_PASS);
 }
 
-extern "C" __global__ void max_pool2d_backward_f32(const float* __restrict__ grad_y, const int* __restrict__ argmax,
-                                                   float* __restrict__ grad_x, POOL_ARGS) {
+extern "C" __global__ void max_pool2d_backward_f32(const float* __restrict__ grad_y,
+                                                   const int* __restrict__ argmax, float* __restrict__ grad_x,
+                                                   POOL_ARGS) {
     pool2d_backward_impl<float, true>(grad_y, argmax, grad_x, POOL_PASS);
 }
 
 extern "C" __global__ void max_pool2d_backward_f64(const double* __restrict__ grad_y,
-                                                   const int* __restrict__ argmax, double* __restrict__ grad_x,
-                                                   POOL_ARGS) {
+                                                   const int* __restrict__ argmax,
+                                                   double* __restrict__ grad_x, POOL_ARGS) {
     pool2d_backward_impl<double, true>(grad_y, argmax, grad_x, POOL_PASS);
 }

@@ -37,8 +37,8 @@ def naive_windows(x_shape, kernel, stride, padding):
         for c in range(channels):
             for oy in range(oh):
                 for ox in range(ow):
-                    yield n, c, oy, ox, [(oy * sh - ph + i, ox * sw - pw + j) for i in range(kh) for j in range(kw)
-                                         if 0 <= oy * sh - ph + i < height and 0 <= ox * sw - pw + j < width]
+                    pixels = [(oy * sh - ph + i, ox * sw - pw + j) for i in range(kh) for j in range(kw)]
+                    yield n, c, oy, ox, [(h, w) for h, w in pixels if 0 <= h < height and 0 <= w < width]
 
 
 def naive_pools(x, kernel, stride, padding):
@@ -110,7 +110,8 @@ def test_nan_and_infinite_windows_follow_torch_rule():
     """NaN wins (the last one in scan order); an all -inf window points at its first in-bounds pixel."""
     nan, inf = numpy.nan, numpy.inf
     x = numpy.array([[[[1, nan, 3], [nan, 2, 3], [-inf, -inf, 1]]]])
-    for kernel, stride, padding in [((2, 2), (1, 1), (0, 0)), ((2, 2), (1, 1), (1, 1)), ((3, 3), (1, 1), (1, 1))]:
+    for kernel, stride, padding in [((2, 2), (1, 1), (0, 0)), ((2, 2), (1, 1), (1, 1)),
+                                    ((3, 3), (1, 1), (1, 1))]:
         _, top, argmax = naive_pools(x, kernel, stride, padding)
         y, index = pooling.max_pool2d_reference(x, kernel, stride, padding)
         numpy.testing.assert_array_equal(y, top)
@@ -128,7 +129,8 @@ def test_tie_rule_is_torch_cpu(torch):
         x.ravel()[::7] = numpy.nan
         expected = torch.nn.functional.max_pool2d(torch.from_numpy(x), kernel, stride, padding,
                                                   return_indices=True)[1].numpy()
-        numpy.testing.assert_array_equal(pooling.max_pool2d_reference(x, kernel, stride, padding)[1], expected)
+        got = pooling.max_pool2d_reference(x, kernel, stride, padding)[1]
+        numpy.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -140,7 +142,7 @@ def test_numba_kernels_equal_reference(case, dtype, values):
     shape, kernel, stride, padding = case
     rng = numpy.random.default_rng(2)
     x = rng.standard_normal(shape).astype(dtype) if values == "distinct" else tied(rng, shape, dtype)
-    grad_y = rng.standard_normal(shape[:2] + pooling.output_size(shape, kernel, stride, padding)).astype(dtype)
+    grad_y = rng.standard_normal(shape[:2] + pooling.output_size(*case)).astype(dtype)
     for got, expected in zip(run_all(cpu, x, grad_y, kernel, stride, padding),
                              references(x, grad_y, kernel, stride, padding)):
         assert got.dtype == expected.dtype
@@ -170,7 +172,7 @@ def test_emulated_cuda_kernels_equal_reference(emulated_gpu, case, dtype):
     shape, kernel, stride, padding = case
     rng = numpy.random.default_rng(4)
     x = tied(rng, shape, dtype)
-    grad_y = rng.standard_normal(shape[:2] + pooling.output_size(shape, kernel, stride, padding)).astype(dtype)
+    grad_y = rng.standard_normal(shape[:2] + pooling.output_size(*case)).astype(dtype)
     for got, expected in zip(run_all(emulated_gpu, x, grad_y, kernel, stride, padding),
                              references(x, grad_y, kernel, stride, padding)):
         assert got.dtype == expected.dtype
