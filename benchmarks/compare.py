@@ -111,7 +111,7 @@ def bench_kernels(xp, batch, rounds, table, raw):
     """im2col (conv forward) and col2im (transposed-conv forward): the backend's kernel vs NumPy's."""
     from minigan.backend import kernels
     from minigan.functional.conv import conv_output_size
-    from minigan.kernels import reference
+    from minigan.kernels.convolution import col2im_reference, im2col_reference
     fast = kernels(xp)
     rng = numpy.random.default_rng(0)
     for name, op, cin, cout, k, s, p, size in W.LAYERS:
@@ -121,7 +121,7 @@ def bench_kernels(xp, batch, rounds, table, raw):
             args = (k, k, (s, s), (p, p), out)
             x_dev = xp.asarray(x)
             calls = {"fast": lambda: fast.im2col(x_dev, *args) is None or _sync(xp),
-                     "reference": lambda: reference.im2col(x, *args)}
+                     "reference": lambda: im2col_reference(x, *args)}
             what = f"im2col {name} {tuple(x.shape)}"
         else:
             out = ((size - 1) * s - 2 * p + k,) * 2
@@ -130,7 +130,7 @@ def bench_kernels(xp, batch, rounds, table, raw):
             args = (shape, k, k, (s, s), (p, p), (size, size))
             col_dev = xp.asarray(col)
             calls = {"fast": lambda: fast.col2im(col_dev, *args) is None or _sync(xp),
-                     "reference": lambda: reference.col2im(col, *args)}
+                     "reference": lambda: col2im_reference(col, *args)}
             what = f"col2im {name} {tuple(col.shape)}"
         samples = interleaved(calls, rounds)
         raw[what] = samples
@@ -235,9 +235,9 @@ def step_products(mg, batch):
     table, calls = kernels(mg.xp), defaultdict(int)
     matmul = table.matmul
 
-    def recording(a, b):
+    def recording(a, b, engine):
         calls[(a.shape, b.shape, not a.flags.c_contiguous, not b.flags.c_contiguous)] += 1
-        return matmul(a, b)
+        return matmul(a, b, engine)
     run = mg.step(batch)
     table.matmul = recording
     try:
@@ -258,6 +258,7 @@ def bench_gemm(mg, batches, rounds, table, record):
     """Each product of the step at each batch on cuBLAS, the exact own GEMM and the TF32 one,
     interleaved: where the own kernels beat cuBLAS (--matmul), and what they cost a graph step."""
     from minigan.backend import kernels
+    from minigan.config import MATMUL_ENGINES
     gpu, rng = kernels(mg.xp), numpy.random.default_rng(0)
     results = {}
     for batch in batches:
@@ -266,11 +267,10 @@ def bench_gemm(mg, batches, rounds, table, record):
 
             def on(engine):
                 def call():
-                    with gpu.using_matmul(engine):
-                        gpu.matmul(a, b)
+                    gpu.matmul(a, b, engine)
                     mg.sync()
                 return call
-            samples = interleaved({engine: on(engine) for engine in gpu.MATMUL_ENGINES}, rounds)
+            samples = interleaved({engine: on(engine) for engine in MATMUL_ENGINES}, rounds)
             what = (f"b{batch} {a_shape}{'ᵀ' if a_t else ''} @ {b_shape}{'ᵀ' if b_t else ''}"
                     f"{f' x{count}' if count > 1 else ''}")
             results[what] = {engine: ms(s) for engine, s in samples.items()}

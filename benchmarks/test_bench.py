@@ -35,8 +35,8 @@ def test_batch_norm(benchmark, framework, norm, direction):
 def test_im2col_col2im(benchmark, kernel, layer, implementation):
     """The Numba kernels against the plain-NumPy reference, at the layer's column shape."""
     from minigan.functional.conv import conv_output_size
-    from minigan.kernels import cpu, reference
-    impl = cpu if implementation == "numba" else reference
+    from minigan.kernels import convolution
+    suffix = "cpu" if implementation == "numba" else "reference"
     _, op, cin, cout, k, s, p, size = LAYERS[layer]
     rng = numpy.random.default_rng(0)
     # The image side of the layer's im2col/col2im: its input for conv2d, its output for conv_transpose2d.
@@ -46,10 +46,10 @@ def test_im2col_col2im(benchmark, kernel, layer, implementation):
     args = (k, k, (s, s), (p, p), out)
     benchmark.group = f"{kernel} {layer} {tuple(x.shape)}"
     if kernel == "im2col":
-        benchmark(impl.im2col, x, *args)
+        benchmark(getattr(convolution, f"im2col_{suffix}"), x, *args)
     else:
-        col = cpu.im2col(x, *args)
-        benchmark(impl.col2im, col, x.shape, *args)
+        col = convolution.im2col_cpu(x, *args)
+        benchmark(getattr(convolution, f"col2im_{suffix}"), col, x.shape, *args)
 
 
 def test_train_step(benchmark, framework):
@@ -83,7 +83,7 @@ def test_step_products_are_what_the_convolutions_multiply():
     """compare.py's GEMM section times the step's own products: recorded from kernels.matmul,
     they are the DCGAN-32 layers' (checked here at D2's forward, by hand) and the wrapper is gone after."""
     import compare
-    from minigan.kernels import cpu
+    from minigan.kernels.table import cpu
     matmul = cpu.matmul
     products = compare.step_products(W.Minigan("numpy"), 4)
     assert cpu.matmul is matmul

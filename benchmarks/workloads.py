@@ -69,7 +69,7 @@ def set_threads(n, torch=True):
     """
     import numba
 
-    import minigan.kernels.cpu  # noqa: F401  (picks Numba's threading layer before the first launch)
+    import minigan.kernels.table  # noqa: F401  (picks Numba's threading layer before the first launch)
     torch = import_torch() if torch else None  # loaded first, so threadpoolctl sees its pools too
     numba.set_num_threads(n)
     done = {"numba": numba.get_num_threads(), "numba_threading_layer": numba.threading_layer()}

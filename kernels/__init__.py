@@ -1,7 +1,12 @@
-"""Hot kernels, one module per backend: `cpu` (Numba) and `gpu` (CUDA via CuPy).
+"""Hot kernels, one module per op family: convolution (im2col, col2im), batchnorm,
+activation (activations and the loss), adam, philox (random normals), gemm.
 
-`reference` holds plain NumPy versions of the same kernels; tests check the
-fast kernels against them (and them against naive loops).
+Each family module holds its contract (a Protocol), its plain NumPy reference,
+its Numba (CPU) kernels and its CUDA launch wrappers side by side; the CUDA
+sources are kernels/cuda/<family>.cu, loaded through the private plumbing of
+_cuda.py. table.py assembles the per-backend tables that
+minigan.backend.kernels(xp) returns. Nothing here imports from minigan: this is
+the lowest layer, and importing it never needs CuPy.
 """
 
 if __name__ != "minigan.kernels":

@@ -1,22 +1,16 @@
 """Backends: which array module an array belongs to, and that backend's hot kernels.
 
 Ops never import numpy or cupy: they ask array_module() for the module of
-their inputs and kernels() for the im2col/col2im/... of that module. The CPU
-kernels are Numba-jitted (minigan.kernels.cpu); the GPU ones are CUDA
-(minigan.kernels.gpu). Adding a backend adds kernels, not ops.
+their inputs and kernels() for the im2col/col2im/... of that module: the
+table minigan.kernels.table.cpu (Numba) or .cuda (CUDA). Adding a backend adds
+kernels, not ops.
 """
 import numpy
 
-try:
-    import cupy
-except ImportError:  # the GPU backend is an optional extra
-    cupy = None
+from .kernels import _cuda, table
+from .kernels._cuda import CUDA_INSTALL_HINT, BackendUnavailable  # noqa: F401  (part of this module's API)
 
-CUDA_INSTALL_HINT = "install the GPU extra with `pip install -e .[cuda]` on a machine with an NVIDIA GPU"
-
-
-class BackendUnavailable(RuntimeError):
-    """The cupy backend was asked for where CuPy or a GPU is missing."""
+cupy = _cuda.cupy  # None where the optional GPU extra is not installed
 
 
 def array_module(array):
@@ -57,14 +51,8 @@ def to_device(array, device):
 
 
 def require_cupy():
-    if cupy is None:
-        raise BackendUnavailable(f"the cupy backend needs CuPy, which is not installed: {CUDA_INSTALL_HINT}")
-    try:
-        cupy.cuda.runtime.getDeviceCount()
-    except Exception as error:  # CuPy raises its own CUDARuntimeError without a driver
-        raise BackendUnavailable(f"the cupy backend needs an NVIDIA GPU, but CUDA reports: {error}; "
-                           f"{CUDA_INSTALL_HINT}") from None
-    return cupy
+    """cupy, once it is known to reach a GPU; else BackendUnavailable saying what to install."""
+    return _cuda.require_cupy(cupy)
 
 
 def check_compatible(op_name, arrays):
@@ -92,9 +80,5 @@ def check_compatible(op_name, arrays):
 
 
 def kernels(xp):
-    """The hot-kernel table of backend xp (the module `minigan.kernels.<cpu|gpu>`)."""
-    if xp is numpy:
-        from .kernels import cpu
-        return cpu
-    from .kernels import gpu
-    return gpu
+    """The hot-kernel table of backend xp: minigan.kernels.table.cpu or .cuda."""
+    return table.cpu if xp is numpy else table.cuda

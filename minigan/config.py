@@ -2,14 +2,15 @@
 and the generator behind default initialisation. Read them as `config.NAME`; change them for a
 block with `using_config(NAME, value)`, which restores the old value on the way out.
 
-This module imports nothing from minigan, so every layer may read it.
+This module imports from minigan only the kernel layer's engine names, so every layer
+above the kernels may read it (the kernels themselves take the engine as an argument).
 """
 import contextlib
 import threading
 
 import numpy
 
-MATMUL_ENGINES = ("cublas", "exact", "tf32")  # see minigan.kernels.gemm
+from .kernels.gemm import MATMUL_ENGINES
 
 
 class Config(threading.local):

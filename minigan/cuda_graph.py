@@ -12,7 +12,7 @@ What capture asks of the captured function:
   count (Adam(capturable=True)).
 - No host<->device copies and no reads of device values (CUDA refuses them
   during capture), and no cuBLAS or cupy.random (CuPy refuses them): the
-  convolutions' products use the own GEMM (kernels.gpu.use_matmul).
+  convolutions' products use the own GEMM (using_config("matmul", "exact")).
 - Every kernel compiled beforehand: run the function once eagerly first.
 
 Python's cyclic garbage collector is run before the capture and held off

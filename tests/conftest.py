@@ -7,7 +7,7 @@ saying why, where CuPy or an NVIDIA GPU is absent.
 `device_xp` is the cupy backend only, twice: emulated on the CPU (the CUDA
 sources run by tests/support/cuda_emulator.py, host<->device transfers counted by
 tests/support/emulated_device.py), and real CuPy (marked gpu). `emulated_gpu` is
-kernels/gpu.py alone on the emulator.
+the cuda kernel table alone on the emulator.
 """
 import collections
 import contextlib
@@ -74,7 +74,7 @@ def nonzero():
 
 @pytest.fixture(scope="session")
 def nvrtc_options():
-    """The options kernels/gpu.py must give NVRTC: C++14, and kernels/cuda for the headers."""
+    """The options kernels/_cuda.py must give NVRTC: C++14, and kernels/cuda for the headers."""
     return ("--std=c++14", "-I" + str(Path(__file__).resolve().parents[1] / "kernels" / "cuda"))
 
 
@@ -85,34 +85,34 @@ def _need_gxx():
 
 @pytest.fixture(scope="session")
 def fake_cupy(tmp_path_factory, nvrtc_options):
-    """The CuPy that kernels/gpu.py sees under the CUDA emulator (tests/support/cuda_emulator.py)."""
+    """The CuPy the CUDA kernels see under the emulator (tests/support/cuda_emulator.py)."""
     _need_gxx()
     return cuda_emulator.FakeCupy(tmp_path_factory.mktemp("cuda_emulator"), nvrtc_options)
 
 
 @contextlib.contextmanager
 def _gpu_kernels_on(cupy_module, monkeypatch):
-    """kernels/gpu.py launching on cupy_module, one block per SM so grid-stride loops wrap."""
-    from minigan.kernels import gpu as module
+    """The cuda kernel table launching on cupy_module, one block per SM so grid-stride loops wrap."""
+    from minigan.kernels import _cuda, table
 
-    caches = (module._cupy, module._module, module._function, module._max_blocks)
+    caches = (_cuda.get_cupy, _cuda._module, _cuda._function, _cuda._max_blocks)
 
     def clear():
         for cached in caches:
             cached.cache_clear()
 
     clear()
-    monkeypatch.setattr(module, "_cupy", lambda: cupy_module)
-    monkeypatch.setattr(module, "BLOCKS_PER_SM", 1)
+    monkeypatch.setattr(_cuda, "get_cupy", lambda: cupy_module)
+    monkeypatch.setattr(_cuda, "BLOCKS_PER_SM", 1)
     try:
-        yield module
+        yield table.cuda
     finally:
         clear()  # no fake module may stay cached for a real GPU
 
 
 @pytest.fixture
 def emulated_gpu(fake_cupy, monkeypatch):
-    """kernels/gpu.py with its kernels run by the CUDA emulator."""
+    """The cuda kernel table (minigan.kernels.table.cuda) with its kernels run by the CUDA emulator."""
     with _gpu_kernels_on(fake_cupy, monkeypatch) as module:
         yield module
 
@@ -125,7 +125,7 @@ def emulated_cupy_module(fake_cupy):
 @pytest.fixture
 def emulated_cupy(emulated_cupy_module, monkeypatch):
     """The cupy backend on the emulated GPU: the whole engine takes its cupy code paths,
-    kernels/gpu.py runs the CUDA sources under the emulator, and host<->device transfers
+    the CUDA kernels run under the emulator, and host<->device transfers
     are counted in emulated_device.transfers (reset here)."""
     monkeypatch.setattr(backend, "cupy", emulated_cupy_module)
     emulated_device.transfers.clear()

@@ -16,6 +16,7 @@ import pytest
 
 from support import emulated_device
 from minigan import Tensor, backend, data
+from minigan.config import using_config
 from minigan import functional as F
 from minigan.training import Config, Trainer
 from minigan.training.progress import Progress
@@ -91,12 +92,12 @@ CONV_OPS = [op for op in OPS if op[0].startswith("conv")]
 @pytest.mark.parametrize("name, fn, specs", CONV_OPS, ids=[op[0] for op in CONV_OPS])
 def test_conv_on_the_own_gemm_matches_numpy(device_xp, rng, name, fn, specs, dtype):
     """The convolutions with kernels/cuda/gemm.cu instead of cuBLAS for their products."""
-    from minigan.kernels import gpu
-    launches = gpu._kernel("gemm.cu", "gemm", dtype).launches if is_emulated(device_xp) else None
-    with gpu.using_matmul("exact"):
+    from minigan.kernels.gemm import EXACT
+    launches = EXACT.kernel("gemm", dtype).launches if is_emulated(device_xp) else None
+    with using_config("matmul", "exact"):
         check_against_numpy(device_xp, rng, name, fn, specs, dtype)
     if launches is not None:
-        assert gpu._kernel("gemm.cu", "gemm", dtype).launches > launches, "the own GEMM ran"
+        assert EXACT.kernel("gemm", dtype).launches > launches, "the own GEMM ran"
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])

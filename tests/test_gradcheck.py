@@ -22,7 +22,7 @@ f64 = numpy.float64
 def one_kernel_thread():
     """Gradchecks launch the Numba kernels hundreds of times on tiny arrays, where waking a
     thread pool costs more than the work (milliseconds on a busy 2-core machine). The
-    parallel launches themselves are tested in test_kernels.py and test_parity.py."""
+    parallel launches themselves are tested in tests/kernels/ and test_parity.py."""
     numba = pytest.importorskip("numba")
     previous = numba.get_num_threads()
     numba.set_num_threads(1)

@@ -1,4 +1,4 @@
-// Batch normalization over (N, H, W) per channel, float and double, on
+// Batch normalization over (N, H, W) per channel, templates for float and double, on
 // C-contiguous NCHW arrays (plane = H*W).
 //
 // Reductions: one block per channel (blockIdx.x = c), launched with exactly
@@ -27,8 +27,8 @@ __device__ inline long long channel_offset(int m, int c, int channels, int plane
 }
 
 template <typename T>
-__device__ void stats_impl(const T* __restrict__ x, T* __restrict__ mean, T* __restrict__ var,
-                           int n_img, int channels, int plane) {
+__global__ void batch_norm_stats(const T* __restrict__ x, T* __restrict__ mean, T* __restrict__ var,
+                                 int n_img, int channels, int plane) {
     __shared__ double shared[REDUCE_THREADS];
     const int c = blockIdx.x, count = n_img * plane;
     const double shift = x[(long long)c * plane];
@@ -49,9 +49,9 @@ __device__ void stats_impl(const T* __restrict__ x, T* __restrict__ mean, T* __r
 }
 
 template <typename T>
-__device__ void backward_reduce_impl(const T* __restrict__ grad_y, const T* __restrict__ x_hat,
-                                     T* __restrict__ sum_dy, T* __restrict__ sum_dy_xhat,
-                                     int n_img, int channels, int plane) {
+__global__ void batch_norm_backward_reduce(const T* __restrict__ grad_y, const T* __restrict__ x_hat,
+                                           T* __restrict__ sum_dy, T* __restrict__ sum_dy_xhat,
+                                           int n_img, int channels, int plane) {
     __shared__ double shared[REDUCE_THREADS];
     const int c = blockIdx.x, count = n_img * plane;
     double dy_total = 0, dy_xhat_total = 0;
@@ -70,10 +70,11 @@ __device__ void backward_reduce_impl(const T* __restrict__ grad_y, const T* __re
 }
 
 template <typename T>
-__device__ void forward_apply_impl(const T* __restrict__ x, const T* __restrict__ mean,
-                                   const T* __restrict__ inv_std, const T* __restrict__ weight,
-                                   const T* __restrict__ bias, T* __restrict__ x_hat, T* __restrict__ y,
-                                   long long size, int channels, int plane, int has_weight, int has_bias) {
+__global__ void batch_norm_forward_apply(const T* __restrict__ x, const T* __restrict__ mean,
+                                         const T* __restrict__ inv_std, const T* __restrict__ weight,
+                                         const T* __restrict__ bias, T* __restrict__ x_hat,
+                                         T* __restrict__ y, long long size, int channels, int plane,
+                                         int has_weight, int has_bias) {
     const long long step = (long long)blockDim.x * gridDim.x;
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size; k += step) {
         const int c = (int)(k / plane) % channels;
@@ -86,65 +87,13 @@ __device__ void forward_apply_impl(const T* __restrict__ x, const T* __restrict_
 }
 
 template <typename T>
-__device__ void backward_apply_impl(const T* __restrict__ grad_y, const T* __restrict__ x_hat,
-                                    const T* __restrict__ scale, const T* __restrict__ mean_dy,
-                                    const T* __restrict__ mean_dy_xhat, T* __restrict__ grad_x,
-                                    long long size, int channels, int plane) {
+__global__ void batch_norm_backward_apply(const T* __restrict__ grad_y, const T* __restrict__ x_hat,
+                                          const T* __restrict__ scale, const T* __restrict__ mean_dy,
+                                          const T* __restrict__ mean_dy_xhat, T* __restrict__ grad_x,
+                                          long long size, int channels, int plane) {
     const long long step = (long long)blockDim.x * gridDim.x;
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size; k += step) {
         const int c = (int)(k / plane) % channels;
         grad_x[k] = scale[c] * (grad_y[k] - mean_dy[c] - x_hat[k] * mean_dy_xhat[c]);
     }
-}
-
-extern "C" __global__ void batch_norm_stats_f32(const float* __restrict__ x, float* __restrict__ mean,
-                                                float* __restrict__ var, int n_img, int channels, int plane) {
-    stats_impl<float>(x, mean, var, n_img, channels, plane);
-}
-
-extern "C" __global__ void batch_norm_stats_f64(const double* __restrict__ x, double* __restrict__ mean,
-                                                double* __restrict__ var, int n_img, int channels, int plane) {
-    stats_impl<double>(x, mean, var, n_img, channels, plane);
-}
-
-extern "C" __global__ void batch_norm_backward_reduce_f32(
-        const float* __restrict__ grad_y, const float* __restrict__ x_hat, float* __restrict__ sum_dy,
-        float* __restrict__ sum_dy_xhat, int n_img, int channels, int plane) {
-    backward_reduce_impl<float>(grad_y, x_hat, sum_dy, sum_dy_xhat, n_img, channels, plane);
-}
-
-extern "C" __global__ void batch_norm_backward_reduce_f64(
-        const double* __restrict__ grad_y, const double* __restrict__ x_hat, double* __restrict__ sum_dy,
-        double* __restrict__ sum_dy_xhat, int n_img, int channels, int plane) {
-    backward_reduce_impl<double>(grad_y, x_hat, sum_dy, sum_dy_xhat, n_img, channels, plane);
-}
-
-extern "C" __global__ void batch_norm_forward_apply_f32(
-        const float* __restrict__ x, const float* __restrict__ mean, const float* __restrict__ inv_std,
-        const float* __restrict__ weight, const float* __restrict__ bias, float* __restrict__ x_hat,
-        float* __restrict__ y, long long size, int channels, int plane, int has_weight, int has_bias) {
-    forward_apply_impl<float>(x, mean, inv_std, weight, bias, x_hat, y, size, channels, plane,
-                              has_weight, has_bias);
-}
-
-extern "C" __global__ void batch_norm_forward_apply_f64(
-        const double* __restrict__ x, const double* __restrict__ mean, const double* __restrict__ inv_std,
-        const double* __restrict__ weight, const double* __restrict__ bias, double* __restrict__ x_hat,
-        double* __restrict__ y, long long size, int channels, int plane, int has_weight, int has_bias) {
-    forward_apply_impl<double>(x, mean, inv_std, weight, bias, x_hat, y, size, channels, plane,
-                               has_weight, has_bias);
-}
-
-extern "C" __global__ void batch_norm_backward_apply_f32(
-        const float* __restrict__ grad_y, const float* __restrict__ x_hat, const float* __restrict__ scale,
-        const float* __restrict__ mean_dy, const float* __restrict__ mean_dy_xhat,
-        float* __restrict__ grad_x, long long size, int channels, int plane) {
-    backward_apply_impl<float>(grad_y, x_hat, scale, mean_dy, mean_dy_xhat, grad_x, size, channels, plane);
-}
-
-extern "C" __global__ void batch_norm_backward_apply_f64(
-        const double* __restrict__ grad_y, const double* __restrict__ x_hat, const double* __restrict__ scale,
-        const double* __restrict__ mean_dy, const double* __restrict__ mean_dy_xhat,
-        double* __restrict__ grad_x, long long size, int channels, int plane) {
-    backward_apply_impl<double>(grad_y, x_hat, scale, mean_dy, mean_dy_xhat, grad_x, size, channels, plane);
 }

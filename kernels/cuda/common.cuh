@@ -1,10 +1,10 @@
 // Device helpers shared by the kernels in kernels/cuda/*.cu; included as
 // #include "common.cuh". Only __device__ code here, no extern "C" kernels.
 // Loaders find it by the folder: nvcc next to the .cu, NVRTC (CuPy) through
-// the -I option kernels/gpu.py passes.
+// the -I option kernels/_cuda.py passes.
 #pragma once
 
-#define REDUCE_THREADS 256  // reduction kernels are launched with exactly this many threads (gpu.BLOCK)
+#define REDUCE_THREADS 256  // reduction kernels are launched with exactly this many threads (_cuda.BLOCK)
 
 // Sum of value over the block; blockDim.x a power of two <= REDUCE_THREADS.
 // A fixed tree, so the result does not depend on scheduling.

@@ -1,10 +1,10 @@
-// C (M, N) = op(A) @ op(B), row-major, float and double: the exact GEMM.
+// C (M, N) = op(A) @ op(B), row-major, a template for float and double: the exact GEMM.
 //
 // op(A) is A (stored (M, K)) or, with trans_a, the transpose of A stored
 // (K, M); likewise op(B) is B (K, N) or, with trans_b, B stored (N, K). So a
 // transposed view of a C-contiguous array needs no copy: the caller passes
 // the array and sets the flag. All arrays are C-contiguous; the caller
-// (kernels/gpu.py gemm) checks that M, N and K fit in an int and that the
+// (kernels/gemm.py gemm) checks that M, N and K fit in an int and that the
 // grid's y size (M tiles) fits in 65535. Offsets are long long.
 //
 // One block of 16x16 threads computes a 64x64 tile of C; thread (tx, ty)
@@ -43,8 +43,8 @@ __device__ __forceinline__ T load_op(const T* __restrict__ x, int transposed, in
 }
 
 template <typename T>
-__device__ void gemm_impl(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c,
-                          int m, int n, int k, int trans_a, int trans_b) {
+__global__ void gemm(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c,
+                     int m, int n, int k, int trans_a, int trans_b) {
     __shared__ T a_tile[GEMM_TILE_K][GEMM_TILE_STRIDE_M];  // a_tile[kk][mm] = op(A)[m0 + mm][k0 + kk]
     __shared__ T b_tile[GEMM_TILE_K][GEMM_TILE_STRIDE_N];  // b_tile[kk][nn] = op(B)[k0 + kk][n0 + nn]
     const int tx = threadIdx.x, ty = threadIdx.y;
@@ -87,17 +87,4 @@ __device__ void gemm_impl(const T* __restrict__ a, const T* __restrict__ b, T* _
             if (col < n) c[(long long)row * n + col] = acc[i][j];
         }
     }
-}
-
-#define GEMM_ARGS int m, int n, int k, int trans_a, int trans_b
-#define GEMM_PASS m, n, k, trans_a, trans_b
-
-extern "C" __global__ void gemm_f32(const float* __restrict__ a, const float* __restrict__ b,
-                                    float* __restrict__ c, GEMM_ARGS) {
-    gemm_impl<float>(a, b, c, GEMM_PASS);
-}
-
-extern "C" __global__ void gemm_f64(const double* __restrict__ a, const double* __restrict__ b,
-                                    double* __restrict__ c, GEMM_ARGS) {
-    gemm_impl<double>(a, b, c, GEMM_PASS);
 }

@@ -2,7 +2,7 @@
 //
 // The operands, flags and layout of kernels/cuda/gemm.cu: op(A) is A stored
 // (M, K) or, with trans_a, A stored (K, M); op(B) is B stored (K, N) or, with
-// trans_b, B stored (N, K); all C-contiguous, sizes checked by kernels/gpu.py.
+// trans_b, B stored (N, K); all C-contiguous, sizes checked by kernels/gemm.py.
 //
 // Each input element is rounded to TF32 (10 mantissa bits, round to nearest,
 // cvt.rna) as it is staged in shared memory; mma.sync m16n8k8 multiplies
@@ -61,9 +61,9 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4], 
 #define WARP_TILES_M (GEMM_TF32_WARP_TILE / MMA_M)
 #define WARP_TILES_N (GEMM_TF32_WARP_TILE / MMA_N)
 
-extern "C" __global__ void gemm_tf32_f32(const float* __restrict__ a, const float* __restrict__ b,
-                                         float* __restrict__ c, int m, int n, int k,
-                                         int trans_a, int trans_b) {
+extern "C" __global__ void gemm_tf32(const float* __restrict__ a, const float* __restrict__ b,
+                                     float* __restrict__ c, int m, int n, int k,
+                                     int trans_a, int trans_b) {
     __shared__ unsigned a_tile[GEMM_TF32_TILE_M][GEMM_TF32_TILE_STRIDE];  // [mm][kk]: tf32 op(A)[m0+mm][k0+kk]
     __shared__ unsigned b_tile[GEMM_TF32_TILE_N][GEMM_TF32_TILE_STRIDE];  // [nn][kk]: tf32 op(B)[k0+kk][n0+nn]
     const int thread = threadIdx.x, lane = thread % 32, warp = thread / 32;

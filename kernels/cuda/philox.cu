@@ -60,8 +60,8 @@ __device__ double uniform_open_closed(unsigned long long word) {
 }
 
 template <typename T>
-__device__ void normal_impl(const unsigned long long* __restrict__ state, T* __restrict__ out,
-                            long long size) {
+__global__ void philox_normal(const unsigned long long* __restrict__ state, T* __restrict__ out,
+                              long long size) {
     const long long blocks = (size + 3) / 4;
     const long long step = (long long)blockDim.x * gridDim.x;
     for (long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x; b < blocks; b += step) {
@@ -77,33 +77,12 @@ __device__ void normal_impl(const unsigned long long* __restrict__ state, T* __r
     }
 }
 
-// Adds `blocks` to the 256-bit counter at state[2..5]; launch with one thread.
-__device__ void advance_impl(unsigned long long* __restrict__ state, unsigned long long blocks) {
+// Adds `blocks` to the 256-bit counter at state[2..5]; launch with one thread. Plain C,
+// not a template: the state has one type whatever the draw's.
+extern "C" __global__ void philox_advance(unsigned long long* __restrict__ state, unsigned long long blocks) {
     unsigned long long carry = blocks;
     for (int i = 2; i < 6; ++i) {
         state[i] += carry;
         carry = (state[i] < carry);
     }
-}
-
-extern "C" __global__ void philox_normal_f32(const unsigned long long* __restrict__ state,
-                                             float* __restrict__ out, long long size) {
-    normal_impl<float>(state, out, size);
-}
-
-extern "C" __global__ void philox_normal_f64(const unsigned long long* __restrict__ state,
-                                             double* __restrict__ out, long long size) {
-    normal_impl<double>(state, out, size);
-}
-
-// One advance per output dtype, like every kernel here, so it is looked up
-// with the dtype of the draw it follows.
-extern "C" __global__ void philox_advance_f32(unsigned long long* __restrict__ state,
-                                              unsigned long long blocks) {
-    advance_impl(state, blocks);
-}
-
-extern "C" __global__ void philox_advance_f64(unsigned long long* __restrict__ state,
-                                              unsigned long long blocks) {
-    advance_impl(state, blocks);
 }

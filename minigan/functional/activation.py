@@ -14,13 +14,13 @@ class LeakyReLU(Function):
         if self.negative_slope < 0:  # the output's sign no longer tells the input's: keep a mask
             self.positive = x > 0
             return xp.where(self.positive, x, x * x.dtype.type(self.negative_slope))
-        self.y = kernels(xp).bias_leaky_relu(x, None, self.negative_slope)
+        self.y = kernels(xp).leaky_relu(x, self.negative_slope)
         return self.y
 
     def backward(self, grad):
         if self.negative_slope < 0:
             return array_module(grad).where(self.positive, grad, grad * grad.dtype.type(self.negative_slope))
-        return kernels(array_module(grad)).bias_leaky_relu_backward(grad, self.y, self.negative_slope)
+        return kernels(array_module(grad)).leaky_relu_backward(grad, self.y, self.negative_slope)
 
 
 class Tanh(Function):

@@ -1,7 +1,7 @@
 """conv2d and conv_transpose2d, each defined through the other (as in Chainer).
 
 Both are built from two array-level steps that share one column layout
-(kernels/reference.py):
+(kernels/convolution.py):
   im2col_gemm: im2col, then one GEMM             = conv2d forward
   gemm_col2im: one GEMM, then col2im (a gather)  = conv_transpose2d forward
 The input gradient of each is the forward of the other with the same weight,
@@ -10,6 +10,7 @@ Transposed convolution never inserts zeros.
 """
 from ..autograd import Function
 from ..backend import array_module, kernels
+from ..config import config
 
 
 def _pair(value, name, op, minimum):
@@ -51,18 +52,18 @@ def _dense(image_hw, kernel_hw, padding):
     return tuple(image_hw) == tuple(kernel_hw) and tuple(padding) == (0, 0)
 
 
-def im2col(x, kernel_hw, stride, padding):
-    """The column matrix of x and the conv output size."""
-    out_hw = conv_output_size("conv2d", x.shape[2:], kernel_hw, stride, padding)
+def im2col(x, kernel_hw, stride, padding, out_hw):
+    """The column matrix of x for a conv2d of output size out_hw (the kernel's im2col)."""
     if _dense(x.shape[2:], kernel_hw, padding):  # col is x itself, transposed: no copy
-        return x.reshape(x.shape[0], -1).T, out_hw
-    return kernels(array_module(x)).im2col(x, *kernel_hw, stride, padding, out_hw), out_hw
+        return x.reshape(x.shape[0], -1).T
+    return kernels(array_module(x)).im2col(x, *kernel_hw, stride, padding, out_hw)
 
 
 def gemm_nchw(weight, col, n, out_hw):
     """weight (O, C, kh, kw) times col, as a contiguous (N, O, oh, ow) array."""
     o, xp = weight.shape[0], array_module(col)
-    y = kernels(xp).matmul(weight.reshape(o, -1), col).reshape(o, n, *out_hw).transpose(1, 0, 2, 3)
+    y = kernels(xp).matmul(weight.reshape(o, -1), col, config.matmul)
+    y = y.reshape(o, n, *out_hw).transpose(1, 0, 2, 3)
     return xp.ascontiguousarray(y)
 
 
@@ -71,14 +72,15 @@ def gemm_col2im(x, weight, out_hw, stride, padding):
     n, (i, o, kh, kw), k = x.shape[0], weight.shape, kernels(array_module(x))
     if tuple(x.shape[2:]) == (1, 1) and _dense(out_hw, (kh, kw), padding):
         # Each output pixel takes exactly one tap: the GEMM writes NCHW directly.
-        return k.matmul(x.reshape(n, i), weight.reshape(i, -1)).reshape(n, o, kh, kw)
-    col = k.matmul(weight.reshape(i, -1).T, _channels_first(x))  # (O*kh*kw, N*h*w)
+        return k.matmul(x.reshape(n, i), weight.reshape(i, -1), config.matmul).reshape(n, o, kh, kw)
+    col = k.matmul(weight.reshape(i, -1).T, _channels_first(x), config.matmul)  # (O*kh*kw, N*h*w)
     return k.col2im(col, (n, o, *out_hw), kh, kw, stride, padding, x.shape[2:])
 
 
 def weight_grad(grad_y, col, weight_shape):
     """d(loss)/d(weight (O, ...)) = grad_y in (O, N*oh*ow) times col transposed."""
-    return kernels(array_module(col)).matmul(_channels_first(grad_y), col.T).reshape(weight_shape)
+    grad_w = kernels(array_module(col)).matmul(_channels_first(grad_y), col.T, config.matmul)
+    return grad_w.reshape(weight_shape)
 
 
 def bias_grad(fn, grad_y):
@@ -90,7 +92,8 @@ class Conv2d(Function):
         self.stride, self.padding = stride, padding
 
     def forward(self, x, weight, bias=None):
-        self.col, out_hw = im2col(x, weight.shape[2:], self.stride, self.padding)
+        out_hw = conv_output_size("conv2d", x.shape[2:], weight.shape[2:], self.stride, self.padding)
+        self.col = im2col(x, weight.shape[2:], self.stride, self.padding, out_hw)
         self.weight, self.in_hw = weight, x.shape[2:]
         y = gemm_nchw(weight, self.col, x.shape[0], out_hw)
         if bias is not None:
@@ -118,7 +121,8 @@ class ConvTranspose2d(Function):
 
     def backward(self, grad_y):
         # The input gradient is conv2d(grad_y, weight): weight (I, O, kh, kw) reads as (out, in, ...).
-        col, in_hw = im2col(grad_y, self.weight.shape[2:], self.stride, self.padding)
+        in_hw = conv_output_size("conv2d", grad_y.shape[2:], self.weight.shape[2:], self.stride, self.padding)
+        col = im2col(grad_y, self.weight.shape[2:], self.stride, self.padding, in_hw)
         grad_x = gemm_nchw(self.weight, col, grad_y.shape[0], in_hw) if self.needs_grad[0] else None
         grad_w = weight_grad(self.x, col, self.weight.shape) if self.needs_grad[1] else None
         return grad_x, grad_w, bias_grad(self, grad_y)

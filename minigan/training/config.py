@@ -60,7 +60,7 @@ class Config:
 
     @property
     def matmul_engine(self):
-        """kernels.gpu's matmul engine: auto is cuBLAS in eager mode, the exact own GEMM in graph mode."""
+        """The GPU's matmul engine (config.matmul): auto is cuBLAS in eager mode, the own exact GEMM in graph mode."""
         if self.matmul != "auto":
             return self.matmul
         return "exact" if self.cuda_graph else "cublas"

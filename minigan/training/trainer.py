@@ -12,6 +12,7 @@ import numpy
 from .. import backend, data
 from .. import functional as F
 from ..autograd import Tensor, no_grad
+from ..config import using_config
 from ..cuda_graph import CudaGraph
 from ..models.dcgan import Discriminator, Generator, init_weights
 from ..optim import Adam
@@ -118,7 +119,7 @@ class Trainer:
         """A block in which the GPU's matrix products run on config.matmul_engine."""
         if self.device != "cuda":
             return contextlib.nullcontext()
-        return backend.kernels(self.xp).using_matmul(self.config.matmul_engine)
+        return using_config("matmul", self.config.matmul_engine)
 
     def train_step(self, real):
         """One D update and one G update; returns the logged scalars (loss_D, loss_G, D(x),

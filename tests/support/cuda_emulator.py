@@ -1,13 +1,17 @@
-"""A small CUDA emulator: kernels/cuda/*.cu run on the CPU, driven by kernels/gpu.py itself.
+"""A small CUDA emulator: kernels/cuda/*.cu run on the CPU, driven by the kernels' own launch code.
 
 No GPU here, so each .cu is compiled as C++ with a shim that defines
 threadIdx/blockIdx/blockDim/gridDim (3-D) and __syncthreads (a barrier):
 the threads of a block are fibers (ucontext) on one OS thread, switched at
-each barrier, and blocks run one after another. kernels/gpu.py runs against a fake CuPy whose arrays are NumPy
-arrays and whose RawModule is that C++ library, so the launch code is tested
-too: each kernel argument must be an array or a NumPy scalar of exactly the
-C type of the parameter (a Python int, or an int32 for a long long, fails
-here as it would corrupt the launch on a GPU).
+each barrier, and blocks run one after another. The launch wrappers
+(kernels/<family>.py through kernels/_cuda.py) run against a fake CuPy whose
+arrays are NumPy arrays and whose RawModule is that C++ library, so the launch
+code is tested too. As with CuPy, a module's kernels are its `extern "C"`
+functions, looked up by name, and the template instantiations named in
+name_expressions (`im2col<float>`), looked up by that expression. Each
+kernel argument must be an array or a NumPy scalar of exactly the C type of
+the parameter (a Python int, or an int32 for a long long, fails here as it
+would corrupt the launch on a GPU).
 
 Two PTX instructions of the TF32 GEMM are emulated, as PTX's ISA documents
 them: cvt.rna.tf32.f32 (round to 10 mantissa bits, ties away from zero) and
@@ -29,6 +33,7 @@ import types
 import numpy
 
 KERNEL_DEF = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(')
+TEMPLATE_KERNEL_DEF = re.compile(r'template\s*<\s*typename\s+\w+\s*>\s*__global__\s+void\s+(\w+)\s*\(')
 
 
 def strip_comments(code):
@@ -36,7 +41,13 @@ def strip_comments(code):
 
 
 def defined_kernels(code):
+    """The names of the plain `extern "C"` kernels code defines."""
     return set(KERNEL_DEF.findall(strip_comments(code)))
+
+
+def defined_templates(code):
+    """The names of the `template <typename T> __global__` kernels code defines."""
+    return set(TEMPLATE_KERNEL_DEF.findall(strip_comments(code)))
 
 
 SHIM = r"""
@@ -190,12 +201,12 @@ def _dim3(dims, name, kernel):
 
 
 class EmulatedFunction:
-    def __init__(self, library, name):
+    def __init__(self, library, name, symbol):
         self.name = name
-        self.launch = getattr(library, f"launch_{name}")
+        self.launch = getattr(library, f"launch_{symbol}")
         self.launch.argtypes = [ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint),
                                 ctypes.POINTER(ctypes.c_void_p)]
-        sig = getattr(library, f"signature_{name}")
+        sig = getattr(library, f"signature_{symbol}")
         sig.restype = ctypes.c_char_p
         self.signature = sig().decode().rstrip(",").split(",")
         self.launches = 0
@@ -227,14 +238,18 @@ class EmulatedFunction:
 
 
 class EmulatedModule:
-    def __init__(self, code, build_dir, include_dirs):
-        names = sorted(defined_kernels(code))
-        stem = "module_" + hashlib.sha1(code.encode()).hexdigest()[:16]
+    def __init__(self, code, build_dir, include_dirs, name_expressions=()):
+        # Each kernel gets a C symbol of its own: its name, or for a template
+        # instantiation its position among the name expressions.
+        symbols = {n: n for n in sorted(defined_kernels(code))}
+        symbols.update({expression: f"expression_{i}" for i, expression in enumerate(name_expressions)})
+        stem = "module_" + hashlib.sha1((code + repr(tuple(name_expressions))).encode()).hexdigest()[:16]
         (build_dir / f"{stem}.cu.inc").write_text(code)
         wrappers = "".join(
-            f'extern "C" void launch_{n}(const unsigned* g, const unsigned* b, void** a) '
+            f'extern "C" void launch_{s}(const unsigned* g, const unsigned* b, void** a) '
             f'{{ launch({n}, g, b, a); }}\n'
-            f'extern "C" const char* signature_{n}() {{ return signature({n}); }}\n' for n in names)
+            f'extern "C" const char* signature_{s}() {{ return signature({n}); }}\n'
+            for n, s in symbols.items())
         cpp = build_dir / f"{stem}.cpp"
         cpp.write_text(f'{SHIM}\n#include "{stem}.cu.inc"\n{LAUNCHER}\n{wrappers}')
         library = build_dir / f"{stem}.so"
@@ -243,28 +258,30 @@ class EmulatedModule:
                                 capture_output=True, text=True)
         assert result.returncode == 0, f"emulator build failed:\n{result.stderr}"
         self.library = ctypes.CDLL(str(library))
-        self.functions = {n: EmulatedFunction(self.library, n) for n in names}
+        self.functions = {n: EmulatedFunction(self.library, n, s) for n, s in symbols.items()}
 
     def get_function(self, name):
+        """A kernel by its extern "C" name or by one of the module's name expressions, as in CuPy."""
         return self.functions[name]
 
 
 class FakeCupy(types.SimpleNamespace):
-    """The part of CuPy kernels/gpu.py uses, on NumPy arrays; RawModule builds EmulatedModules.
+    """The part of CuPy the kernels use, on NumPy arrays; RawModule builds EmulatedModules.
 
-    options must be exactly those kernels/gpu.py passes (expected_options); the
+    options must be exactly those kernels/_cuda.py passes (expected_options); the
     headers are found only through their -I options.
     """
 
     def __init__(self, build_dir, expected_options):
         modules = {}
 
-        def raw_module(code, options=()):
+        def raw_module(code, options=(), name_expressions=()):
             assert options == expected_options, f"RawModule options {options} != {expected_options}"
-            if code not in modules:
-                modules[code] = EmulatedModule(code, build_dir,
-                                               [o[2:] for o in options if o.startswith("-I")])
-            return modules[code]
+            key = code, tuple(name_expressions)
+            if key not in modules:
+                modules[key] = EmulatedModule(code, build_dir, [o[2:] for o in options if o.startswith("-I")],
+                                              name_expressions)
+            return modules[key]
 
         device = types.SimpleNamespace(attributes={"MultiProcessorCount": 2}, compute_capability="90")
         cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDevice=lambda: 0),

@@ -1,7 +1,7 @@
 """An emulated GPU for the whole engine: a stand-in CuPy whose kernels are the real CUDA sources.
 
 minigan's cupy backend is three things: CuPy's array functions, the CUDA
-kernels of kernels/cuda/*.cu (through kernels/gpu.py), and the rule that a
+kernels of kernels/cuda/*.cu (through kernels/_cuda.py), and the rule that a
 training step never reads device memory back to the host. Without a GPU,
 this module stands in for the first, runs the second on the CPU (through
 tests/support/cuda_emulator.py), and counts every transfer, so the engine's cupy code
@@ -329,7 +329,8 @@ class EmulatedCupy(types.ModuleType):
     def __init__(self, emulator):
         """emulator: the cuda_emulator.FakeCupy whose compiled kernels this module launches."""
         super().__init__("cupy")
-        self.RawModule = lambda code, options=(): _RecordedModule(emulator.RawModule(code, options))
+        self.RawModule = lambda code, options=(), name_expressions=(): _RecordedModule(
+            emulator.RawModule(code, options, name_expressions))
         self.ndarray = DeviceArray
         self.asnumpy = asnumpy
         self.asarray = _upload(numpy.asarray)

@@ -2,7 +2,8 @@
 
 The reference is NumPy: numpy.random.Philox gives the raw words, and
 box_muller below is the formula documented in kernels/cuda/philox.cu, written
-again here from that documentation. The CUDA kernels run on the CPU under the
+again here from that documentation. The CPU kernels (kernels/philox.py) are
+NumPy too. The CUDA kernels run on the CPU under the
 emulator (tests/support/cuda_emulator.py); on a real GPU the `xp` test compares the
 real kernels with the same reference.
 """
@@ -14,7 +15,8 @@ import pytest
 
 from support import cuda_emulator
 from minigan import backend
-from minigan.kernels import cpu, gpu
+from minigan.kernels import _cuda
+from minigan.kernels.table import cpu
 
 U64_MAX = 2**64 - 1
 DTYPES = [numpy.float32, numpy.float64]
@@ -70,7 +72,7 @@ def box_muller(words, uniform_scale=2.0**-53, radius_factor=2.0, angle_factor=2 
 
 @pytest.fixture(params=["cpu", "emulated gpu"])
 def kernels(request):
-    """The module under test: kernels/cpu.py, or kernels/gpu.py on the CUDA emulator."""
+    """The table under test: the cpu one, or the cuda one on the CUDA emulator."""
     return cpu if request.param == "cpu" else request.getfixturevalue("emulated_gpu")
 
 
@@ -92,8 +94,8 @@ def raw_words_kernel(tmp_path_factory):
     test-only kernel (the engine itself needs no raw-word kernel)."""
     if shutil.which("g++") is None:
         pytest.skip("g++ is not on PATH (needed to run the CUDA sources on the CPU)")
-    code = (gpu.CUDA_DIR / "philox.cu").read_text() + RAW_WORDS_KERNEL
-    module = cuda_emulator.EmulatedModule(code, tmp_path_factory.mktemp("philox"), [str(gpu.CUDA_DIR)])
+    code = (_cuda.CUDA_DIR / "philox.cu").read_text() + RAW_WORDS_KERNEL
+    module = cuda_emulator.EmulatedModule(code, tmp_path_factory.mktemp("philox"), [str(_cuda.CUDA_DIR)])
     return module.get_function("raw_words")
 
 

@@ -1,4 +1,4 @@
-"""The GEMM of both backends: kernels/cuda/gemm.cu (exact), gemm_tf32.cu (tensor cores), kernels/cpu.py.
+"""The GPU's own GEMM (kernels/gemm.py): kernels/cuda/gemm.cu (exact) and gemm_tf32.cu (tensor cores).
 
 Every product is compared with the float64 product under an elementwise
 bound derived from K and the unit roundoff, not tuned to what the kernels
@@ -10,20 +10,20 @@ whose float32 products are exact, catch what a bound this wide could let
 through (a dropped or repeated k term).
 
 The emulated tests run gemm.cu on the CPU (tests/support/cuda_emulator.py) at odd
-shapes and at the DCGAN-32 shapes at batch 1. The `xp` tests run every
-DCGAN-32 product at batch 64 and 128 on NumPy and, on a GPU, on CuPy: there
-they are the check of the real kernels, the TF32 one included.
+shapes and at the DCGAN-32 shapes at batch 1. The `cupy` tests run every
+DCGAN-32 product at batch 64 and 128 on a real GPU: there they are the check
+of the real kernels, the TF32 one included. (The CPU has no GEMM of its own:
+its matmul is BLAS.)
 """
-import inspect
 import re
-from pathlib import Path
 
 import numpy
 import pytest
 
 from minigan import backend
+from minigan.kernels import _cuda, gemm as family
 
-CUDA_DIR = Path(__file__).resolve().parents[1] / "kernels" / "cuda"
+CUDA_DIR = _cuda.CUDA_DIR
 FLAGS = [(False, False), (True, False), (False, True), (True, True)]
 FLAG_IDS = ["nn", "tn", "nt", "tt"]  # op(a), op(b): n as stored, t transposed
 TF32_UNIT_ROUNDOFF = 2.0 ** -11  # 10 stored mantissa bits, rounded to nearest (cvt.rna)
@@ -156,7 +156,7 @@ ODD_SHAPES = [(1, 1, 1), (1, 67, 33), (70, 1, 17), (65, 66, 1), (130, 67, 35)]  
 @pytest.mark.parametrize("dtype, tf32", MODES)
 def test_emulated_gemm_at_odd_shapes(emulated_gpu, rng, dtype, tf32, m, n, k, trans_a, trans_b):
     a, b, op_a, op_b = operands(rng, m, n, k, trans_a, trans_b, dtype)
-    assert_within_bound(emulated_gpu.gemm(a, b, trans_a, trans_b, tf32), op_a, op_b, dtype, tf32)
+    assert_within_bound(family.gemm(a, b, trans_a, trans_b, tf32), op_a, op_b, dtype, tf32)
 
 
 @pytest.mark.parametrize("trans_a, trans_b", FLAGS, ids=FLAG_IDS)
@@ -164,7 +164,7 @@ def test_emulated_gemm_at_odd_shapes(emulated_gpu, rng, dtype, tf32, m, n, k, tr
 def test_emulated_integer_products_are_exact(emulated_gpu, rng, dtype, trans_a, trans_b):
     """Integers up to 8 in magnitude: every partial sum is exact, so C must equal the product."""
     a, b, op_a, op_b = operands(rng, 97, 71, 53, trans_a, trans_b, dtype, integers=True)
-    numpy.testing.assert_array_equal(emulated_gpu.gemm(a, b, trans_a, trans_b), op_a @ op_b)
+    numpy.testing.assert_array_equal(family.gemm(a, b, trans_a, trans_b), op_a @ op_b)
 
 
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
@@ -172,91 +172,101 @@ def test_emulated_gemm_is_deterministic_and_layout_free(emulated_gpu, rng, dtype
     """Bit-identical on a second run, and for every transpose layout of the same operands:
     the summation order is fixed by k alone."""
     a, b, _, _ = operands(rng, 75, 70, 40, False, False, dtype)
-    first = emulated_gpu.gemm(a, b)
-    numpy.testing.assert_array_equal(emulated_gpu.gemm(a, b), first)
+    first = family.gemm(a, b)
+    numpy.testing.assert_array_equal(family.gemm(a, b), first)
     for trans_a, trans_b in FLAGS[1:]:
         stored_a = numpy.ascontiguousarray(a.T) if trans_a else a
         stored_b = numpy.ascontiguousarray(b.T) if trans_b else b
-        numpy.testing.assert_array_equal(emulated_gpu.gemm(stored_a, stored_b, trans_a, trans_b), first)
+        numpy.testing.assert_array_equal(family.gemm(stored_a, stored_b, trans_a, trans_b), first)
 
 
 @pytest.mark.parametrize("batch, m, n, k, trans_a, trans_b", dcgan32_products(1))
 @pytest.mark.parametrize("dtype, tf32", MODES)
 def test_emulated_gemm_at_dcgan32_shapes(emulated_gpu, rng, dtype, tf32, batch, m, n, k, trans_a, trans_b):
     a, b, op_a, op_b = operands(rng, m, n, k, trans_a, trans_b, dtype)
-    assert_within_bound(emulated_gpu.gemm(a, b, trans_a, trans_b, tf32), op_a, op_b, dtype, tf32)
+    assert_within_bound(family.gemm(a, b, trans_a, trans_b, tf32), op_a, op_b, dtype, tf32)
 
 
-# ---------- the contract both backends share ----------
+# ---------- the launch wrapper's checks, and matmul's engines ----------
 
-@pytest.fixture(params=["cpu", "emulated-gpu"])
-def gemm_backend(request):
-    """kernels/cpu.py, or kernels/gpu.py on the emulator."""
-    if request.param == "cpu":
-        from minigan.kernels import cpu
-        return cpu
-    return request.getfixturevalue("emulated_gpu")
-
-
-def test_gpu_and_cpu_gemm_share_one_signature():
-    from minigan.kernels import cpu, gpu
-    assert inspect.signature(gpu.gemm) == inspect.signature(cpu.gemm)
-
-
-def test_gemm_errors_name_the_shapes(gemm_backend):
+def test_gemm_errors_name_the_shapes(emulated_gpu):
     f32, f64 = numpy.zeros((3, 4), numpy.float32), numpy.zeros((4, 5), numpy.float64)
     with pytest.raises(ValueError, match=r"op\(a\) is \(3, 4\).*op\(b\) is \(5, 4\).*4 and 5 differ"):
-        gemm_backend.gemm(f32, numpy.zeros((4, 5), numpy.float32), trans_b=True)
+        family.gemm(f32, numpy.zeros((4, 5), numpy.float32), trans_b=True)
     with pytest.raises(ValueError, match=r"op\(a\) is \(4, 3\).*inner dimensions 3 and 4 differ"):
-        gemm_backend.gemm(f32, numpy.zeros((4, 5), numpy.float32), trans_a=True)
+        family.gemm(f32, numpy.zeros((4, 5), numpy.float32), trans_a=True)
     with pytest.raises(TypeError, match=r"float32 \(3, 4\).*float64 \(4, 5\)"):
-        gemm_backend.gemm(f32, f64)
+        family.gemm(f32, f64)
     with pytest.raises(TypeError, match=r"tf32 is a float32 mode, got float64"):
-        gemm_backend.gemm(numpy.zeros((3, 4)), f64, tf32=True)
+        family.gemm(numpy.zeros((3, 4)), f64, tf32=True)
     with pytest.raises(ValueError, match=r"2-D.*\(2, 3, 4\)"):
-        gemm_backend.gemm(numpy.zeros((2, 3, 4), numpy.float32), f32)
+        family.gemm(numpy.zeros((2, 3, 4), numpy.float32), f32)
     with pytest.raises(TypeError, match="float32"):
-        gemm_backend.gemm(numpy.zeros((3, 4), numpy.int64), numpy.zeros((4, 5), numpy.int64))
+        family.gemm(numpy.zeros((3, 4), numpy.int64), numpy.zeros((4, 5), numpy.int64))
 
 
-def test_gemm_with_an_empty_inner_dimension_is_zero(gemm_backend):
-    c = gemm_backend.gemm(numpy.zeros((3, 0), numpy.float32), numpy.zeros((0, 5), numpy.float32))
+def test_gemm_with_an_empty_inner_dimension_is_zero(emulated_gpu):
+    c = family.gemm(numpy.zeros((3, 0), numpy.float32), numpy.zeros((0, 5), numpy.float32))
     numpy.testing.assert_array_equal(c, numpy.zeros((3, 5), numpy.float32))
-    assert gemm_backend.gemm(numpy.zeros((0, 4)), numpy.zeros((4, 5))).shape == (0, 5)
+    assert family.gemm(numpy.zeros((0, 4)), numpy.zeros((4, 5))).shape == (0, 5)
+
+
+def test_matmul_runs_on_the_engine_it_is_given(emulated_gpu, rng):
+    """cuBLAS (here NumPy's @), the exact kernel or the TF32 one, each launched only when named;
+    a transposed view goes to gemm through its flag."""
+    a, b = rng.standard_normal((5, 7)).astype(numpy.float32), rng.standard_normal((5, 3)).astype(numpy.float32)
+    kernels = {"exact": (family.EXACT, "gemm", numpy.float32), "tf32": (family.TF32, "gemm_tf32", None)}
+    launches = {engine: lambda s=source, n=name, d=dtype: s.kernel(n, d).launches
+                for engine, (source, name, dtype) in kernels.items()}
+    for engine in family.MATMUL_ENGINES:
+        before = {e: count() for e, count in launches.items()}
+        c = emulated_gpu.matmul(a.T, b, engine)
+        assert_within_bound(c, a.T.astype(numpy.float64), b.astype(numpy.float64), numpy.float32,
+                            tf32=engine == "tf32")
+        assert {e: count() - before[e] for e, count in launches.items()} == \
+            {e: int(e == engine) for e in launches}, engine
+    with pytest.raises(ValueError, match=r"engine must be one of \('cublas', 'exact', 'tf32'\), got 'fast'"):
+        emulated_gpu.matmul(a, b.T, "fast")
 
 
 def test_emulated_gemm_checks_the_launch_limits(emulated_gpu):
     """Sizes the kernel's ints or the grid cannot hold are refused (empty arrays: no memory)."""
     with pytest.raises(ValueError, match=r"M = 2147483648 does not fit"):
-        emulated_gpu.gemm(numpy.zeros((2 ** 31, 0), numpy.float32), numpy.zeros((0, 1), numpy.float32))
-    rows = 65535 * emulated_gpu.GEMM_TILE + 1
+        family.gemm(numpy.zeros((2 ** 31, 0), numpy.float32), numpy.zeros((0, 1), numpy.float32))
+    rows = 65535 * family.GEMM_TILE + 1
     with pytest.raises(ValueError, match=r"65536 row tiles.*65535"):
-        emulated_gpu.gemm(numpy.zeros((rows, 0), numpy.float32), numpy.zeros((0, 1), numpy.float32))
+        family.gemm(numpy.zeros((rows, 0), numpy.float32), numpy.zeros((0, 1), numpy.float32))
 
 
 def test_launch_geometry_matches_the_kernels():
-    """kernels/gpu.py launches the block sizes the .cu files are written for."""
-    from minigan.kernels import gpu
-
+    """kernels/gemm.py launches the block sizes the .cu files are written for."""
     def defines(name):
         return dict(re.findall(r"#define\s+(\w+)\s+(\d+)\b", (CUDA_DIR / name).read_text()))
 
     exact, tf32 = defines("gemm.cu"), defines("gemm_tf32.cu")
-    assert int(exact["GEMM_TILE_M"]) == int(exact["GEMM_TILE_N"]) == gpu.GEMM_TILE
-    assert int(tf32["GEMM_TF32_TILE_M"]) == int(tf32["GEMM_TF32_TILE_N"]) == gpu.GEMM_TILE
-    assert (int(exact["GEMM_THREADS_X"]), int(exact["GEMM_THREADS_Y"])) == gpu.GEMM_THREADS
-    assert int(tf32["GEMM_TF32_THREADS"]) == gpu.GEMM_TF32_THREADS
+    assert int(exact["GEMM_TILE_M"]) == int(exact["GEMM_TILE_N"]) == family.GEMM_TILE
+    assert int(tf32["GEMM_TF32_TILE_M"]) == int(tf32["GEMM_TF32_TILE_N"]) == family.GEMM_TILE
+    assert (int(exact["GEMM_THREADS_X"]), int(exact["GEMM_THREADS_Y"])) == family.GEMM_THREADS
+    assert int(tf32["GEMM_TF32_THREADS"]) == family.GEMM_TF32_THREADS
 
 
-# ---------- both backends through `xp` (on CuPy: the real kernels, TF32 included) ----------
+# ---------- on a real GPU: the real kernels, TF32 included ----------
+
+@pytest.fixture
+def cupy():
+    try:
+        return backend.require_cupy()
+    except RuntimeError as error:  # require_cupy says what is missing
+        pytest.skip(str(error))
 
 @pytest.mark.parametrize("trans_a, trans_b", FLAGS, ids=FLAG_IDS)
 @pytest.mark.parametrize("m, n, k", ODD_SHAPES)
 @pytest.mark.parametrize("dtype, tf32", MODES)
-def test_gemm_at_odd_shapes(xp, rng, dtype, tf32, m, n, k, trans_a, trans_b):
+@pytest.mark.gpu
+def test_gemm_at_odd_shapes(cupy, rng, dtype, tf32, m, n, k, trans_a, trans_b):
     """Small K keeps the bound tight: a wrong fragment or a dropped k term shows."""
     a, b, op_a, op_b = operands(rng, m, n, k, trans_a, trans_b, dtype)
-    c = backend.kernels(xp).gemm(xp.asarray(a), xp.asarray(b), trans_a, trans_b, tf32)
+    c = family.gemm(cupy.asarray(a), cupy.asarray(b), trans_a, trans_b, tf32)
     assert_within_bound(backend.to_numpy(c), op_a, op_b, dtype, tf32)
 
 
@@ -267,27 +277,28 @@ def test_tf32_rounds_each_input_to_nearest_with_ties_away(device_xp):
     inputs = [1 + u, 1 + 3 * u, 1 + 2 * u, -(1 + 2 * u), 3.0, 1 + 4 * u + 2 * u]
     rounded = [1.0, 1 + 4 * u, 1 + 4 * u, -(1 + 4 * u), 3.0, 1 + 8 * u]
     a = device_xp.asarray(numpy.array(inputs, numpy.float32).reshape(-1, 1))
-    c = backend.kernels(device_xp).gemm(a, device_xp.ones((1, 1), numpy.float32), tf32=True)
+    c = backend.kernels(device_xp).matmul(a, device_xp.ones((1, 1), numpy.float32), "tf32")
     numpy.testing.assert_array_equal(backend.to_numpy(c).ravel(), numpy.array(rounded, numpy.float32))
 
 
 @pytest.mark.parametrize("batch, m, n, k, trans_a, trans_b", dcgan32_products(64))
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
-def test_integer_products_are_exact_at_dcgan32_shapes(xp, rng, dtype, batch, m, n, k, trans_a, trans_b):
+@pytest.mark.gpu
+def test_integer_products_are_exact_at_dcgan32_shapes(cupy, rng, dtype, batch, m, n, k, trans_a, trans_b):
     """The exact path at full size: partial sums of integers up to 8 stay below 2^24, so no rounding."""
     a, b, op_a, op_b = operands(rng, m, n, k, trans_a, trans_b, dtype, integers=True)
-    c = backend.kernels(xp).gemm(xp.asarray(a), xp.asarray(b), trans_a, trans_b)
+    c = family.gemm(cupy.asarray(a), cupy.asarray(b), trans_a, trans_b)
     numpy.testing.assert_array_equal(backend.to_numpy(c), op_a @ op_b)
 
 
 @pytest.mark.slow  # 90 cases, about 9 s in all on 2 CPU cores: float64 references of up to 1e9 products
 @pytest.mark.parametrize("batch, m, n, k, trans_a, trans_b", dcgan32_products(64, 128))
 @pytest.mark.parametrize("dtype, tf32", MODES)
-def test_gemm_at_dcgan32_shapes(xp, rng, dtype, tf32, batch, m, n, k, trans_a, trans_b):
+@pytest.mark.gpu
+def test_gemm_at_dcgan32_shapes(cupy, rng, dtype, tf32, batch, m, n, k, trans_a, trans_b):
     """Within the bound, and bit-identical on a second run."""
-    gemm = backend.kernels(xp).gemm
     a, b, op_a, op_b = operands(rng, m, n, k, trans_a, trans_b, dtype)
-    a, b = xp.asarray(a), xp.asarray(b)
-    c = backend.to_numpy(gemm(a, b, trans_a, trans_b, tf32))
-    numpy.testing.assert_array_equal(backend.to_numpy(gemm(a, b, trans_a, trans_b, tf32)), c)
+    a, b = cupy.asarray(a), cupy.asarray(b)
+    c = backend.to_numpy(family.gemm(a, b, trans_a, trans_b, tf32))
+    numpy.testing.assert_array_equal(backend.to_numpy(family.gemm(a, b, trans_a, trans_b, tf32)), c)
     assert_within_bound(c, op_a, op_b, dtype, tf32)

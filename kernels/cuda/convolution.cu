@@ -1,21 +1,21 @@
-// im2col and col2im for NCHW images, float and double.
+// im2col and col2im for NCHW images, templates instantiated for float and double.
 //
-// Layout (kernels/reference.py): col has shape (C*kh*kw, N*oh*ow); row
+// Layout (kernels/convolution.py): col has shape (C*kh*kw, N*oh*ow); row
 // (c, i, j) holds kernel tap (i, j) of channel c, column (n, y, x) the output
 // pixel. Both arrays are C-contiguous. Flat offsets are long long (a column
-// matrix can pass 2^31 elements); the caller (kernels/gpu.py) checks that
+// matrix can pass 2^31 elements); the caller (kernels/convolution.py) checks that
 // C*kh*kw, N*oh*ow, N*C and H*W each fit in an int, so only one 64-bit
 // division is done per element.
 //
 // col2im is a gather: one thread per image pixel sums, in a fixed order (i,
 // then j, ascending), the column entries that map to it, in T. No atomics, so
-// the result is deterministic, and it is the same arithmetic as _col2im in
-// kernels/cpu.py and col2im in kernels/reference.py: equal to the bit.
+// the result is deterministic, and it is the same arithmetic as the Numba
+// _col2im and col2im_reference in kernels/convolution.py: equal to the bit.
 
 template <typename T>
-__device__ void im2col_impl(const T* __restrict__ x, T* __restrict__ col,
-                            int n_img, int channels, int height, int width,
-                            int kh, int kw, int sh, int sw, int ph, int pw, int oh, int ow) {
+__global__ void im2col(const T* __restrict__ x, T* __restrict__ col,
+                       int n_img, int channels, int height, int width,
+                       int kh, int kw, int sh, int sw, int ph, int pw, int oh, int ow) {
     const long long cols = (long long)n_img * oh * ow;
     const long long total = (long long)channels * kh * kw * cols;
     const long long step = (long long)blockDim.x * gridDim.x;
@@ -30,9 +30,9 @@ __device__ void im2col_impl(const T* __restrict__ x, T* __restrict__ col,
 }
 
 template <typename T>
-__device__ void col2im_impl(const T* __restrict__ col, T* __restrict__ x,
-                            int n_img, int channels, int height, int width,
-                            int kh, int kw, int sh, int sw, int ph, int pw, int oh, int ow) {
+__global__ void col2im(const T* __restrict__ col, T* __restrict__ x,
+                       int n_img, int channels, int height, int width,
+                       int kh, int kw, int sh, int sw, int ph, int pw, int oh, int ow) {
     const long long cols = (long long)n_img * oh * ow;
     const int hw = height * width;
     const long long total = (long long)n_img * channels * hw;
@@ -55,24 +55,4 @@ __device__ void col2im_impl(const T* __restrict__ col, T* __restrict__ x,
         }
         x[k] = sum;
     }
-}
-
-#define IM2COL_ARGS int n_img, int channels, int height, int width, \
-    int kh, int kw, int sh, int sw, int ph, int pw, int oh, int ow
-#define IM2COL_PASS n_img, channels, height, width, kh, kw, sh, sw, ph, pw, oh, ow
-
-extern "C" __global__ void im2col_f32(const float* __restrict__ x, float* __restrict__ col, IM2COL_ARGS) {
-    im2col_impl<float>(x, col, IM2COL_PASS);
-}
-
-extern "C" __global__ void im2col_f64(const double* __restrict__ x, double* __restrict__ col, IM2COL_ARGS) {
-    im2col_impl<double>(x, col, IM2COL_PASS);
-}
-
-extern "C" __global__ void col2im_f32(const float* __restrict__ col, float* __restrict__ x, IM2COL_ARGS) {
-    col2im_impl<float>(col, x, IM2COL_PASS);
-}
-
-extern "C" __global__ void col2im_f64(const double* __restrict__ col, double* __restrict__ x, IM2COL_ARGS) {
-    col2im_impl<double>(col, x, IM2COL_PASS);
 }

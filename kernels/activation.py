@@ -1,0 +1,149 @@
+"""Elementwise activations and the BCE-with-logits loss, each one fused pass.
+
+LeakyReLU's backward reads the forward's output y, not x: for a slope >= 0,
+y > 0 exactly when x > 0, so nothing else need be kept (minigan's LeakyReLU
+keeps a mask itself for negative slopes). Sigmoid and the loss are written so
+exp only ever sees -|x|: no overflow for any x. On the CPU the sigmoid and loss
+kernels are plain NumPy, so they are their own reference.
+"""
+from typing import Protocol
+
+import numba
+import numpy
+
+from . import _cuda
+from ._jit import jit
+
+
+class Contract(Protocol):
+    def leaky_relu(self, x, negative_slope=0.01):
+        """x > 0 ? x : x * negative_slope, as a new array (ReLU is slope 0); the slope is
+        rounded to x.dtype first."""
+
+    def leaky_relu_backward(self, grad, y, negative_slope=0.01):
+        """grad * (y > 0 ? 1 : negative_slope), from leaky_relu's output y. Exact only for
+        negative_slope >= 0, so a negative slope raises ValueError."""
+
+    def sigmoid(self, x):
+        """1 / (1 + exp(-x)) elementwise, in x.dtype, without overflow."""
+
+    def bce_with_logits_terms(self, x, target):
+        """Elementwise max(x, 0) - x*t + log1p(exp(-|x|)), the BCE-with-logits loss before its mean."""
+
+    def bce_with_logits_backward(self, x, target, grad=1.0, divisor=1):
+        """grad * (sigmoid(x) - target) / divisor, elementwise, in x.dtype.
+
+        grad is the upstream gradient of the mean loss: a number or a 1-element
+        array (on the GPU it stays on the device, so no host sync). For the mean
+        loss pass divisor = x.size.
+        """
+
+
+def _check_slope(negative_slope):
+    if negative_slope < 0:
+        raise ValueError(f"minigan.kernels.leaky_relu_backward: negative_slope must be >= 0 to recover "
+                         f"the sign of the input from the output y, got {negative_slope}")
+
+
+# ---------- the plain NumPy reference (and the CPU's sigmoid and loss) ----------
+
+def leaky_relu_reference(x, negative_slope=0.01):
+    return numpy.where(x > 0, x, x * x.dtype.type(negative_slope))
+
+
+def leaky_relu_backward_reference(grad, y, negative_slope=0.01):
+    _check_slope(negative_slope)
+    return numpy.where(y > 0, grad, grad * grad.dtype.type(negative_slope))
+
+
+def sigmoid_cpu(x):
+    e = numpy.exp(-numpy.abs(x))
+    return numpy.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def bce_with_logits_terms_cpu(x, target):
+    return numpy.maximum(x, 0) - x * target + numpy.log1p(numpy.exp(-numpy.abs(x)))
+
+
+def bce_with_logits_backward_cpu(x, target, grad=1.0, divisor=1):
+    return grad * (sigmoid_cpu(x) - target) / divisor
+
+
+# ---------- CPU: Numba, parallel over the flat elements ----------
+
+@jit
+def _leaky_relu(x, slope, y):
+    for k in numba.prange(x.size):
+        v = x[k]
+        y[k] = v if v > 0 else v * slope
+
+
+@jit
+def _leaky_relu_backward(grad, y, slope, grad_x):
+    for k in numba.prange(grad.size):
+        grad_x[k] = grad[k] if y[k] > 0 else grad[k] * slope
+
+
+def leaky_relu_cpu(x, negative_slope=0.01):
+    x = numpy.ascontiguousarray(x)
+    y = numpy.empty_like(x)
+    _leaky_relu(x.reshape(-1), x.dtype.type(negative_slope), y.reshape(-1))
+    return y
+
+
+def leaky_relu_backward_cpu(grad, y, negative_slope=0.01):
+    _check_slope(negative_slope)
+    grad = numpy.ascontiguousarray(grad)
+    grad_x = numpy.empty_like(grad)
+    _leaky_relu_backward(grad.reshape(-1), numpy.ascontiguousarray(y).reshape(-1),
+                         grad.dtype.type(negative_slope), grad_x.reshape(-1))
+    return grad_x
+
+
+# ---------- CUDA: kernels/cuda/activation.cu, grid-stride over the flat elements ----------
+
+SOURCE = _cuda.Source("activation.cu", templates=("leaky_relu", "leaky_relu_backward", "sigmoid",
+                                                  "bce_with_logits", "bce_with_logits_backward"))
+
+
+def leaky_relu_cuda(x, negative_slope=0.01):
+    x, = _cuda.contiguous("leaky_relu", x)
+    y = _cuda.get_cupy().empty_like(x)
+    SOURCE.launch("leaky_relu", x.dtype, x.size, (x, y, numpy.int64(x.size), x.dtype.type(negative_slope)))
+    return y
+
+
+def leaky_relu_backward_cuda(grad, y, negative_slope=0.01):
+    grad, y = _cuda.contiguous("leaky_relu_backward", grad, y=y)
+    _check_slope(negative_slope)
+    grad_x = _cuda.get_cupy().empty_like(grad)
+    SOURCE.launch("leaky_relu_backward", grad.dtype, grad.size,
+                  (grad, y, grad_x, numpy.int64(grad.size), grad.dtype.type(negative_slope)))
+    return grad_x
+
+
+def sigmoid_cuda(x):
+    x, = _cuda.contiguous("sigmoid", x)
+    y = _cuda.get_cupy().empty_like(x)
+    SOURCE.launch("sigmoid", x.dtype, x.size, (x, y, numpy.int64(x.size)))
+    return y
+
+
+def bce_with_logits_terms_cuda(x, target):
+    x, target = _cuda.contiguous("bce_with_logits_terms", x, target=target)
+    terms = _cuda.get_cupy().empty_like(x)
+    SOURCE.launch("bce_with_logits", x.dtype, x.size, (x, target, terms, numpy.int64(x.size)))
+    return terms
+
+
+def bce_with_logits_backward_cuda(x, target, grad=1.0, divisor=1):
+    op = "bce_with_logits_backward"
+    x, target = _cuda.contiguous(op, x, target=target)
+    cp = _cuda.get_cupy()
+    grad = cp.ascontiguousarray(cp.asarray(grad, dtype=x.dtype).reshape(-1))
+    if grad.size != 1:
+        raise ValueError(f"minigan.kernels.{op}: grad must be a number or a 1-element array, "
+                         f"got shape {tuple(grad.shape)}")
+    grad_x = cp.empty_like(x)
+    SOURCE.launch(op, x.dtype, x.size, (x, target, grad, x.dtype.type(divisor), grad_x, numpy.int64(x.size)))
+    return grad_x

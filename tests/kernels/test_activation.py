@@ -1,0 +1,59 @@
+"""The activation and loss kernels (kernels/activation.py) on every backend, against NumPy formulas."""
+import numpy
+import pytest
+
+from minigan.kernels import activation
+
+SHAPES = [(2, 3, 5, 4), (4, 8, 1, 1), (1, 2, 7), (3, 4, 13, 11), (37, 5)]
+DTYPES = [numpy.float32, numpy.float64]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("slope", [0.0, 0.2])
+def test_leaky_relu(kernel_backend, rng, shape, dtype, slope):
+    """Forward and backward equal the reference exactly (one rounding each, the same one)."""
+    k = kernel_backend
+    x, grad = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    y = k.get(k.table.leaky_relu(k.put(x), slope))
+    assert y.dtype == dtype and y.shape == x.shape
+    numpy.testing.assert_array_equal(y, activation.leaky_relu_reference(x, slope))
+    numpy.testing.assert_array_equal(k.get(k.table.leaky_relu_backward(k.put(grad), k.put(y), slope)),
+                                     activation.leaky_relu_backward_reference(grad, y, slope))
+
+
+def test_leaky_relu_reference_against_its_definition():
+    x = numpy.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    numpy.testing.assert_array_equal(activation.leaky_relu_reference(x, 0.1), [-0.2, -0.05, 0.0, 0.5, 2.0])
+    numpy.testing.assert_array_equal(activation.leaky_relu_backward_reference(numpy.ones(5), x, 0.1),
+                                     [0.1, 0.1, 0.1, 1.0, 1.0])
+
+
+def test_leaky_relu_backward_refuses_a_negative_slope(kernel_backend):
+    k = kernel_backend
+    for backward in (k.table.leaky_relu_backward, activation.leaky_relu_backward_reference):
+        with pytest.raises(ValueError, match="negative_slope"):
+            backward(k.put(numpy.ones(3)), k.put(numpy.ones(3)), -0.1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_and_bce_with_logits(kernel_backend, dtype):
+    k = kernel_backend
+    rng = numpy.random.default_rng(3)
+    x = numpy.concatenate([rng.standard_normal(600) * 4, [-800, -100, -20, 0, 20, 100, 800]]).astype(dtype)
+    t = rng.uniform(size=x.shape).astype(dtype)
+    x64, t64 = x.astype(numpy.float64), t.astype(numpy.float64)
+    with numpy.errstate(over="ignore"):  # exp(800) is inf in float64 too: 1 / (1 + inf) = 0, right
+        sigmoid = 1 / (1 + numpy.exp(-x64))
+        expected = numpy.log(1 + numpy.exp(x64)) - x64 * t64
+    expected = numpy.where(numpy.isinf(expected), x64 * (1 - t64), expected)  # softplus(x) = x, large x
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == numpy.float32 else dict(rtol=1e-12, atol=1e-14)
+    y = k.get(k.table.sigmoid(k.put(x)))
+    assert y.dtype == dtype
+    numpy.testing.assert_allclose(y, sigmoid, **tol)
+    terms = k.get(k.table.bce_with_logits_terms(k.put(x), k.put(t)))
+    assert numpy.isfinite(terms).all()
+    numpy.testing.assert_allclose(terms, expected, **tol)
+    grad = k.put(numpy.asarray(0.5, dtype=dtype))
+    numpy.testing.assert_allclose(k.get(k.table.bce_with_logits_backward(k.put(x), k.put(t), grad, x.size)),
+                                  0.5 * (sigmoid - t64) / x.size, **tol)
