@@ -15,10 +15,3 @@ if __name__ != "minigan.kernels":
     # name cannot load.
     raise ImportError(f"kernels/ is the package minigan.kernels: import it under that name "
                       f"(after `pip install -e .`), not as {__name__!r}")
-
-# Interim: the pooling family in the cpu and gpu tables, until the per-family kernel table lands.
-from . import cpu, gpu, pooling  # noqa: E402
-
-for _name in ("avg_pool2d", "avg_pool2d_backward", "max_pool2d", "max_pool2d_backward"):
-    setattr(cpu, _name, getattr(pooling, _name + "_cpu"))
-    setattr(gpu, _name, getattr(pooling, _name + "_gpu"))

@@ -1,32 +1,43 @@
 """avg_pool2d and max_pool2d: the NumPy reference, the Numba kernels and the CUDA launches.
 
-Every backend has the same four functions, on (N, C, H, W) arrays of float32
-or float64, with kernel, stride and padding as (h, w) pairs, padding at most
-half the kernel (torch's rule, so every window holds an input pixel), and
-torch's output size with ceil_mode=False:
+Arrays are (N, C, H, W), float32 or float64; kernel, stride and padding are
+(h, w) pairs, padding at most half the kernel (torch's rule, so every window
+holds an input pixel); the output size is torch's with ceil_mode=False. Sums
+are in the arrays' dtype, window pixels in row-major order.
 
-  avg_pool2d(x, kernel, stride, padding) -> y
-      window sums over kh*kw: padding counts as zeros (count_include_pad=True)
-  avg_pool2d_backward(grad_y, x_shape, kernel, stride, padding) -> grad_x
-  max_pool2d(x, kernel, stride, padding) -> (y, argmax)
-      argmax is int32, the flat index h*W + w within the plane of the maximum:
-      the first maximum in row-major scan order, or the last NaN (torch's CPU rule)
-  max_pool2d_backward(grad_y, argmax, x_shape, kernel, stride, padding) -> grad_x
-
-Sums are in the arrays' dtype, window pixels in row-major order. In each
-backward every input pixel sums, in row-major (oy, ox) order, the output
-gradients of the windows that hold it (for max pooling, of those whose argmax
-it is): on the GPU as a gather, one thread per input pixel; on the CPU as a
-scatter within the (n, c) planes each thread owns. Neither needs atomics, and
-all three versions agree to the bit.
+In each backward every input pixel sums, in row-major (oy, ox) order, the
+output gradients of the windows that hold it (for max pooling, of those whose
+argmax it is): on the GPU as a gather, one thread per input pixel; on the CPU
+as a scatter within the (n, c) planes each thread owns. Neither needs
+atomics, and all three versions agree to the bit.
 """
+from typing import Protocol
+
 import numba
 import numpy
 
-from . import gpu
+from . import _cuda
 from ._jit import jit
 
-_INT_MAX = 2**31 - 1
+
+class Contract(Protocol):
+    def avg_pool2d(self, x, kernel, stride, padding):
+        """y (N, C, oh, ow): the sum of each window over kernel[0] * kernel[1], padding counted as
+        zeros (torch's count_include_pad=True)."""
+
+    def avg_pool2d_backward(self, grad_y, x_shape, kernel, stride, padding):
+        """grad_x of shape x_shape: each pixel's sum of grad_y over the windows that hold it, over
+        kernel[0] * kernel[1]."""
+
+    def max_pool2d(self, x, kernel, stride, padding):
+        """(y, argmax): each window's maximum, and its flat index h * W + w within the plane (int32).
+
+        torch's CPU rule picks it: the first maximum in row-major scan order, or the last NaN;
+        an all -inf window points at its first in-bounds pixel.
+        """
+
+    def max_pool2d_backward(self, grad_y, argmax, x_shape, kernel, stride, padding):
+        """grad_x of shape x_shape: each pixel's sum of grad_y over the windows whose argmax it is."""
 
 
 def output_size(x_shape, kernel, stride, padding):
@@ -34,14 +45,10 @@ def output_size(x_shape, kernel, stride, padding):
     return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(x_shape[2:], kernel, stride, padding))
 
 
-def _planes(op, x_shape, out_hw):
-    """N*C, after checking that the flat indices of the kernels fit in an int32."""
-    n, c, h, w = x_shape
-    for name, size in (("input", n * c * h * w), ("output", n * c * out_hw[0] * out_hw[1])):
-        if size > _INT_MAX:
-            raise ValueError(f"minigan.kernels.pooling.{op}: the {name} has {size} elements, more than "
-                             f"the kernels' 32-bit indices allow ({_INT_MAX})")
-    return n * c
+def _check_sizes(op, x_shape, out_hw):
+    """The kernels index within a plane (argmax) and count planes with 32-bit ints."""
+    _cuda.check_int(op, **{"N*C": x_shape[0] * x_shape[1], "H*W": x_shape[2] * x_shape[3],
+                           "oh*ow": out_hw[0] * out_hw[1]})
 
 
 # ---------- the NumPy reference: the definition the fast kernels are tested against ----------
@@ -167,39 +174,39 @@ def _max_pool2d_backward(grad_y, argmax, grad_x):
             grad_x[p, argmax[p, k]] += grad_y[p, k]
 
 
-def _as_planes(a):
+def _as_check_sizes(a):
     a = numpy.ascontiguousarray(a)
     return a.reshape(-1, *a.shape[2:])
 
 
 def avg_pool2d_cpu(x, kernel, stride, padding):
     out_hw = output_size(x.shape, kernel, stride, padding)
-    _planes("avg_pool2d", x.shape, out_hw)
+    _check_sizes("avg_pool2d", x.shape, out_hw)
     y = numpy.empty(x.shape[:2] + out_hw, dtype=x.dtype)
-    _avg_pool2d(_as_planes(x), *kernel, *stride, *padding, x.dtype.type(0),
-                x.dtype.type(kernel[0] * kernel[1]), _as_planes(y))
+    _avg_pool2d(_as_check_sizes(x), *kernel, *stride, *padding, x.dtype.type(0),
+                x.dtype.type(kernel[0] * kernel[1]), _as_check_sizes(y))
     return y
 
 
 def max_pool2d_cpu(x, kernel, stride, padding):
     out_hw = output_size(x.shape, kernel, stride, padding)
-    _planes("max_pool2d", x.shape, out_hw)
+    _check_sizes("max_pool2d", x.shape, out_hw)
     y = numpy.empty(x.shape[:2] + out_hw, dtype=x.dtype)
     argmax = numpy.empty(y.shape, dtype=numpy.int32)
-    _max_pool2d(_as_planes(x), *kernel, *stride, *padding, _as_planes(y), _as_planes(argmax))
+    _max_pool2d(_as_check_sizes(x), *kernel, *stride, *padding, _as_check_sizes(y), _as_check_sizes(argmax))
     return y, argmax
 
 
 def avg_pool2d_backward_cpu(grad_y, x_shape, kernel, stride, padding):
-    _planes("avg_pool2d_backward", x_shape, grad_y.shape[2:])
+    _check_sizes("avg_pool2d_backward", x_shape, grad_y.shape[2:])
     grad_x = numpy.empty(x_shape, dtype=grad_y.dtype)
-    _avg_pool2d_backward(_as_planes(grad_y), *kernel, *stride, *padding,
-                         grad_y.dtype.type(kernel[0] * kernel[1]), _as_planes(grad_x))
+    _avg_pool2d_backward(_as_check_sizes(grad_y), *kernel, *stride, *padding,
+                         grad_y.dtype.type(kernel[0] * kernel[1]), _as_check_sizes(grad_x))
     return grad_x
 
 
 def max_pool2d_backward_cpu(grad_y, argmax, x_shape, kernel, stride, padding):
-    _planes("max_pool2d_backward", x_shape, grad_y.shape[2:])
+    _check_sizes("max_pool2d_backward", x_shape, grad_y.shape[2:])
     grad_x = numpy.empty(x_shape, dtype=grad_y.dtype)
     planes = x_shape[0] * x_shape[1]
     _max_pool2d_backward(numpy.ascontiguousarray(grad_y).reshape(planes, -1),
@@ -207,52 +214,50 @@ def max_pool2d_backward_cpu(grad_y, argmax, x_shape, kernel, stride, padding):
     return grad_x
 
 
-# ---------- CUDA (kernels/cuda/pooling.cu): one thread per output pixel, then per input pixel ----------
+# ---------- CUDA: kernels/cuda/pooling.cu, one thread per output pixel, then per input pixel ----------
 
-def _sizes(op, x_shape, kernel, stride, padding, out_hw):
-    """The int32 size arguments every pooling kernel takes, after the index checks."""
-    return gpu._i32(_planes(op, x_shape, out_hw), *x_shape[2:], *kernel, *stride, *padding, *out_hw)
+SOURCE = _cuda.Source("pooling.cu", templates=("avg_pool2d", "max_pool2d", "avg_pool2d_backward",
+                                               "max_pool2d_backward"))
 
 
-def avg_pool2d_gpu(x, kernel, stride, padding):
-    dtype = gpu._check_dtype("avg_pool2d", x.dtype)
-    cp = gpu._cupy()
+def _geometry(op, x_shape, kernel, stride, padding, out_hw):
+    """The int arguments every pooling kernel takes, after the size checks."""
+    _check_sizes(op, x_shape, out_hw)
+    return _cuda.i32(x_shape[0] * x_shape[1], *x_shape[2:], *kernel, *stride, *padding, *out_hw)
+
+
+def avg_pool2d_cuda(x, kernel, stride, padding):
+    x, = _cuda.contiguous("avg_pool2d", x)
     out_hw = output_size(x.shape, kernel, stride, padding)
-    y = cp.empty(tuple(x.shape[:2]) + out_hw, dtype=dtype)
-    gpu._launch(gpu._kernel("pooling.cu", "avg_pool2d", dtype), y.size,
-                (cp.ascontiguousarray(x), y, *_sizes("avg_pool2d", x.shape, kernel, stride, padding, out_hw)))
+    geometry = _geometry("avg_pool2d", x.shape, kernel, stride, padding, out_hw)
+    y = _cuda.get_cupy().empty(tuple(x.shape[:2]) + out_hw, dtype=x.dtype)
+    SOURCE.launch("avg_pool2d", x.dtype, y.size, (x, y, *geometry))
     return y
 
 
-def max_pool2d_gpu(x, kernel, stride, padding):
-    dtype = gpu._check_dtype("max_pool2d", x.dtype)
-    cp = gpu._cupy()
+def max_pool2d_cuda(x, kernel, stride, padding):
+    x, = _cuda.contiguous("max_pool2d", x)
     out_hw = output_size(x.shape, kernel, stride, padding)
-    y = cp.empty(tuple(x.shape[:2]) + out_hw, dtype=dtype)
-    argmax = cp.empty(y.shape, dtype=numpy.int32)
-    gpu._launch(gpu._kernel("pooling.cu", "max_pool2d", dtype), y.size,
-                (cp.ascontiguousarray(x), y, argmax,
-                 *_sizes("max_pool2d", x.shape, kernel, stride, padding, out_hw)))
+    geometry = _geometry("max_pool2d", x.shape, kernel, stride, padding, out_hw)
+    cp, y_shape = _cuda.get_cupy(), tuple(x.shape[:2]) + out_hw
+    y, argmax = cp.empty(y_shape, dtype=x.dtype), cp.empty(y_shape, dtype=numpy.int32)
+    SOURCE.launch("max_pool2d", x.dtype, y.size, (x, y, argmax, *geometry))
     return y, argmax
 
 
-def avg_pool2d_backward_gpu(grad_y, x_shape, kernel, stride, padding):
-    op = "avg_pool2d_backward"
-    dtype = gpu._check_dtype(op, grad_y.dtype)
-    cp = gpu._cupy()
-    grad_x = cp.empty(tuple(x_shape), dtype=dtype)
-    gpu._launch(gpu._kernel("pooling.cu", "avg_pool2d_backward", dtype), grad_x.size,
-                (cp.ascontiguousarray(grad_y), grad_x,
-                 *_sizes(op, x_shape, kernel, stride, padding, grad_y.shape[2:])))
+def avg_pool2d_backward_cuda(grad_y, x_shape, kernel, stride, padding):
+    grad_y, = _cuda.contiguous("avg_pool2d_backward", grad_y)
+    geometry = _geometry("avg_pool2d_backward", x_shape, kernel, stride, padding, grad_y.shape[2:])
+    grad_x = _cuda.get_cupy().empty(tuple(x_shape), dtype=grad_y.dtype)
+    SOURCE.launch("avg_pool2d_backward", grad_y.dtype, grad_x.size, (grad_y, grad_x, *geometry))
     return grad_x
 
 
-def max_pool2d_backward_gpu(grad_y, argmax, x_shape, kernel, stride, padding):
-    op = "max_pool2d_backward"
-    dtype = gpu._check_dtype(op, grad_y.dtype)
-    cp = gpu._cupy()
-    grad_x = cp.empty(tuple(x_shape), dtype=dtype)
-    gpu._launch(gpu._kernel("pooling.cu", "max_pool2d_backward", dtype), grad_x.size,
-                (cp.ascontiguousarray(grad_y), cp.ascontiguousarray(argmax), grad_x,
-                 *_sizes(op, x_shape, kernel, stride, padding, grad_y.shape[2:])))
+def max_pool2d_backward_cuda(grad_y, argmax, x_shape, kernel, stride, padding):
+    grad_y, = _cuda.contiguous("max_pool2d_backward", grad_y)
+    geometry = _geometry("max_pool2d_backward", x_shape, kernel, stride, padding, grad_y.shape[2:])
+    cp = _cuda.get_cupy()
+    grad_x = cp.empty(tuple(x_shape), dtype=grad_y.dtype)
+    SOURCE.launch("max_pool2d_backward", grad_y.dtype, grad_x.size,
+                  (grad_y, cp.ascontiguousarray(argmax), grad_x, *geometry))
     return grad_x

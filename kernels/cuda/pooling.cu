@@ -1,10 +1,10 @@
-// avg_pool2d and max_pool2d over NCHW planes, forward and backward, float and double.
+// avg_pool2d and max_pool2d over NCHW planes, forward and backward: templates for float and double.
 //
 // Arrays are C-contiguous; x and grad_x are (planes, height, width) with
-// planes = N*C, y, grad_y and argmax (planes, oh, ow). The caller
-// (kernels/pooling.py) checks that planes*H*W and planes*oh*ow fit in an int,
-// that padding <= kernel / 2 (so every window holds an input pixel), and
-// computes oh, ow as torch does with ceil_mode=False.
+// planes = N*C, y, grad_y and argmax (planes, oh, ow). kernels/pooling.py
+// checks that planes, H*W and oh*ow fit in an int and computes oh, ow as
+// torch does with ceil_mode=False; the op (minigan/functional/pooling.py)
+// checks that padding <= kernel / 2, so every window holds an input pixel.
 //
 // Forward: one thread per output pixel, scanning its window in row-major order.
 //   avg: the sum of the in-bounds pixels, in T, over kh*kw (padding counts as zeros:
@@ -27,7 +27,7 @@ __device__ inline Window window(int oy, int ox, int height, int width, int kh, i
 }
 
 template <typename T>
-__device__ void avg_pool2d_impl(const T* __restrict__ x, T* __restrict__ y, int planes, int height,
+__global__ void avg_pool2d(const T* __restrict__ x, T* __restrict__ y, int planes, int height,
                                 int width, int kh, int kw, int sh, int sw, int ph, int pw, int oh, int ow) {
     const long long total = (long long)planes * oh * ow, step = (long long)blockDim.x * gridDim.x;
     const T count = (T)(kh * kw);
@@ -43,7 +43,7 @@ __device__ void avg_pool2d_impl(const T* __restrict__ x, T* __restrict__ y, int 
 }
 
 template <typename T>
-__device__ void max_pool2d_impl(const T* __restrict__ x, T* __restrict__ y, int* __restrict__ argmax,
+__global__ void max_pool2d(const T* __restrict__ x, T* __restrict__ y, int* __restrict__ argmax,
                                 int planes, int height, int width, int kh, int kw, int sh, int sw,
                                 int ph, int pw, int oh, int ow) {
     const long long total = (long long)planes * oh * ow, step = (long long)blockDim.x * gridDim.x;
@@ -76,7 +76,7 @@ __device__ inline int window_hi(int h, int s, int pad, int out) {
 
 // The gather of both backwards; BY_ARGMAX sums only the windows whose argmax is the pixel.
 template <typename T, bool BY_ARGMAX>
-__device__ void pool2d_backward_impl(const T* __restrict__ grad_y, const int* __restrict__ argmax,
+__device__ void pool2d_backward(const T* __restrict__ grad_y, const int* __restrict__ argmax,
                                      T* __restrict__ grad_x, int planes, int height, int width, int kh,
                                      int kw, int sh, int sw, int ph, int pw, int oh, int ow) {
     const long long total = (long long)planes * height * width, step = (long long)blockDim.x * gridDim.x;
@@ -93,46 +93,16 @@ __device__ void pool2d_backward_impl(const T* __restrict__ grad_y, const int* __
     }
 }
 
-#define POOL_ARGS int planes, int height, int width, int kh, int kw, int sh, int sw, int ph, int pw, \
-    int oh, int ow
-#define POOL_PASS planes, height, width, kh, kw, sh, sw, ph, pw, oh, ow
-
-extern "C" __global__ void avg_pool2d_f32(const float* __restrict__ x, float* __restrict__ y, POOL_ARGS) {
-    avg_pool2d_impl<float>(x, y, POOL_PASS);
+template <typename T>
+__global__ void avg_pool2d_backward(const T* __restrict__ grad_y, T* __restrict__ grad_x, int planes,
+                                    int height, int width, int kh, int kw, int sh, int sw, int ph, int pw,
+                                    int oh, int ow) {
+    pool2d_backward<T, false>(grad_y, nullptr, grad_x, planes, height, width, kh, kw, sh, sw, ph, pw, oh, ow);
 }
 
-extern "C" __global__ void avg_pool2d_f64(const double* __restrict__ x, double* __restrict__ y, POOL_ARGS) {
-    avg_pool2d_impl<double>(x, y, POOL_PASS);
-}
-
-extern "C" __global__ void max_pool2d_f32(const float* __restrict__ x, float* __restrict__ y,
-                                          int* __restrict__ argmax, POOL_ARGS) {
-    max_pool2d_impl<float>(x, y, argmax, POOL_PASS);
-}
-
-extern "C" __global__ void max_pool2d_f64(const double* __restrict__ x, double* __restrict__ y,
-                                          int* __restrict__ argmax, POOL_ARGS) {
-    max_pool2d_impl<double>(x, y, argmax, POOL_PASS);
-}
-
-extern "C" __global__ void avg_pool2d_backward_f32(const float* __restrict__ grad_y,
-                                                   float* __restrict__ grad_x, POOL_ARGS) {
-    pool2d_backward_impl<float, false>(grad_y, nullptr, grad_x, POOL_PASS);
-}
-
-extern "C" __global__ void avg_pool2d_backward_f64(const double* __restrict__ grad_y,
-                                                   double* __restrict__ grad_x, POOL_ARGS) {
-    pool2d_backward_impl<double, false>(grad_y, nullptr, grad_x, POOL_PASS);
-}
-
-extern "C" __global__ void max_pool2d_backward_f32(const float* __restrict__ grad_y,
-                                                   const int* __restrict__ argmax, float* __restrict__ grad_x,
-                                                   POOL_ARGS) {
-    pool2d_backward_impl<float, true>(grad_y, argmax, grad_x, POOL_PASS);
-}
-
-extern "C" __global__ void max_pool2d_backward_f64(const double* __restrict__ grad_y,
-                                                   const int* __restrict__ argmax,
-                                                   double* __restrict__ grad_x, POOL_ARGS) {
-    pool2d_backward_impl<double, true>(grad_y, argmax, grad_x, POOL_PASS);
+template <typename T>
+__global__ void max_pool2d_backward(const T* __restrict__ grad_y, const int* __restrict__ argmax,
+                                    T* __restrict__ grad_x, int planes, int height, int width, int kh, int kw,
+                                    int sh, int sw, int ph, int pw, int oh, int ow) {
+    pool2d_backward<T, true>(grad_y, argmax, grad_x, planes, height, width, kh, kw, sh, sw, ph, pw, oh, ow);
 }

@@ -1,5 +1,5 @@
-"""The pooling kernels: the NumPy reference against naive loops, then the Numba kernels and the
-CUDA sources (on the emulator) against the reference, to the bit.
+"""The pooling kernels (kernels/pooling.py): the NumPy reference against naive loops, then every
+backend's kernels (Numba; the CUDA sources on the emulator and on a GPU) against the reference, to the bit.
 
 The op-level checks (gradients, torch parity, the cupy backend, bad inputs) come
 from the pooling entries of the op specs; these are the kernels' own.
@@ -81,14 +81,6 @@ def references(x, grad_y, kernel, stride, padding):
             pooling.max_pool2d_backward_reference(grad_y, argmax, x.shape, kernel, stride, padding))
 
 
-def run_all(kernels, x, grad_y, kernel, stride, padding):
-    """The same five arrays as references(), from a backend's four kernels."""
-    y_max, argmax = kernels.max_pool2d(x, kernel, stride, padding)
-    return (kernels.avg_pool2d(x, kernel, stride, padding), y_max, argmax,
-            kernels.avg_pool2d_backward(grad_y, x.shape, kernel, stride, padding),
-            kernels.max_pool2d_backward(grad_y, argmax, x.shape, kernel, stride, padding))
-
-
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("values", ["distinct", "tied"])
 def test_reference_equals_naive_loops(case, values):
@@ -135,22 +127,23 @@ def test_tie_rule_is_torch_cpu(torch):
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("values", ["distinct", "tied"])
-def test_numba_kernels_equal_reference(case, dtype, values):
-    """Same sums in the same order and dtype: equal to the bit."""
-    from minigan.kernels import cpu
+def test_kernels_equal_reference(kernel_backend, case, dtype):
+    """Same sums in the same order and dtype: equal to the bit, ties included."""
+    k = kernel_backend
     shape, kernel, stride, padding = case
     rng = numpy.random.default_rng(2)
-    x = rng.standard_normal(shape).astype(dtype) if values == "distinct" else tied(rng, shape, dtype)
+    x = tied(rng, shape, dtype)
     grad_y = rng.standard_normal(shape[:2] + pooling.output_size(*case)).astype(dtype)
-    for got, expected in zip(run_all(cpu, x, grad_y, kernel, stride, padding),
-                             references(x, grad_y, kernel, stride, padding)):
-        assert got.dtype == expected.dtype
-        numpy.testing.assert_array_equal(got, expected)
+    y_max, argmax = k.table.max_pool2d(k.put(x), kernel, stride, padding)
+    got = (k.table.avg_pool2d(k.put(x), kernel, stride, padding), y_max, argmax,
+           k.table.avg_pool2d_backward(k.put(grad_y), x.shape, kernel, stride, padding),
+           k.table.max_pool2d_backward(k.put(grad_y), argmax, x.shape, kernel, stride, padding))
+    for actual, expected in zip(got, references(x, grad_y, kernel, stride, padding)):
+        assert actual.dtype == expected.dtype
+        numpy.testing.assert_array_equal(k.get(actual), expected)
 
 
 def test_numba_kernels_do_not_depend_on_thread_count():
-    from minigan.kernels import cpu
     rng = numpy.random.default_rng(3)
     x, grad_y = rng.standard_normal((4, 5, 9, 9)), rng.standard_normal((4, 5, 5, 5))
     previous = numba.get_num_threads()
@@ -158,22 +151,11 @@ def test_numba_kernels_do_not_depend_on_thread_count():
         runs = []
         for threads in sorted({1, previous}):
             numba.set_num_threads(threads)
-            runs.append(run_all(cpu, x, grad_y, (3, 3), (2, 2), (1, 1)))
+            y, argmax = pooling.max_pool2d_cpu(x, (3, 3), (2, 2), (1, 1))
+            runs.append((y, argmax, pooling.avg_pool2d_cpu(x, (3, 3), (2, 2), (1, 1)),
+                         pooling.avg_pool2d_backward_cpu(grad_y, x.shape, (3, 3), (2, 2), (1, 1)),
+                         pooling.max_pool2d_backward_cpu(grad_y, argmax, x.shape, (3, 3), (2, 2), (1, 1))))
     finally:
         numba.set_num_threads(previous)
     for a, b in zip(runs[0], runs[-1]):
         numpy.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("case", CASES, ids=case_id)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_emulated_cuda_kernels_equal_reference(emulated_gpu, case, dtype):
-    """kernels/cuda/pooling.cu on the emulator, launched by kernels/pooling.py, with ties."""
-    shape, kernel, stride, padding = case
-    rng = numpy.random.default_rng(4)
-    x = tied(rng, shape, dtype)
-    grad_y = rng.standard_normal(shape[:2] + pooling.output_size(*case)).astype(dtype)
-    for got, expected in zip(run_all(emulated_gpu, x, grad_y, kernel, stride, padding),
-                             references(x, grad_y, kernel, stride, padding)):
-        assert got.dtype == expected.dtype
-        numpy.testing.assert_array_equal(got, expected)
