@@ -19,6 +19,7 @@ import pytest
 
 from support import cuda_emulator
 from support import emulated_device
+import minigan.kernels
 from minigan import Tensor, backend
 
 TORCH_REASON = "PyTorch is the test oracle: pip install torch==2.13.0"
@@ -75,7 +76,8 @@ def nonzero():
 @pytest.fixture(scope="session")
 def nvrtc_options():
     """The options kernels/gpu.py must give NVRTC: C++14, and kernels/cuda for the headers."""
-    return ("--std=c++14", "-I" + str(Path(__file__).resolve().parents[1] / "kernels" / "cuda"))
+    # The kernels package as imported (a worktree may reach it through a symlink): its cuda folder.
+    return ("--std=c++14", "-I" + str(Path(minigan.kernels.__file__).parent / "cuda"))
 
 
 def _need_gxx():
