@@ -8,10 +8,14 @@ Every check in tests/ops reads this list (the format is in opspec.py):
 A new op is one more entry in OPS.
 """
 import itertools
+import math
 
 import numpy
 
-from .opspec import F32, F64, HOST, PARITY, Op, bad, case, fixed, grid, nonzero, normal, running, uniform
+from minigan import nn
+
+from .opspec import (DEVICE, F32, F64, HOST, PARITY, Input, Op, TorchFunctional, bad, case, fixed, grid,
+                     nonzero, normal, running, uniform)
 
 
 def pair(k):
@@ -145,6 +149,59 @@ BATCH_NORM = Op(
     ])
 
 
+# --- pooling ---------------------------------------------------------------------------------
+
+def distinct(shape):
+    """Values 1/8 apart in random order: no two within a finite-difference step of each other, so
+    no window's maximum is tied (max pooling's gradient at a tie is a convention: see POOL_TIES)."""
+    return Input(lambda rng: rng.permutation(math.prod(shape)).reshape(shape) / 8.0)
+
+
+POOL_SETTINGS = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                 dict(kernel_size=3, stride=1, padding=1),  # overlapping windows: a pixel in up to 9
+                 dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1)),
+                 dict(kernel_size=(3, 1), stride=(3, 2), padding=(1, 0)),  # stride > kernel: pixels in none
+                 dict(kernel_size=4, padding=2)]  # padding = kernel / 2: corner windows hold one pixel
+# Ties in most windows: max pooling's gradient goes to the first maximum in row-major order,
+# torch's rule on the CPU (tests/kernels/test_pooling.py checks its indices as well).
+POOL_TIES = ((((1, 3, 3, 0, 2, 2), (3, 2, 3, 2, 2, 0), (0, 3, 1, 1, 1, 1), (2, 2, 0, 0, 4, 4),
+               (1, 1, 1, 4, 4, 0), (0, 0, 0, 0, 4, 1)),),)
+
+
+def pooling(name, module):
+    """avg_pool2d or max_pool2d, called as the function or as its nn module (torch's constructor)."""
+    def call(F, x, form, **kwargs):
+        if form == "function":
+            return getattr(F, name)(x, **kwargs)
+        return getattr(F.torch.nn if isinstance(F, TorchFunctional) else nn, module)(**kwargs)(x)
+
+    return Op(
+        name, lambda shape: [distinct(shape)],
+        grid(shape=[(2, 3, 7, 6), (1, 2, 5, 8)], settings=POOL_SETTINGS, form=["function"])
+        + case(shape=(2, 3, 7, 6), kernel_size=(3, 2), stride=(2, 1), padding=1, form="module")
+        + case(shape=(4, 8, 16, 16), kernel_size=2, form="module", checks={PARITY, DEVICE}),  # a CNN's layer
+        call=call, kinks=POOL_TIES if name == "max_pool2d" else (),
+        errors=[
+            bad(f"{name}: input must be 4-D (N, C, H, W), got shape (3, 5, 5)", (3, 5, 5), kernel_size=2,
+                form="function"),
+            *[bad(f"{name}: kernel_size must be an int >= 1 or a pair of them, got {k!r}", (1, 1, 5, 5),
+                  kernel_size=k, form="function") for k in [0, (2, 0), 2.0, (2, 2, 2), None]],
+            *[bad(f"{name}: stride must be an int >= 1 or a pair of them, got {s!r}", (1, 1, 5, 5),
+                  kernel_size=2, stride=s, form="function") for s in STRIDES_MISSING_ONE],
+            bad(f"{name}: padding must be an int >= 0 or a pair of them, got -1", (1, 1, 5, 5), kernel_size=2,
+                padding=-1, form="function"),
+            bad(f"{name}: padding (2, 1) must be at most half of kernel_size (3, 3)", (1, 1, 5, 5),
+                kernel_size=3, padding=(2, 1), form="function"),
+            bad(f"{name}: kernel (6, 6) is larger than the padded input (5, 5)", (1, 1, 5, 5), kernel_size=6,
+                form="module"),
+            bad(f"{name}: ceil_mode=True is not supported", (1, 1, 5, 5), kernel_size=2, ceil_mode=True,
+                form="module", error=NotImplementedError),
+        ])
+
+
+AVG_POOL2D, MAX_POOL2D = pooling("avg_pool2d", "AvgPool2d"), pooling("max_pool2d", "MaxPool2d")
+
+
 # --- activations, linear, loss ---------------------------------------------------------------
 
 ACTIVATION_SHAPES = [(3, 5), (2, 3, 2, 2), (3, 4, 5, 5)]
@@ -238,5 +295,6 @@ DIAMOND = Op("diamond", lambda: [nonzero((3, 3), low=0.5, high=2.0), (3, 3)], ca
 ARITHMETIC_CHAIN = Op("arithmetic_chain", lambda: [(3, 4, 5), (4, 5)], case(),
                       call=lambda F, a, b: ((a * b - b / (a * a + 1)) @ b.reshape(5, 4)).sum(0) + (-a).mean())
 
-OPS = [CONV2D, CONV_TRANSPOSE2D, BATCH_NORM, LEAKY_RELU, RELU, TANH, SIGMOID, LINEAR, BCE_WITH_LOGITS,
-       ADD, SUB, MUL, DIV, NEG, MATMUL, RESHAPE, FLATTEN, SUM, MEAN, DIAMOND, ARITHMETIC_CHAIN]
+OPS = [CONV2D, CONV_TRANSPOSE2D, BATCH_NORM, AVG_POOL2D, MAX_POOL2D, LEAKY_RELU, RELU, TANH, SIGMOID, LINEAR,
+       BCE_WITH_LOGITS, ADD, SUB, MUL, DIV, NEG, MATMUL, RESHAPE, FLATTEN, SUM, MEAN, DIAMOND,
+       ARITHMETIC_CHAIN]
