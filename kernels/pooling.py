@@ -144,7 +144,7 @@ def _max_pool2d(x, kh, kw, sh, sw, ph, pw, y, argmax):
 
 # The backwards scatter within the planes a thread owns, in row-major (oy, ox) order: every
 # pixel gets the same additions in the same order as in the CUDA gathers, so the results are
-# equal to the bit, and each output gradient is read once (4x faster than a gather here).
+# equal to the bit, and each output gradient is read once (3-30x faster than a gather here).
 
 @jit
 def _avg_pool2d_backward(grad_y, kh, kw, sh, sw, ph, pw, count, grad_x):
@@ -174,7 +174,8 @@ def _max_pool2d_backward(grad_y, argmax, grad_x):
             grad_x[p, argmax[p, k]] += grad_y[p, k]
 
 
-def _as_check_sizes(a):
+def _as_planes(a):
+    """a (N, C, ...) as a contiguous (N*C, ...) array: what the kernels loop over."""
     a = numpy.ascontiguousarray(a)
     return a.reshape(-1, *a.shape[2:])
 
@@ -183,8 +184,8 @@ def avg_pool2d_cpu(x, kernel, stride, padding):
     out_hw = output_size(x.shape, kernel, stride, padding)
     _check_sizes("avg_pool2d", x.shape, out_hw)
     y = numpy.empty(x.shape[:2] + out_hw, dtype=x.dtype)
-    _avg_pool2d(_as_check_sizes(x), *kernel, *stride, *padding, x.dtype.type(0),
-                x.dtype.type(kernel[0] * kernel[1]), _as_check_sizes(y))
+    _avg_pool2d(_as_planes(x), *kernel, *stride, *padding, x.dtype.type(0),
+                x.dtype.type(kernel[0] * kernel[1]), _as_planes(y))
     return y
 
 
@@ -193,15 +194,15 @@ def max_pool2d_cpu(x, kernel, stride, padding):
     _check_sizes("max_pool2d", x.shape, out_hw)
     y = numpy.empty(x.shape[:2] + out_hw, dtype=x.dtype)
     argmax = numpy.empty(y.shape, dtype=numpy.int32)
-    _max_pool2d(_as_check_sizes(x), *kernel, *stride, *padding, _as_check_sizes(y), _as_check_sizes(argmax))
+    _max_pool2d(_as_planes(x), *kernel, *stride, *padding, _as_planes(y), _as_planes(argmax))
     return y, argmax
 
 
 def avg_pool2d_backward_cpu(grad_y, x_shape, kernel, stride, padding):
     _check_sizes("avg_pool2d_backward", x_shape, grad_y.shape[2:])
     grad_x = numpy.empty(x_shape, dtype=grad_y.dtype)
-    _avg_pool2d_backward(_as_check_sizes(grad_y), *kernel, *stride, *padding,
-                         grad_y.dtype.type(kernel[0] * kernel[1]), _as_check_sizes(grad_x))
+    _avg_pool2d_backward(_as_planes(grad_y), *kernel, *stride, *padding,
+                         grad_y.dtype.type(kernel[0] * kernel[1]), _as_planes(grad_x))
     return grad_x
 
 
