@@ -58,6 +58,9 @@ def device_id():
     return get_cupy().cuda.runtime.getDevice()
 
 
+SOURCES = []  # every Source, in the order the families declare them
+
+
 class Source:
     """One kernels/cuda/*.cu file and the kernels the engine launches from it.
 
@@ -90,9 +93,6 @@ class Source:
         """Run reduction kernel name<dtype>: one block of BLOCK threads per channel."""
         if channels:
             self.kernel(name, dtype)((channels,), (BLOCK,), args)
-
-
-SOURCES = []
 
 
 @functools.cache
