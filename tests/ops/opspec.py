@@ -4,15 +4,16 @@ An `Op` entry says once, for one op:
   name      the op's name in minigan.functional, and by default the function called:
             F.<name>(*inputs, **kwargs), with F minigan.functional or torch's (`TorchFunctional`)
   inputs    inputs(**axes) -> one item per positional input: a shape (standard normal values),
-            an `Input` (normal, nonzero, uniform, fixed; const: no gradient; running: updated
-            in place, compared after the call), a Python number (passed as it is) or None
+            an `Input` (normal, nonzero, uniform, fixed; running: a buffer the op updates in
+            place, compared after the call), a Python number (passed as it is) or None
   cases     points made by `grid` (a product of axes) and `case` (one point), added together;
             the axes that `inputs` names make the inputs, the others are keyword arguments
   call      call(F, *inputs, **kwargs), where the op is not F.<name>
-  torch     the torch side, where it cannot be call with torch's F
-  kinks     input values where the derivative is a convention (ReLU's 0), and
-  extremes  input values where a naive formula overflows: both checked against torch and
-            between backends, for every distinct set of keyword arguments of the cases
+  torch     torch's side as torch(F, *inputs, **kwargs), where call cannot serve for both
+  kinks     values of the first input where the derivative is a convention (ReLU's 0), and
+  extremes  values where a naive formula overflows: both checked against torch and between
+            backends (not by finite differences), with the keyword arguments of every case;
+            the other inputs come from inputs(shape=the values' shape)
   dtypes    the dtypes of the torch-parity and device checks (the gradient check is float64)
   rtol      {check: {dtype: rtol}} where an op needs other tolerances than RTOL
   matmul    the GPU matmul engines (minigan.config's "matmul") of the device check
@@ -66,11 +67,6 @@ def uniform(shape, low=0.0, high=1.0):
 
 def fixed(values):
     return Input(lambda rng: numpy.array(values, dtype=F64))
-
-
-def const(value):
-    """An input that gets no gradient."""
-    return dataclasses.replace(as_input(value), grad=False)
 
 
 def running(value):
@@ -190,9 +186,11 @@ class Op:
             inputs = tuple(as_input(x) for x in self.inputs(**named))
             self._add(_point_id(point.axes), inputs, kwargs, point)
         for label, values in (("kinks", self.kinks), ("extremes", self.extremes)):
+            # The first input takes the values; the others come from inputs(shape=their shape).
+            named = {"shape": numpy.shape(values)} if "shape" in inspect.signature(self.inputs).parameters else {}
             for kwargs in _distinct(_split(self.inputs, p.axes)[1] for p in self.cases) if values else ():
-                self._add(f"{label}-{_point_id(kwargs)}", (fixed(values),), kwargs,
-                          Point({}, frozenset({PARITY, DEVICE})))
+                inputs = (fixed(values), *(as_input(x) for x in self.inputs(**named)[1:]))
+                self._add(f"{label}-{_point_id(kwargs)}", inputs, kwargs, Point({}, frozenset({PARITY, DEVICE})))
 
     def _add(self, id, inputs, kwargs, point):
         self.expanded.append(Case(self, id, inputs, kwargs, point.checks, point.dtypes or self.dtypes,

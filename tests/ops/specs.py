@@ -231,8 +231,9 @@ BCE_WITH_LOGITS = Op(
     lambda shape, scale=1.0, logits=None: [fixed(logits) if logits else normal(shape, scale), uniform(shape)],
     grid(shape=[(6, 1), (8, 1), (2, 3, 2)], scale=[1.0, 3.0, 40.0])
     + case(shape=(40,))
-    # The overflow-free branches of softplus and sigmoid.
+    # The overflow-free branches of softplus and sigmoid, also by finite differences.
     + case(shape=(2, 3), logits=[[-30.0, 30.0, -12.5], [12.5, 0.3, -0.7]]),
+    extremes=(-100.0, -30.0, -12.5, 0.0, 12.5, 30.0, 100.0),
     errors=[bad("target shape (4,) does not match input shape (4, 1)", (4, 1), (4,))])
 
 
