@@ -128,11 +128,12 @@ def test_tie_rule_is_torch_cpu(torch):
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_kernels_equal_reference(kernel_backend, case, dtype):
-    """Same sums in the same order and dtype: equal to the bit, ties included."""
+    """Same sums in the same order and dtype: equal to the bit, with ties, NaNs and -inf."""
     k = kernel_backend
     shape, kernel, stride, padding = case
     rng = numpy.random.default_rng(2)
     x = tied(rng, shape, dtype)
+    x.ravel()[::7], x.ravel()[3::11] = numpy.nan, -numpy.inf
     grad_y = rng.standard_normal(shape[:2] + pooling.output_size(*case)).astype(dtype)
     y_max, argmax = k.table.max_pool2d(k.put(x), kernel, stride, padding)
     got = (k.table.avg_pool2d(k.put(x), kernel, stride, padding), y_max, argmax,
