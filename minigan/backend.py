@@ -7,7 +7,7 @@ kernels, not ops.
 """
 import numpy
 
-from .kernels import _cuda, table
+from .kernels import _cuda
 from .kernels._cuda import CUDA_INSTALL_HINT, BackendUnavailable  # noqa: F401  (part of this module's API)
 
 cupy = _cuda.cupy  # None where the optional GPU extra is not installed
@@ -81,4 +81,5 @@ def check_compatible(op_name, arrays):
 
 def kernels(xp):
     """The hot-kernel table of backend xp: minigan.kernels.table.cpu or .cuda."""
+    from .kernels import table  # here, not above: Numba loads (~0.5 s) at the first kernel, not with minigan
     return table.cpu if xp is numpy else table.cuda
