@@ -12,7 +12,7 @@ import contextlib
 import numpy
 import pytest
 
-from support import emulated_device
+from support.device_reads import is_emulated
 
 from .opspec import DEVICE, assert_same_run, params, run_minigan, upstream_gradients
 from .specs import OPS
@@ -28,7 +28,7 @@ def matmul_engine(xp, engine, dtype):
         yield
         return
     from minigan.kernels import gpu
-    emulated = isinstance(xp, emulated_device.EmulatedCupy)
+    emulated = is_emulated(xp)
     launches = gpu._kernel("gemm.cu", "gemm", dtype).launches if emulated else None
     with gpu.using_matmul(engine):
         yield
