@@ -12,7 +12,7 @@ import inspect
 import types
 
 FAMILIES = tuple(importlib.import_module(f"{__package__}.{name}") for name in
-                 ("convolution", "batchnorm", "activation", "adam", "philox", "gemm"))
+                 ("convolution", "batchnorm", "activation", "adam", "philox", "gemm", "pooling"))
 BACKENDS = ("cpu", "cuda")
 
 

@@ -21,6 +21,7 @@ from support import cuda_emulator
 from support import emulated_device
 from minigan import Tensor, backend
 
+TESTS = Path(__file__).resolve().parent
 TORCH_REASON = "PyTorch is the test oracle: pip install torch==2.13.0"
 
 
@@ -60,16 +61,16 @@ def torch():
     return pytest.importorskip("torch", reason=TORCH_REASON)
 
 
-def away_from_zero(rng, shape, low=0.1, high=2.0):
-    """Values with |v| in [low, high) and random signs: no ReLU/LeakyReLU kink within reach."""
-    magnitude = rng.uniform(low, high, size=shape)
-    return magnitude * rng.choice([-1.0, 1.0], size=shape)
-
-
 @pytest.fixture
-def nonzero():
-    """away_from_zero(rng, shape, low, high): inputs kept away from the activation kinks at 0."""
-    return away_from_zero
+def one_kernel_thread():
+    """Numba's kernels on one thread for the test. Gradient checks launch them hundreds of times
+    on tiny arrays, where waking a thread pool costs more than the work (milliseconds on a busy
+    2-core machine); the parallel launches are tested elsewhere (tests/ops/test_op_parity.py)."""
+    numba = pytest.importorskip("numba")
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")
@@ -143,6 +144,19 @@ def device_xp(request):
         return backend.require_cupy()
     except RuntimeError as error:  # require_cupy says what is missing
         pytest.skip(str(error))
+
+
+# The fast op checks run first, so that a wrong op fails in seconds; then the rest of
+# tests/ops, then everything else, each in its collected order.
+FIRST = ("ops/test_op_parity.py", "ops/test_op_gradcheck.py", "ops/test_op_errors.py", "ops/")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = Path(item.path).resolve()
+        where = path.relative_to(TESTS).as_posix() if path.is_relative_to(TESTS) else ""
+        return next((index for index, prefix in enumerate(FIRST) if where.startswith(prefix)), len(FIRST))
+    items.sort(key=rank)
 
 
 def pytest_terminal_summary(terminalreporter):

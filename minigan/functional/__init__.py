@@ -5,7 +5,8 @@ from .batchnorm import batch_norm
 from .conv import conv2d, conv_transpose2d
 from .linear import linear
 from .loss import binary_cross_entropy_with_logits
+from .pooling import avg_pool2d, max_pool2d
 
-__all__ = ["batch_norm", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
-           "flatten", "leaky_relu", "linear", "matmul", "mean", "relu", "reshape", "sigmoid",
+__all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
+           "flatten", "leaky_relu", "linear", "matmul", "max_pool2d", "mean", "relu", "reshape", "sigmoid",
            "sum", "tanh"]

@@ -14,10 +14,11 @@ from ..config import config
 
 
 def _pair(value, name, op, minimum):
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+    # Anything but an int or a list or tuple (a float, None) fails the check, which names it.
+    pair = (value, value) if isinstance(value, int) else value if isinstance(value, (tuple, list)) else ()
     if len(pair) != 2 or any(not isinstance(v, int) or v < minimum for v in pair):
         raise ValueError(f"{op}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
-    return pair
+    return tuple(pair)
 
 
 def _check_4d(op, name, array):

@@ -16,7 +16,7 @@ from minigan.cuda_graph import CudaGraph
 from minigan.training import Config, Trainer
 from minigan.training.config import parse_args
 from minigan.training.progress import Progress
-from test_device import TINY, is_emulated, no_device_reads
+from support.device_reads import TINY, is_emulated, no_device_reads
 
 
 def capture(emulated_cupy, fn):

@@ -1,0 +1,70 @@
+"""avg_pool2d and max_pool2d, as torch.nn.functional's with ceil_mode=False.
+
+The kernels (minigan.kernels.pooling) do the work on both backends; the
+backward of each is a gather, so it is deterministic. Average pooling counts
+the padding in its divisor (torch's count_include_pad=True); max pooling
+sends each window's gradient to its first maximum in scan order, as torch
+does on the CPU, and saves only that argmax (int32 per output pixel).
+"""
+from ..autograd import Function
+from ..backend import array_module, kernels
+from .conv import _check_4d, _pair, conv_output_size
+
+
+class AvgPool2d(Function):
+    def __init__(self, kernel, stride, padding):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return kernels(array_module(x)).avg_pool2d(x, self.kernel, self.stride, self.padding)
+
+    def backward(self, grad_y):
+        return kernels(array_module(grad_y)).avg_pool2d_backward(grad_y, self.x_shape, self.kernel,
+                                                                 self.stride, self.padding)
+
+
+class MaxPool2d(Function):
+    def __init__(self, kernel, stride, padding):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        y, self.argmax = kernels(array_module(x)).max_pool2d(x, self.kernel, self.stride, self.padding)
+        return y
+
+    def backward(self, grad_y):
+        return kernels(array_module(grad_y)).max_pool2d_backward(grad_y, self.argmax, self.x_shape,
+                                                                 self.kernel, self.stride, self.padding)
+
+
+def _window(op, input, kernel_size, stride, padding, **unsupported):  # noqa: A002  (torch's names)
+    """(kernel, stride, padding) pairs, after torch's checks; torch's other options at their defaults only."""
+    for name, (value, default) in unsupported.items():
+        if value != default:
+            raise NotImplementedError(f"{op}: {name}={value!r} is not supported (only {name}={default!r})")
+    kernel = _pair(kernel_size, "kernel_size", op, 1)
+    stride = kernel if stride is None else _pair(stride, "stride", op, 1)
+    padding = _pair(padding, "padding", op, 0)
+    _check_4d(op, "input", input)
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+    conv_output_size(op, input.shape[2:], kernel, stride, padding)
+    return kernel, stride, padding
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
+               count_include_pad=True, divisor_override=None):
+    """Means over kernel_size windows, stride defaulting to kernel_size; padding counts as zeros."""
+    window = _window("avg_pool2d", input, kernel_size, stride, padding, ceil_mode=(ceil_mode, False),
+                     count_include_pad=(count_include_pad, True), divisor_override=(divisor_override, None))
+    return AvgPool2d(*window)(input)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
+               return_indices=False):
+    """Maxima over kernel_size windows, stride defaulting to kernel_size; padding is -inf."""
+    window = _window("max_pool2d", input, kernel_size, stride, padding, dilation=(_pair(dilation, "dilation",
+                     "max_pool2d", 1), (1, 1)), ceil_mode=(ceil_mode, False),
+                     return_indices=(return_indices, False))
+    return MaxPool2d(*window)(input)
