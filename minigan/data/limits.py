@@ -31,29 +31,18 @@ def open_regular(path, max_bytes=None):
     """
     max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
     try:
-        _check_regular(path, os.stat(path).st_mode)  # before opening: opening a FIFO blocks
-        # O_NONBLOCK: a FIFO swapped in since the stat cannot block the open either.
-        file = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise DatasetError(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        info = os.fstat(file.fileno())
-        _check_regular(path, info.st_mode)
+        info = os.stat(path)  # before opening: opening a FIFO blocks until someone writes to it
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "a special file")
+            raise DatasetError(f"{path} is {kind}, not a regular file; replace it with the real data file")
         if info.st_size > max_bytes:
             raise DatasetError(f"{path} is {format_size(info.st_size)}, over the {format_size(max_bytes)} limit "
                                f"for one data file; replace it with the real file")
-    except BaseException:
-        file.close()
+        return open(path, "rb")
+    except (FileNotFoundError, DatasetError):
         raise
-    return file
-
-
-def _check_regular(path, mode):
-    if not stat.S_ISREG(mode):
-        kind = _KINDS.get(stat.S_IFMT(mode), "a special file")
-        raise DatasetError(f"{path} is {kind}, not a regular file; replace it with the real data file")
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def read_gzip(path, max_bytes=None):

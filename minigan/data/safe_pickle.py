@@ -72,7 +72,7 @@ class _PendingArray(_Pending):
                                           and isinstance(state[2], _PendingDtype) and state[3] in (True, False)):
             raise _Refused(f"numpy array state {reprlib.repr(state)}: expected (1, shape, dtype, fortran, data) "
                            f"once, after _reconstruct")
-        self.value = _array(state[4], state[2].value, state[1], "F" if state[3] else "C")
+        self.value = _array(state[4], state[2].value, state[1], "F" if state[3] else "C", "numpy array state")
 
 
 def _text(value):
@@ -80,15 +80,15 @@ def _text(value):
     return value.decode("ascii", "replace") if isinstance(value, bytes) else value
 
 
-def _array(data, dtype, shape, order):
+def _array(data, dtype, shape, order, what):
     """The array of `dtype` and `shape` in `data`, once the size they declare matches its length."""
     if not (type(shape) is tuple and all(type(n) is int and n >= 0 for n in shape)):
-        raise _Refused(f"array shape {reprlib.repr(shape)}: expected a tuple of non-negative ints")
+        raise _Refused(f"{what}: shape {reprlib.repr(shape)} is not a tuple of non-negative ints")
     if not isinstance(data, (bytes, bytearray)):
-        raise _Refused(f"array data of type {type(data).__name__}: only bytes are allowed")
+        raise _Refused(f"{what}: data of type {type(data).__name__}, where only bytes are allowed")
     declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if declared != len(data):
-        raise _Refused(f"an array declared as {dtype} {shape} ({declared} bytes) holding {len(data)} bytes")
+        raise _Refused(f"{what}: an array declared as {dtype} {shape}, {declared} bytes, holds {len(data)} bytes")
     flat = np.frombuffer(data, dtype)
     return (flat if flat.flags.writeable else flat.copy()).reshape(shape, order=order)
 
@@ -133,14 +133,14 @@ def _frombuffer(data, dtype, shape, order):
     # Protocol 5 pickles an array as _frombuffer(its bytes, dtype, shape, order).
     if not isinstance(dtype, _PendingDtype) or order not in ("C", "F"):
         raise _Refused(f"numpy _frombuffer with dtype {type(dtype).__name__} and order {reprlib.repr(order)}")
-    return _PendingArray(_array(data, dtype.value, shape, order))
+    return _PendingArray(_array(data, dtype.value, shape, order, "numpy _frombuffer"))
 
 
 def _scalar(dtype, data):
     # numpy pickles a scalar such as np.int64(3) as scalar(dtype, its bytes).
     if not isinstance(dtype, _PendingDtype):
         raise _Refused(f"numpy scalar of dtype {type(dtype).__name__}")
-    return _Pending(_array(data, dtype.value, (), "C")[()])
+    return _Pending(_array(data, dtype.value, (), "C", "numpy scalar")[()])
 
 
 # CIFAR-10's batches were written by Python 2's numpy, which names numpy.core;
