@@ -18,6 +18,7 @@ _PY_DIR, _PY_TAR = "cifar-10-batches-py", "cifar-10-python.tar.gz"
 _BIN_DIR, _BIN_TAR = "cifar-10-batches-bin", "cifar-10-binary.tar.gz"
 _PIXELS = 3 * 32 * 32
 _RECORD = 1 + _PIXELS  # binary format: one label byte, then the R, G and B planes
+_KIND_NAMES = {"U": "str", "S": "bytes"}  # numpy's names for these say their width: str32, bytes8
 
 
 def cifar10(root, train=True, download=True, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=True):
@@ -105,7 +106,7 @@ def _integers(values, path, what, top):
     except ValueError:  # a ragged list
         raise DatasetError(f"{expected} a ragged list") from None
     if array.dtype.kind not in "iu":
-        raise DatasetError(f"{expected} {array.dtype.name}")
+        raise DatasetError(f"{expected} {_KIND_NAMES.get(array.dtype.kind, array.dtype.name)}")
     if array.size and (array.min() < 0 or array.max() > top):
         raise DatasetError(f"{expected} values from {array.min()} to {array.max()}")
     return array
