@@ -131,16 +131,21 @@ def _reconstruct(cls, shape, typecode):
 
 def _frombuffer(data, dtype, shape, order):
     # Protocol 5 pickles an array as _frombuffer(its bytes, dtype, shape, order).
-    if not isinstance(dtype, _PendingDtype) or order not in ("C", "F"):
-        raise _Refused(f"numpy _frombuffer with dtype {type(dtype).__name__} and order {reprlib.repr(order)}")
+    _check_dtype(dtype, "numpy _frombuffer")
+    if order not in ("C", "F"):
+        raise _Refused(f"numpy _frombuffer with order {reprlib.repr(order)}: only 'C' and 'F' are allowed")
     return _PendingArray(_array(data, dtype.value, shape, order, "numpy _frombuffer"))
 
 
 def _scalar(dtype, data):
     # numpy pickles a scalar such as np.int64(3) as scalar(dtype, its bytes).
-    if not isinstance(dtype, _PendingDtype):
-        raise _Refused(f"numpy scalar of dtype {type(dtype).__name__}")
+    _check_dtype(dtype, "numpy scalar")
     return _Pending(_array(data, dtype.value, (), "C", "numpy scalar")[()])
+
+
+def _check_dtype(dtype, what):
+    if not isinstance(dtype, _PendingDtype):
+        raise _Refused(f"{what} given a {type(dtype).__name__} for its dtype: only a numpy dtype is allowed")
 
 
 # CIFAR-10's batches were written by Python 2's numpy, which names numpy.core;

@@ -197,6 +197,13 @@ def payloads(marker):
         "int64 scalar of 1 byte": (Reduce(np.int64(0).__reduce__()[0], (np.dtype(np.int64), b"\1")),
                                    r"numpy scalar: an array declared as int64 \(\), 8 bytes, holds 1 bytes"),
         "array with no state": (Reduce(_reconstruct, (np.ndarray, (0,), b"b")), "numpy array whose data never came"),
+        "_frombuffer order 'A'": (Reduce(_frombuffer, (b"abc", u1, (3,), "A")),
+                                 "numpy _frombuffer with order 'A': only 'C' and 'F' are allowed"),
+        "_frombuffer of a str dtype": (Reduce(_frombuffer, (b"abc", "u1", (3,), "C")),
+                                       "numpy _frombuffer given a str for its dtype"),
+        "scalar of a str dtype": (Reduce(np.int64(0).__reduce__()[0], ("i8", bytes(8))),
+                                  "numpy scalar given a str for its dtype"),
+        "the set type itself": (set, "it holds a type"),
     }
 
 
