@@ -194,17 +194,27 @@ def safe_load(file_obj, *, encoding="ASCII"):
 def _finish(root, source):
     """Return `root` with each placeholder replaced by what it built; refuse any type not allowed.
 
-    Iterative, since deep nesting must not hit the recursion limit. Lists and
-    dicts are fixed in place; tuples, being immutable, are rebuilt, inner ones
-    first (tuples cannot hold each other in a cycle).
+    Lists and dicts are fixed in place; tuples, being immutable, are rebuilt.
     """
+    tuples, mutables, built = _scan(root, source)
+    _rebuild_tuples(tuples, built)
+    for item in mutables:
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, value in [(k, v) for k, v in pairs if id(v) in built]:
+            item[key] = built[id(value)]
+    return built.get(id(root), root)
+
+
+def _scan(root, source):
+    """Check every object reachable from `root`; return its tuples, its lists and dicts, and
+    {id: built value} of its placeholders. Iterative: deep nesting must not hit the recursion limit."""
     seen, tuples, mutables, built = {}, [], [], {}
     pending = [root]
     while pending:
         item = pending.pop()
         if id(item) in seen:
             continue
-        seen[id(item)] = item  # keeps it alive, so its id is not reused by a rebuilt tuple
+        seen[id(item)] = item  # keeps it alive, so that its id is not reused by a rebuilt tuple
         if isinstance(item, dict):
             mutables.append(item)
             pending.extend(item.keys())
@@ -223,6 +233,14 @@ def _finish(root, source):
             built[id(item)] = item.value
         elif not isinstance(item, _SCALARS):
             raise DatasetError(f"refused {source}: it holds a {type(item).__name__}")
+    return tuples, mutables, built
+
+
+def _rebuild_tuples(tuples, built):
+    """Add to `built` each tuple that holds a built value, inner tuples first.
+
+    Tuples cannot hold each other in a cycle, so a depth-first post-order exists.
+    """
     done = set()
     for start in tuples:
         stack = [(start, False)]
@@ -236,8 +254,3 @@ def _finish(root, source):
                 done.add(id(item))
                 stack.append((item, True))
                 stack.extend((x, False) for x in item if type(x) is tuple)
-    for item in mutables:
-        pairs = item.items() if isinstance(item, dict) else enumerate(item)
-        for key, value in [(k, v) for k, v in pairs if id(v) in built]:
-            item[key] = built[id(value)]
-    return built.get(id(root), root)
