@@ -39,7 +39,7 @@ def open_regular(path, max_bytes=None):
             raise DatasetError(f"{path} is {format_size(info.st_size)}, over the {format_size(max_bytes)} limit "
                                f"for one data file; replace it with the real file")
         return open(path, "rb")
-    except (FileNotFoundError, DatasetError):
+    except FileNotFoundError:
         raise
     except OSError as exc:
         raise DatasetError(f"cannot read {path}: {exc.strerror}") from exc
