@@ -177,7 +177,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def safe_load(file_obj, *, encoding="ASCII"):
-    """Unpickle `file_obj`, admitting only containers, bytes, str, numbers, None and numeric arrays.
+    """Unpickle `file_obj`, admitting only containers, bytes, str, numbers, None and numeric numpy data.
 
     Use encoding="bytes" for Python 2 pickles such as CIFAR-10's batches.
     """
