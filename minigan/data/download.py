@@ -21,19 +21,20 @@ _TIMEOUT_S = 60
 _PROGRESS_EVERY_S = 0.2
 
 
-def download(url, dest_path, md5, progress=True):
+def download(url, dest_path, md5, progress=True, max_bytes=MAX_FILE_BYTES):
     """Fetch `url` into `dest_path` if its MD5 is `md5`; nothing is left behind on failure.
 
     The body goes to a temporary name in the destination folder and is renamed
     only once complete and verified, so a crash never leaves a half file under
-    the final name (which a later run would trust).
+    the final name (which a later run would trust). A body over `max_bytes` is
+    refused as soon as it is declared or received, so a server cannot fill the disk.
     """
     dest_path = Path(dest_path)
     dest_path.parent.mkdir(parents=True, exist_ok=True)
     fd, part_path = tempfile.mkstemp(prefix=dest_path.name + ".part-", dir=dest_path.parent)
     try:
         with os.fdopen(fd, "wb") as part:
-            got_md5 = _stream(url, part, progress)
+            got_md5 = _stream(url, part, progress, max_bytes)
             part.flush()
             os.fsync(part.fileno())
         if got_md5 != md5:
@@ -45,20 +46,26 @@ def download(url, dest_path, md5, progress=True):
     return dest_path
 
 
-def _stream(url, out, progress):
-    """Copy the body of `url` to `out`; return its MD5 hex digest."""
+def _stream(url, out, progress, max_bytes):
+    """Copy the body of `url` to `out`, up to `max_bytes`; return its MD5 hex digest."""
     digest = hashlib.md5(usedforsecurity=False)
     got = 0
     try:
         with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
             length = response.headers.get("Content-Length", "")
             total = int(length) if length.isdigit() else None
+            if (total or 0) > max_bytes:
+                raise DatasetError(f"downloading {url} refused: it is {format_size(total)}, over the "
+                                   f"{format_size(max_bytes)} limit for one data file")
             bar = _ProgressBar(url, total) if progress else None
             try:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
                     digest.update(chunk)
                     got += len(chunk)
+                    if got > max_bytes:
+                        raise DatasetError(f"downloading {url} stopped: it sent more than the "
+                                           f"{format_size(max_bytes)} limit for one data file")
                     if bar:
                         bar.update(got)
             finally:

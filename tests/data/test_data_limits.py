@@ -7,6 +7,7 @@ A regression that blocks (a FIFO opened for reading waits for a writer) fails th
 
 import contextlib
 import gzip
+import http.server
 import io
 import os
 import pickle
@@ -16,6 +17,7 @@ import struct
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -24,7 +26,7 @@ import numpy as np
 import pytest
 
 import minigan.data.limits as limits
-from minigan.data import DatasetError, cifar10, fashion_mnist, safe_extract
+from minigan.data import DatasetError, cifar10, download, fashion_mnist, safe_extract
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -239,3 +241,41 @@ def test_sparse_10_gib_member_is_refused_with_the_real_limits(tmp_path):
         cifar10(tmp_path / "data", download=False)
     assert time.monotonic() - started < 5
     assert sorted(p.name for p in tarball.parent.iterdir()) == ["cifar-10-python.tar.gz"]
+
+
+# ---------- downloads: no more than one data file's worth ----------
+
+class _ThreeMiB(http.server.BaseHTTPRequestHandler):
+    """Serves 3 MiB of zeros, declaring its length on /declared and not on /streamed."""
+
+    def do_GET(self):
+        self.send_response(200)
+        if self.path == "/declared":
+            self.send_header("Content-Length", str(3 << 20))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        with contextlib.suppress(ConnectionError):  # the client may hang up at the limit
+            for _ in range(3):
+                self.wfile.write(bytes(1 << 20))
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def three_mib_server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ThreeMiB)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/declared", r"/declared refused: it is 3\.0 MiB, over the 1\.0 MiB limit for one data file"),
+    ("/streamed", r"/streamed stopped: it sent more than the 1\.0 MiB limit for one data file"),
+])
+def test_download_over_the_limit_is_refused_and_leaves_nothing(three_mib_server, tmp_path, path, message):
+    with pytest.raises(DatasetError, match=message):
+        download(three_mib_server + path, tmp_path / "x", "0" * 32, progress=False, max_bytes=1 << 20)
+    assert list(tmp_path.iterdir()) == []
