@@ -19,6 +19,7 @@ _BIN_DIR, _BIN_TAR = "cifar-10-batches-bin", "cifar-10-binary.tar.gz"
 _PIXELS = 3 * 32 * 32
 _RECORD = 1 + _PIXELS  # binary format: one label byte, then the R, G and B planes
 _KIND_NAMES = {"U": "str", "S": "bytes"}  # numpy's names for these say their width: str32, bytes8
+_CONTAINERS = (list, tuple, dict, set, frozenset)
 
 
 def cifar10(root, train=True, download=True, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=True):
@@ -75,7 +76,9 @@ def _read_python_batch(path):
         raise DatasetError(f"{path} is missing; the CIFAR-10 folder is incomplete") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise DatasetError(f"{path} is not a CIFAR-10 batch: expected a dict with b'data' and b'labels'")
-    # Other tools write the pixels and labels as lists, or labels as numpy integers of any width.
+    if not isinstance(batch[b"data"], np.ndarray):
+        raise DatasetError(f"{path}: the pixels must be a numpy array, got a {type(batch[b'data']).__name__}")
+    # Other tools write the labels as an array, or as a list of numpy integers of any width.
     data = _integers(batch[b"data"], path, "pixels", 255)
     labels = _integers(batch[b"labels"], path, "labels", 9)
     if not (data.ndim == 2 and data.shape[1] == _PIXELS and labels.shape == (len(data),)):
@@ -101,10 +104,10 @@ def _read_binary_batch(path):
 def _integers(values, path, what, top):
     """`values` as an integer array, refusing any other type and values outside 0..top."""
     expected = f"{path}: {what} must be integers 0..{top}, got"
-    try:
-        array = np.asarray(values)
-    except ValueError:  # a ragged list
-        raise DatasetError(f"{expected} a ragged list") from None
+    # Through shared references, a small pickle's nested lists can expand to any size in numpy.
+    if isinstance(values, (list, tuple)) and any(isinstance(v, _CONTAINERS) for v in values):
+        raise DatasetError(f"{expected} a nested list")
+    array = np.asarray(values)
     if array.dtype.kind not in "iu":
         raise DatasetError(f"{expected} {_KIND_NAMES.get(array.dtype.kind, array.dtype.name)}")
     if array.size and (array.min() < 0 or array.max() > top):

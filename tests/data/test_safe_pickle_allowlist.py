@@ -74,9 +74,9 @@ LABELS = {
     "int64 array": lambda labels: labels.astype(np.int64),
     "uint8 array": lambda labels: labels.astype(np.uint8),
 }
-DATA = {
-    "uint8 array": lambda images: images.reshape(len(images), 3072),  # the R, G, B planes, row-major
-    "list": lambda images: images.reshape(len(images), 3072).tolist(),
+DATA = {  # each row: the R, G, B planes, row-major
+    "uint8 array": lambda images: images.reshape(len(images), 3072),
+    "int64 array": lambda images: images.reshape(len(images), 3072).astype(np.int64),
 }
 
 
@@ -133,7 +133,8 @@ def test_arrays_scalars_and_shared_objects_load_as_plain_pickle_gives_them(proto
     (["0", "1"], "labels must be integers 0..9, got str"),
     ([b"0", b"1"], "labels must be integers 0..9, got bytes"),
     ([True, False], "labels must be integers 0..9, got bool"),
-    ([0, [1]], "labels must be integers 0..9, got a ragged list"),
+    ([0, [1]], "labels must be integers 0..9, got a nested list"),
+    ([[0] * 1000] * 2, "labels must be integers 0..9, got a nested list"),
     ([0, 10], "labels must be integers 0..9, got values from 0 to 10"),
     ([-1, 3], "labels must be integers 0..9, got values from -1 to 3"),
 ])
@@ -144,8 +145,19 @@ def test_labels_that_are_not_integers_0_to_9_are_named(tmp_path, labels, message
 
 
 def test_pixels_outside_0_to_255_are_named(tmp_path):
-    path = write_batch(tmp_path, {b"data": [[256] * 3072], b"labels": [0]})
+    path = write_batch(tmp_path, {b"data": np.full((1, 3072), 256), b"labels": [0]})
     with pytest.raises(DatasetError, match=f"^{path}: pixels must be integers 0..255, got values from 256 to 256$"):
+        cifar10(tmp_path, train=False, download=False)
+
+
+def test_pixels_as_shared_lists_are_refused_before_numpy_expands_them(tmp_path):
+    row = [0] * 3072
+    path = write_batch(tmp_path, {b"data": [row] * 100_000, b"labels": [[0] * 100_000] * 100_000})
+    assert path.stat().st_size < 1_000_000  # 2.5 GB of int64 pixels and 80 GB of labels, had numpy expanded them
+    with pytest.raises(DatasetError, match=f"^{path}: the pixels must be a numpy array, got a list$"):
+        cifar10(tmp_path, train=False, download=False)
+    write_batch(tmp_path, {b"data": np.zeros((1, 3072), np.uint8), b"labels": [[0] * 100_000] * 100_000})
+    with pytest.raises(DatasetError, match="labels must be integers 0..9, got a nested list"):
         cifar10(tmp_path, train=False, download=False)
 
 
