@@ -9,6 +9,8 @@ before anything is allocated. Numpy objects stay placeholders until the load
 ends and are then replaced by the arrays and scalars they built.
 """
 
+import functools
+import io
 import math
 import pickle
 import re
@@ -81,7 +83,10 @@ def _text(value):
 
 
 def _array(data, dtype, shape, order, what):
-    """The array of `dtype` and `shape` in `data`, once the size they declare matches its length."""
+    """A read-only view of `data` as `dtype` and `shape`, once the size they declare matches its length.
+
+    A view, not a copy: arrays that a pickle builds many times over one buffer cost it once.
+    """
     if not (type(shape) is tuple and all(type(n) is int and n >= 0 for n in shape)):
         raise _Refused(f"{what}: shape {reprlib.repr(shape)} is not a tuple of non-negative ints")
     if not isinstance(data, (bytes, bytearray)):
@@ -89,26 +94,38 @@ def _array(data, dtype, shape, order, what):
     declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if declared != len(data):
         raise _Refused(f"{what}: an array declared as {dtype} {shape}, {declared} bytes, holds {len(data)} bytes")
-    flat = np.frombuffer(data, dtype)
-    return (flat if flat.flags.writeable else flat.copy()).reshape(shape, order=order)
+    array = np.frombuffer(data, dtype).reshape(shape, order=order)
+    array.flags.writeable = False  # a bytearray may back other arrays too
+    return array
 
 
-def _codecs_encode(text, encoding):
+# The stand-ins. Each takes the unpickler first: those that copy data spend from its budget.
+
+def _codecs_encode(load, text, encoding):
     # Python 3 pickles bytes at protocols 0-2 as _codecs.encode(str, 'latin1').
     if type(text) is not str or encoding != "latin1":
         raise _Refused(f"_codecs.encode({type(text).__name__}, {reprlib.repr(encoding)}): only "
                        f"_codecs.encode(str, 'latin1'), which is how bytes are pickled, is allowed")
+    load.spend(len(text), "_codecs.encode")
     return text.encode("latin1")
 
 
-def _bytes(*args):
+def _set(load, items):
+    # Protocols < 4 pickle a set as set(list of its items).
+    if type(items) is not list:
+        raise _Refused(f"set of a {type(items).__name__}: only set(list) is allowed")
+    load.spend(len(items), "set")
+    return set(items)
+
+
+def _bytes(load, *args):
     # Protocols 0-2 pickle b'' as bytes(); bytes(n) would allocate n bytes.
     if args:
         raise _Refused(f"bytes{reprlib.repr(args)}: only bytes() is allowed")
     return b""
 
 
-def _dtype(name, align, copy):
+def _dtype(load, name, align, copy):
     text = _text(name)
     if isinstance(text, str) and _DTYPE_NAME.fullmatch(text):
         try:
@@ -120,7 +137,7 @@ def _dtype(name, align, copy):
                    f"float and complex dtypes are allowed")
 
 
-def _reconstruct(cls, shape, typecode):
+def _reconstruct(load, cls, shape, typecode):
     # numpy pickles every array as _reconstruct(ndarray, (0,), b'b') and then its state;
     # another shape would be allocated here, before the state could be checked.
     if cls is not _NDARRAY or shape != (0,) or typecode not in (b"b", "b"):
@@ -129,7 +146,7 @@ def _reconstruct(cls, shape, typecode):
     return _PendingArray()
 
 
-def _frombuffer(data, dtype, shape, order):
+def _frombuffer(load, data, dtype, shape, order):
     # Protocol 5 pickles an array as _frombuffer(its bytes, dtype, shape, order).
     _check_dtype(dtype, "numpy _frombuffer")
     if order not in ("C", "F"):
@@ -137,7 +154,7 @@ def _frombuffer(data, dtype, shape, order):
     return _PendingArray(_array(data, dtype.value, shape, order, "numpy _frombuffer"))
 
 
-def _scalar(dtype, data):
+def _scalar(load, dtype, data):
     # numpy pickles a scalar such as np.int64(3) as scalar(dtype, its bytes).
     _check_dtype(dtype, "numpy scalar")
     return _Pending(_array(data, dtype.value, (), "C", "numpy scalar")[()])
@@ -162,28 +179,46 @@ _ALLOWED_GLOBALS = {
     ("_codecs", "encode"): _codecs_encode,
     ("builtins", "bytes"): _bytes,
     ("__builtin__", "bytes"): _bytes,
-    ("builtins", "set"): set,  # protocols < 4 have no set opcode
-    ("__builtin__", "set"): set,
+    ("builtins", "set"): _set,  # protocols < 4 have no set opcode
+    ("__builtin__", "set"): _set,
 }
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
+    """Resolves the allowed globals to their stand-ins, which share one budget: together they
+    may copy no more than the pickle's own size, so that a small pickle calling them again and
+    again on one shared argument cannot fill memory."""
+
+    def __init__(self, file, size, encoding):
+        super().__init__(file, encoding=encoding)
+        self.budget = size
+
     def find_class(self, module, name):
         try:
-            return _ALLOWED_GLOBALS[(module, name)]
+            found = _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
             raise _Refused(f"refused to unpickle global {module}.{name}: only plain containers, bytes, str, "
                            f"numbers and numeric numpy arrays are allowed") from None
+        return found if found is _NDARRAY else functools.partial(found, self)
+
+    def spend(self, n, what):
+        self.budget -= n
+        if self.budget < 0:
+            raise _Refused(f"{what}: the pickle copies more than its own size, repeating shared data")
 
 
 def safe_load(file_obj, *, encoding="ASCII"):
-    """Unpickle `file_obj`, admitting only containers, bytes, str, numbers, None and numeric numpy data.
+    """Unpickle the seekable `file_obj`, admitting only containers, bytes, str, numbers, None and
+    numeric numpy data. Arrays are read-only views of the bytes that the pickle holds.
 
     Use encoding="bytes" for Python 2 pickles such as CIFAR-10's batches.
     """
     source = getattr(file_obj, "name", "pickle")
     try:
-        obj = _RestrictedUnpickler(file_obj, encoding=encoding).load()
+        start = file_obj.tell()
+        size = file_obj.seek(0, io.SEEK_END) - start
+        file_obj.seek(start)
+        obj = _RestrictedUnpickler(file_obj, size, encoding).load()
     except _Refused as exc:
         raise DatasetError(f"{source}: {exc}; it is not a plain data file, so it was not loaded") from None
     except Exception as exc:  # a corrupt pickle can fail in many ways
@@ -232,7 +267,8 @@ def _scan(root, source):
                 raise DatasetError(f"refused {source}: it holds a numpy array whose data never came")
             built[id(item)] = item.value
         elif not isinstance(item, _SCALARS):
-            raise DatasetError(f"refused {source}: it holds a {type(item).__name__}")
+            what = "global never called" if isinstance(item, (functools.partial, _Ndarray)) else type(item).__name__
+            raise DatasetError(f"refused {source}: it holds a {what}")
     return tuples, mutables, built
 
 

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tracemalloc
 import types
 
 import numpy as np
@@ -113,7 +114,7 @@ def test_arrays_scalars_and_shared_objects_load_as_plain_pickle_gives_them(proto
     expected = pickle.loads(pickle.dumps(data, protocol=protocol))
     for key in ("fortran", "big endian", "strided", "empty", "bool"):
         got, want = loaded[key], expected[key]
-        assert type(got) is np.ndarray and got.flags.writeable
+        assert type(got) is np.ndarray and not got.flags.writeable  # views of the pickle's bytes
         assert got.dtype.newbyteorder("=") == want.dtype.newbyteorder("=")  # numpy swaps to native below 5
         assert got.flags.f_contiguous == want.flags.f_contiguous
         np.testing.assert_array_equal(got, want)
@@ -215,7 +216,7 @@ def payloads(marker):
                                        "numpy _frombuffer given a str for its dtype"),
         "scalar of a str dtype": (Reduce(np.int64(0).__reduce__()[0], ("i8", bytes(8))),
                                   "numpy scalar given a str for its dtype"),
-        "the set type itself": (set, "it holds a type"),
+        "the set type itself": (set, "it holds a global never called"),
     }
 
 
@@ -241,6 +242,32 @@ def test_the_live_payloads_do_run_under_plain_pickle(tmp_path, name):
 @pytest.mark.parametrize("name", ["3 GB by _reconstruct", "3 GB by array state", "3 GB by _frombuffer"])
 def test_the_3_gb_pickles_are_small(name):
     assert len(pickle.dumps(payloads("marker")[name][0], protocol=5)) < 410_000
+
+
+# ---------- shared references: a small pickle cannot build a large result ----------
+
+@pytest.mark.parametrize("func, arg, name", [
+    (codecs.encode, ("x" * 100_000, "latin1"), "_codecs.encode"),  # 100 MB of bytes
+    (set, (list(range(10_000)),), "set"),  # 1000 sets of 10000 items: 500 MB
+])
+def test_a_stand_in_called_again_and_again_on_one_argument_is_refused(tmp_path, func, arg, name):
+    path = write_batch(tmp_path, [Reduce(func, arg) for _ in range(1000)])  # `arg` pickled once, then referenced
+    assert path.stat().st_size < 150_000
+    with pytest.raises(DatasetError, match=f"{name}: the pickle copies more than its own size"):
+        cifar10(tmp_path, train=False, download=False)
+
+
+def test_arrays_over_one_shared_buffer_cost_it_once():
+    buffer = bytes(100_000)
+    payload = pickle.dumps([Reduce(_frombuffer, (buffer, np.dtype(np.uint8), (100, 1000), "C")) for _ in range(1000)])
+    tracemalloc.start()
+    try:
+        arrays = safe_load(io.BytesIO(payload))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(arrays) == 1000 and all(a.shape == (100, 1000) and not a.any() for a in arrays)
+    assert peak < 10 << 20, f"{peak} bytes for 1000 views of one 100 kB buffer"
 
 
 # ---------- the allow-list, pinned ----------
