@@ -5,8 +5,9 @@ downloaded pickle is only as trustworthy as its server. This loader admits
 only the few globals that plain numeric data needs, and never calls the real
 ones: each maps to a stand-in that checks its arguments and builds the result
 itself, so a declared array size is checked against the bytes the file holds
-before anything is allocated. Numpy objects stay placeholders until the load
-ends and are then replaced by the arrays and scalars they built.
+before anything is allocated. Arrays are read-only views of those bytes, and
+the stand-ins that copy share a budget of the pickle's own size. Numpy objects
+stay placeholders until the load ends and are then replaced by what they built.
 """
 
 import functools
