@@ -113,8 +113,6 @@ def _codecs_encode(load, text, encoding):
 
 def _set(load, items):
     # Protocols < 4 pickle a set as set(list of its items).
-    if type(items) is not list:
-        raise _Refused(f"set of a {type(items).__name__}: only set(list) is allowed")
     load.spend(len(items), "set")
     return set(items)
 
