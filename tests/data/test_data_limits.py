@@ -128,7 +128,7 @@ def test_cli_reports_a_fifo_in_one_line_and_exits(tmp_path):
     result = subprocess.run(
         [sys.executable, "examples/train_cifar10.py", "--data-dir", str(tmp_path / "data"),
          "--out", str(tmp_path / "run"), "--max-steps", "1"],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120)
+        cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"error: {target} is a FIFO, not a regular file; "
                                           f"replace it with the real data file"]
