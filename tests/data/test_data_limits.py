@@ -226,18 +226,18 @@ def test_declared_10_gib_member_is_refused_at_its_header(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("tar") is None, reason="needs GNU tar to write a sparse archive")
-def test_sparse_10_gib_member_is_refused_with_the_real_limits(tmp_path):
-    # A 10 GiB file that is all hole: GNU tar -S stores it in a few hundred bytes.
+def test_sparse_1_gib_member_is_refused_with_the_real_limits(tmp_path):
+    # A 1 GiB file that is all hole: GNU tar -S stores it in a few hundred bytes.
     src = tmp_path / "src" / "cifar-10-batches-py"
     src.mkdir(parents=True)
     with open(src / "data_batch_1", "wb") as f:
-        f.truncate(10 << 30)
+        f.truncate(1 << 30)
     tarball = tmp_path / "data" / "cifar-10-python.tar.gz"
     tarball.parent.mkdir()
     subprocess.run(["tar", "-czSf", str(tarball), "-C", str(tmp_path / "src"), "cifar-10-batches-py"], check=True)
     assert tarball.stat().st_size < 10_000
     started = time.monotonic()
-    with pytest.raises(DatasetError, match=r"is 10\.0 GiB, over the 512\.0 MiB limit for one file"):
+    with pytest.raises(DatasetError, match=r"is 1\.0 GiB, over the 512\.0 MiB limit for one file"):
         cifar10(tmp_path / "data", download=False)
     assert time.monotonic() - started < 5
     assert sorted(p.name for p in tarball.parent.iterdir()) == ["cifar-10-python.tar.gz"]
