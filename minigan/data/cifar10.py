@@ -8,6 +8,7 @@ import numpy as np
 
 from .download import download as fetch, safe_extract
 from .errors import DatasetError
+from .limits import open_regular
 from .safe_pickle import safe_load
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -17,6 +18,8 @@ _PY_DIR, _PY_TAR = "cifar-10-batches-py", "cifar-10-python.tar.gz"
 _BIN_DIR, _BIN_TAR = "cifar-10-batches-bin", "cifar-10-binary.tar.gz"
 _PIXELS = 3 * 32 * 32
 _RECORD = 1 + _PIXELS  # binary format: one label byte, then the R, G and B planes
+_KIND_NAMES = {"U": "str", "S": "bytes"}  # numpy's names for these say their width: str32, bytes8
+_CONTAINERS = (list, tuple, dict, set, frozenset)
 
 
 def cifar10(root, train=True, download=True, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=True):
@@ -47,7 +50,7 @@ def cifar10(root, train=True, download=True, url=CIFAR10_URL, md5=CIFAR10_MD5, p
 def _obtain(root, download, url, md5, progress):
     """Make cifar-10-batches-py/ or -bin/ appear in `root`, from a tarball there or a download."""
     for tar_name, folder in ((_PY_TAR, _PY_DIR), (_BIN_TAR, _BIN_DIR)):
-        if (root / tar_name).is_file():
+        if (root / tar_name).exists():  # a FIFO or folder there is refused, not replaced
             return _extract_folder(root / tar_name, folder, root)
     if not download:
         raise DatasetError("no copy was found and download=False")
@@ -67,37 +70,49 @@ def _extract_folder(tar_path, folder, root):
 
 def _read_python_batch(path):
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             batch = safe_load(f, encoding="bytes")
     except FileNotFoundError:
         raise DatasetError(f"{path} is missing; the CIFAR-10 folder is incomplete") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise DatasetError(f"{path} is not a CIFAR-10 batch: expected a dict with b'data' and b'labels'")
-    data, labels = batch[b"data"], np.asarray(batch[b"labels"])
-    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
-            and data.shape[1] == _PIXELS and labels.shape == (len(data),)):
-        raise DatasetError(f"{path} has the wrong shape: expected uint8 data (N, {_PIXELS}) and N labels, "
-                           f"got data {getattr(data, 'dtype', type(data).__name__)} "
-                           f"{getattr(data, 'shape', '')} and labels {labels.shape}")
-    return data.reshape(-1, 3, 32, 32), _check_labels(labels, path)
+    if not isinstance(batch[b"data"], np.ndarray):
+        raise DatasetError(f"{path}: the pixels must be a numpy array, got a {type(batch[b'data']).__name__}")
+    # Other tools write the labels as an array, or as a list of numpy integers of any width.
+    data = _integers(batch[b"data"], path, "pixels", 255)
+    labels = _integers(batch[b"labels"], path, "labels", 9)
+    if not (data.ndim == 2 and data.shape[1] == _PIXELS and labels.shape == (len(data),)):
+        raise DatasetError(f"{path} has the wrong shape: expected data (N, {_PIXELS}) and N labels, "
+                           f"got data {data.shape} and labels {labels.shape}")
+    return data.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
 def _read_binary_batch(path):
     try:
-        raw = np.fromfile(path, dtype=np.uint8)
+        with open_regular(path) as f:
+            raw = np.fromfile(f, dtype=np.uint8)
     except FileNotFoundError:
         raise DatasetError(f"{path} is missing; the CIFAR-10 folder is incomplete") from None
     if raw.size == 0 or raw.size % _RECORD:
         raise DatasetError(f"{path} has {raw.size} bytes, not a whole number of {_RECORD}-byte records "
                            f"(the official files hold 10000 records, {10000 * _RECORD} bytes)")
     records = raw.reshape(-1, _RECORD)
-    return records[:, 1:].reshape(-1, 3, 32, 32), _check_labels(records[:, 0], path)
+    labels = _integers(records[:, 0], path, "labels", 9)
+    return records[:, 1:].reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
-def _check_labels(labels, path):
-    if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() > 9):
-        raise DatasetError(f"{path} has labels outside 0..9")
-    return labels.astype(np.int64)
+def _integers(values, path, what, top):
+    """`values` as an integer array, refusing any other type and values outside 0..top."""
+    expected = f"{path}: {what} must be integers 0..{top}, got"
+    # Through shared references, a small pickle's nested lists can expand to any size in numpy.
+    if isinstance(values, (list, tuple)) and any(isinstance(v, _CONTAINERS) for v in values):
+        raise DatasetError(f"{expected} a nested list")
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu":
+        raise DatasetError(f"{expected} {_KIND_NAMES.get(array.dtype.kind, array.dtype.name)}")
+    if array.size and (array.min() < 0 or array.max() > top):
+        raise DatasetError(f"{expected} values from {array.min()} to {array.max()}")
+    return array
 
 
 def _concat(parts):

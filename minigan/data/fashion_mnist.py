@@ -1,13 +1,14 @@
 """Fashion-MNIST from idx .gz files, padded to 32x32 so it fits the DCGAN's 32-pixel layers."""
 
-import gzip
-import zlib
+import math
+import struct
 from pathlib import Path
 
 import numpy as np
 
 from .download import download as fetch
 from .errors import DatasetError
+from .limits import read_gzip
 
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 # Zalando's published checksums; Debian recompresses the files, so its copies differ.
@@ -47,7 +48,7 @@ def _find(root, names, download, progress):
     """Return the folder holding `names`, downloading them into `root` if allowed."""
     candidates = ([Path(root)] if root is not None else []) + [DEBIAN_DIR]
     for folder in candidates:
-        if all((folder / name).is_file() for name in names):
+        if all((folder / name).exists() for name in names):  # a FIFO there is refused, not skipped
             return folder
     if not download or root is None:
         how = "allow downloading" if root is not None else "give a data folder (--data-dir) to download into"
@@ -55,24 +56,20 @@ def _find(root, names, download, progress):
             f"Fashion-MNIST could not be found in {' or '.join(map(str, candidates))}. Install Debian's "
             f"dataset-fashion-mnist package, or {how} (the files come from {FASHION_MNIST_URL}).")
     for name in names:
-        if not (Path(root) / name).is_file():
+        if not (Path(root) / name).exists():
             fetch(FASHION_MNIST_URL + name, Path(root) / name, FASHION_MNIST_MD5[name], progress)
     return Path(root)
 
 
 def _read_idx(path, ndim):
     """Parse an idx file: 2 zero bytes, a type code, the number of dims, big-endian uint32 dims, data."""
-    try:
-        with gzip.open(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DatasetError(f"{path} is not a readable .gz file ({exc})") from exc
+    raw = read_gzip(path)
     header = 4 + 4 * ndim
     if len(raw) < header or raw[:4] != bytes([0, 0, _UBYTE, ndim]):
         raise DatasetError(f"{path} has a bad idx magic number {raw[:4].hex()}, "
                            f"expected {bytes([0, 0, _UBYTE, ndim]).hex()} (unsigned bytes, {ndim} dims)")
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(dims))
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = header + math.prod(dims)  # Python ints: dims of 2**32 - 1 cannot overflow
     if len(raw) != expected:
         raise DatasetError(f"{path} has {len(raw)} bytes, expected {expected} for dims {dims}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
