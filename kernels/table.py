@@ -5,14 +5,23 @@ class `Contract` whose methods give each kernel's signature and semantics, and
 implements every contract function as NAME_cpu and NAME_cuda side by side. A
 table holds, for every contract function of every family in FAMILIES, that
 backend's implementation; minigan.backend.kernels(xp) returns one, and ops call
-`kernels(xp).NAME(...)`. Adding a family is adding its module's name to FAMILIES.
+`kernels(xp).NAME(...)`. Adding a family is adding its module: every public module here is one.
 """
 import importlib
 import inspect
+import pkgutil
+import sys
 import types
 
-FAMILIES = tuple(importlib.import_module(f"{__package__}.{name}") for name in
-                 ("convolution", "batchnorm", "activation", "adam", "philox", "gemm", "pooling"))
+
+def _families():
+    """Every public module of this package but this one, by name: each is a family with a Contract."""
+    names = [info.name for info in pkgutil.iter_modules(sys.modules[__package__].__path__)
+             if not info.name.startswith("_") and info.name != "table"]
+    return tuple(importlib.import_module(f"{__package__}.{name}") for name in sorted(names))
+
+
+FAMILIES = _families()
 BACKENDS = ("cpu", "cuda")
 
 

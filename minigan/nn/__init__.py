@@ -1,7 +1,6 @@
-"""Modules with torch.nn's names."""
-from .layers import (AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, LeakyReLU, Linear,
-                     MaxPool2d, ReLU, Sequential, Sigmoid, Tanh)
+"""Modules with torch.nn's names: each layer module lists its own in __all__."""
+from . import layers
+from .layers import *  # noqa: F401,F403  (layers.__all__)
 from .module import Module, Parameter
 
-__all__ = ["AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "LeakyReLU", "Linear",
-           "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh"]
+__all__ = ["Module", "Parameter", *layers.__all__]

@@ -7,6 +7,9 @@ from .. import functional as F
 from .. import init
 from .module import Module, Parameter
 
+__all__ = ["AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "LeakyReLU", "Linear",
+           "MaxPool2d", "ReLU", "Sequential", "Sigmoid", "Tanh"]
+
 
 def _uniform(shape, bound):
     """U(-bound, bound) float32, PyTorch's default (kaiming_uniform with a=sqrt(5)) init."""

@@ -217,3 +217,14 @@ def test_load_state_dict_copies_into_the_existing_arrays(xp):
 def test_unknown_attribute():
     with pytest.raises(AttributeError, match="Linear has no attribute 'weights'"):
         nn.Linear(2, 2).weights  # noqa: B018
+
+
+def test_every_layer_is_exported():
+    """nn exports what nn/layers.py lists in __all__; a layer left out of that list would be unreachable."""
+    import inspect
+
+    from minigan.nn import layers
+    defined = {name for name, obj in vars(layers).items()
+               if inspect.isclass(obj) and issubclass(obj, nn.Module) and obj.__module__ == layers.__name__}
+    assert defined == set(layers.__all__)
+    assert all(getattr(nn, name) is getattr(layers, name) for name in defined)
