@@ -29,7 +29,8 @@ BLOCK = 256  # threads per block; equals REDUCE_THREADS in kernels/cuda/common.c
 BLOCKS_PER_SM = 32  # grid-stride kernels launch at most this many blocks per SM
 INT_MAX = 2**31 - 1
 C_TYPES = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
-CUDA_INSTALL_HINT = "install the GPU extra with `pip install -e .[cuda]` on a machine with an NVIDIA GPU"
+CUDA_INSTALL_HINT = ("install the GPU extra with `pip install -e .[cuda12]` (or `.[cuda13]` for a CUDA 13 driver) "
+                     "on a machine with an NVIDIA GPU")
 
 
 class BackendUnavailable(RuntimeError):

@@ -141,7 +141,7 @@ def test_missing_gpu_is_one_clear_line(tmp_path):
     result = run_script("examples/train_cifar10.py", "--backend", "cupy", "--dry-run",
                         "--out", str(tmp_path / "run"))
     assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "pip install -e .[cuda]" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "pip install -e .[cuda12]" in result.stderr
 
 
 def test_sample_cli_grid_walks_and_npy(tmp_path):
