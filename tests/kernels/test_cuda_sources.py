@@ -1,7 +1,6 @@
 """The CUDA sources, checked without a GPU.
 
-Every kernels/cuda/*.cu compiles with nvcc for sm_90 (as .ci/nvcc_check.sh
-does), with every template kernel a family launches instantiated, and every
+Every kernels/cuda/*.cu compiles with nvcc for sm_90, with every template kernel a family launches instantiated, and every
 kernel a family declares (its _cuda.Source) is defined in the file it names,
 as a template or an `extern "C"` kernel as declared; every kernel a source
 defines is declared. So a syntax error or a misspelt kernel name fails on
@@ -64,8 +63,7 @@ def test_declared_kernels_are_the_defined_ones(file):
 
 @pytest.mark.parametrize("file", sorted(DECLARED))
 def test_nvcc_compiles(file, tmp_path):
-    """nvcc compiles the source with every name expression instantiated (.ci/nvcc_check.sh compiles
-    it as it is); the PTX entry points, demangled, are then exactly the declared kernels: the
+    """nvcc compiles the source with every name expression instantiated; the PTX entry points, demangled, are then exactly the declared kernels: the
     ground truth for the regexes the other tests use."""
     demangler = shutil.which("cu++filt") or shutil.which("c++filt")  # CUDA's, or binutils'
     if shutil.which("nvcc") is None or demangler is None:
