@@ -1,7 +1,7 @@
 """The CUDA sources, checked without a GPU.
 
-Every kernels/cuda/*.cu compiles with nvcc for sm_90, with every template kernel a family launches instantiated, and every
-kernel a family declares (its _cuda.Source) is defined in the file it names,
+Every kernels/cuda/*.cu compiles with nvcc for sm_90, with every template
+kernel a family launches instantiated, and every kernel a family declares (its _cuda.Source) is defined in the file it names,
 as a template or an `extern "C"` kernel as declared; every kernel a source
 defines is declared. So a syntax error or a misspelt kernel name fails on
 CPU-only CI. Shared device helpers live in kernels/cuda/*.cuh headers (no
