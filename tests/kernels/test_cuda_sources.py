@@ -1,13 +1,12 @@
 """The CUDA sources, checked without a GPU.
 
-Every kernels/cuda/*.cu compiles with nvcc for sm_90, with every template
-kernel a family launches instantiated, and every kernel a family declares (its _cuda.Source) is defined in the file it names,
-as a template or an `extern "C"` kernel as declared; every kernel a source
-defines is declared. So a syntax error or a misspelt kernel name fails on
-CPU-only CI. Shared device helpers live in kernels/cuda/*.cuh headers (no
-kernels there), which every loader finds: nvcc next to the .cu, NVRTC and the
-emulator by -I. The kernels themselves run under the emulator in the family
-tests (test_<family>.py).
+Every kernels/cuda/*.cu compiles with nvcc for sm_90, with every template kernel a
+family launches instantiated, and every kernel a family declares (its _cuda.Source) is
+defined in the file it names, as a template or an `extern "C"` kernel as declared; every
+kernel a source defines is declared. So a syntax error or a misspelt kernel name fails
+on CPU-only CI. Shared device helpers live in kernels/cuda/*.cuh headers (no kernels
+there), which every loader finds: nvcc next to the .cu, NVRTC and the emulator by -I.
+The kernels themselves run under the emulator in the family tests (test_<family>.py).
 """
 import re
 import shutil
