@@ -11,7 +11,7 @@ import itertools
 
 import numpy
 
-from .opspec import DEVICE, F32, F64, HOST, PARITY, Op, bad, case, fixed, grid, nonzero, normal, running, uniform
+from .opspec import DEVICE, F32, F64, GRADCHECK, HOST, PARITY, Op, bad, case, fixed, grid, nonzero, normal, running, uniform
 
 
 def pair(k):
@@ -51,10 +51,10 @@ STRIDES_MISSING_ONE = [0, -1, (1, 0), (-1, 2)]
 
 CONV2D = Op(
     "conv2d", conv_inputs,
-    # A batch of 1, one channel, H > W and H < W; the gradient check (its cost grows with the input
-    # size) on the smaller two.
+    # A batch of 1, one channel, H > W and H < W: the gradient check (its cost grows with the input
+    # size) on the smaller two, torch parity on the larger two.
     grid(shape=[(1, 2, 5, 4), (2, 1, 4, 6)], kernel=[1, 3, 4], stride=[1, 2], padding=[0, 1],
-         bias=[True, False], checks=HOST, dtypes=[F64])
+         bias=[True, False], checks={GRADCHECK})
     + grid(shape=[(2, 3, 7, 6), (1, 2, 5, 8)], kernel=[1, 3, 4], stride=[1, 2], padding=[0, 1],
            bias=[True, False], checks={PARITY}, dtypes=[F64])
     + grid(shape=[(2, 3, 6, 7)], kernel=[1, 3, 4], stride=[1, 2], padding=[0, 1], out=[5], checks={PARITY},
@@ -89,10 +89,10 @@ CONV2D = Op(
 
 CONV_TRANSPOSE2D = Op(
     "conv_transpose2d", conv_transpose_inputs,
-    # H != W, a batch of 1, and 1 x 1 inputs (the dense 1 x 1 -> k x k path where padding is 0);
-    # the gradient check on the smaller two.
+    # H != W, a batch of 1, and 1 x 1 inputs (the dense 1 x 1 -> k x k path where padding is 0):
+    # the gradient check on the smaller two, torch parity on the larger two.
     grid(shape=[(2, 2, 3, 2), (2, 3, 1, 1)], settings=CONVT_KERNEL_SETTINGS, bias=[True, False],
-         checks=HOST, dtypes=[F64])
+         checks={GRADCHECK})
     + grid(shape=[(2, 3, 4, 5), (1, 2, 3, 2)], settings=CONVT_KERNEL_SETTINGS, bias=[True, False],
            checks={PARITY}, dtypes=[F64])
     + grid(shape=[(2, 4, 3, 5)], kernel=[4], settings=CONVT_SETTINGS, out=[2], checks={PARITY}, dtypes=[F32])
