@@ -14,8 +14,8 @@ import numpy
 
 from minigan import nn
 
-from .opspec import (DEVICE, F32, F64, HOST, PARITY, Input, Op, TorchFunctional, bad, case, fixed, grid,
-                     nonzero, normal, running, uniform)
+from .opspec import (DEVICE, F32, F64, GRADCHECK, HOST, PARITY, Input, Op, TorchFunctional, bad, case, fixed,
+                     grid, nonzero, normal, running, uniform)
 
 
 def pair(k):
@@ -43,21 +43,28 @@ CONVT_SETTINGS = [dict(stride=s, padding=p, output_padding=q)
                   for s, p, q in itertools.product([1, 2], [0, 1], [0, 1]) if q < s]
 CONVT_KERNEL_SETTINGS = [dict(kernel=k, **s) for k in [1, 3, 4] for s in CONVT_SETTINGS
                          if not (k == 1 and s["padding"] == 1)]
+CONV_RECTANGULAR = [dict(kernel=(3, 2), stride=(2, 1), padding=(1, 0)),
+                    dict(kernel=(2, 3), stride=(1, 2), padding=(0, 1)),
+                    dict(kernel=(1, 4), stride=(2, 2), padding=(1, 1)),
+                    dict(kernel=(1, 4), stride=(3, 2), padding=(1, 2))]
+CONVT_RECTANGULAR = [dict(kernel=(3, 2), stride=(2, 1), padding=(1, 0), output_padding=(1, 0)),
+                     dict(kernel=(4, 3), stride=(3, 2), padding=(1, 1), output_padding=(2, 1)),
+                     dict(kernel=(2, 4), stride=(1, 2), padding=(0, 1), output_padding=(0, 1)),
+                     dict(kernel=(3, 3), stride=(2, 2), padding=(2, 2), output_padding=(1, 0))]  # padding > kernel - 1
 STRIDES_MISSING_ONE = [0, -1, (1, 0), (-1, 2)]
 
 CONV2D = Op(
     "conv2d", conv_inputs,
-    # A batch of 1, one channel, H > W and H < W; the gradient check (its cost grows with the input
-    # size) on the smaller two.
+    # A batch of 1, one channel, H > W and H < W: the gradient check (its cost grows with the input
+    # size) on the smaller two, torch parity on the larger two.
     grid(shape=[(1, 2, 5, 4), (2, 1, 4, 6)], kernel=[1, 3, 4], stride=[1, 2], padding=[0, 1],
-         bias=[True, False], checks=HOST, dtypes=[F64])
+         bias=[True, False], checks={GRADCHECK})
     + grid(shape=[(2, 3, 7, 6), (1, 2, 5, 8)], kernel=[1, 3, 4], stride=[1, 2], padding=[0, 1],
            bias=[True, False], checks={PARITY}, dtypes=[F64])
     + grid(shape=[(2, 3, 6, 7)], kernel=[1, 3, 4], stride=[1, 2], padding=[0, 1], out=[5], checks={PARITY},
            dtypes=[F32])
-    + grid(shape=[(2, 2, 5, 6), (2, 3, 6, 9)], out=[2], bias=[True, False], rectangular=[
-        dict(kernel=(3, 2), stride=(2, 1), padding=(1, 0)), dict(kernel=(2, 3), stride=(1, 2), padding=(0, 1)),
-        dict(kernel=(1, 4), stride=(2, 2), padding=(1, 1)), dict(kernel=(1, 4), stride=(3, 2), padding=(1, 2))])
+    + grid(shape=[(2, 2, 5, 6)], out=[2], bias=[True, False], rectangular=CONV_RECTANGULAR, checks=HOST)
+    + grid(shape=[(2, 3, 6, 9)], out=[2], bias=[True, False], rectangular=CONV_RECTANGULAR)
     + case(shape=(2, 3, 12, 11), kernel=3, stride=2, padding=1, out=2, gradcheck=dict(directions=8))  # > 512
     + case(shape=(4, 16, 16, 16), kernel=4, stride=2, padding=1, out=32, checks={PARITY})  # a real layer's GEMM
     + case(shape=(3, 4, 8, 8), kernel=4, stride=2, padding=1, out=5)  # DCGAN's inner layers
@@ -86,18 +93,15 @@ CONV2D = Op(
 
 CONV_TRANSPOSE2D = Op(
     "conv_transpose2d", conv_transpose_inputs,
-    # H != W, a batch of 1, and 1 x 1 inputs (the dense 1 x 1 -> k x k path where padding is 0);
-    # the gradient check on the smaller two.
+    # H != W, a batch of 1, and 1 x 1 inputs (the dense 1 x 1 -> k x k path where padding is 0):
+    # the gradient check on the smaller two, torch parity on the larger two.
     grid(shape=[(2, 2, 3, 2), (2, 3, 1, 1)], settings=CONVT_KERNEL_SETTINGS, bias=[True, False],
-         checks=HOST, dtypes=[F64])
+         checks={GRADCHECK})
     + grid(shape=[(2, 3, 4, 5), (1, 2, 3, 2)], settings=CONVT_KERNEL_SETTINGS, bias=[True, False],
            checks={PARITY}, dtypes=[F64])
     + grid(shape=[(2, 4, 3, 5)], kernel=[4], settings=CONVT_SETTINGS, out=[2], checks={PARITY}, dtypes=[F32])
-    + grid(shape=[(2, 3, 4, 3), (1, 3, 2, 3)], out=[2], rectangular=[
-        dict(kernel=(3, 2), stride=(2, 1), padding=(1, 0), output_padding=(1, 0)),
-        dict(kernel=(4, 3), stride=(3, 2), padding=(1, 1), output_padding=(2, 1)),
-        dict(kernel=(2, 4), stride=(1, 2), padding=(0, 1), output_padding=(0, 1)),
-        dict(kernel=(3, 3), stride=(2, 2), padding=(2, 2), output_padding=(1, 0))])  # padding > kernel - 1
+    + grid(shape=[(2, 3, 4, 3)], out=[2], rectangular=CONVT_RECTANGULAR)
+    + grid(shape=[(1, 3, 2, 3)], out=[2], rectangular=CONVT_RECTANGULAR, checks=HOST)
     + case(shape=(4, 32, 4, 4), kernel=4, stride=2, padding=1, out=16, bias=False, checks={PARITY})  # DCGAN
     + case(shape=(3, 5, 4, 4), kernel=4, stride=2, padding=1, out=4)  # DCGAN's inner layers
     + case(shape=(2, 3, 5, 4), kernel=3, stride=2, padding=1, output_padding=1, out=2, bias=False)
@@ -238,6 +242,7 @@ BCE_WITH_LOGITS = Op(
 
 
 # --- tensor arithmetic -----------------------------------------------------------------------
+# The cupy backend runs these through CuPy's own functions: the device check takes a few cases.
 
 BROADCAST_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((1, 4), (3, 1)), ((), (2, 3))]
 # Both orders, and a Python number on either side (radd, rsub, rmul, rtruediv).
@@ -251,7 +256,8 @@ def operands(shapes):
 
 
 def binary(name, operator):
-    return Op(name, operands, grid(shapes=OPERANDS), call=lambda F, a, b: operator(a, b),
+    return Op(name, operands, grid(shapes=OPERANDS, checks=HOST) + case(shapes=OPERANDS[2], checks={DEVICE}),
+              call=lambda F, a, b: operator(a, b),
               errors=[bad("inputs mix dtypes (float32 (2, 3), float64 (3,))", (2, 3), ones(3), error=TypeError)])
 
 
@@ -264,13 +270,15 @@ NEG = Op("neg", lambda shape: [shape], grid(shape=[(3, 2), (2, 3, 4)]), call=lam
 MATMUL = Op(
     "matmul", lambda shapes: shapes,
     grid(shapes=[((3, 4), (4, 2)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (1, 4, 2)), ((3, 4), (2, 4, 3)),
-                 ((2, 1, 2, 3), (3, 3, 2))], form=["operator", "function"]),
+                 ((2, 1, 2, 3), (3, 3, 2))], form=["operator", "function"], checks=HOST)
+    + case(shapes=((2, 3, 4), (1, 4, 2)), form="operator", checks={DEVICE}),
     call=lambda F, a, b, form: a @ b if form == "operator" else F.matmul(a, b),
     errors=[bad("matmul: cannot multiply shapes (2, 3) and (4, 5)", (2, 3), (4, 5), form="operator")])
 
 RESHAPE = Op(
-    "reshape", lambda shape: [shape], grid(shape=[(2, 3, 2, 2)], to=[(6, 4), ((4, -1),), (2, 12)],
-                                           form=["method", "function"]),
+    "reshape", lambda shape: [shape],
+    grid(shape=[(2, 3, 2, 2)], to=[(6, 4), ((4, -1),), (2, 12)], form=["method", "function"], checks=HOST)
+    + case(shape=(2, 3, 2, 2), to=((4, -1),), form="method", checks={DEVICE}),
     call=lambda F, a, to, form: a.reshape(*to) if form == "method" else F.reshape(a, *to),
     errors=[bad("reshape: cannot reshape (2, 3) (6 elements) into (4, 2)", (2, 3), to=(4, 2), form="method")])
 
@@ -283,7 +291,9 @@ REDUCTIONS = [dict(dim=d, keepdim=k) for d, k in
 
 
 def reduction(name):
-    return Op(name, lambda shape: [shape], grid(shape=[(2, 3, 4)], dims=REDUCTIONS, form=["method", "function"]),
+    return Op(name, lambda shape: [shape],
+              grid(shape=[(2, 3, 4)], dims=REDUCTIONS, form=["method", "function"], checks=HOST)
+              + grid(shape=[(2, 3, 4)], dims=REDUCTIONS[-3:], form=["method"], checks={DEVICE}),
               call=lambda F, a, dim, keepdim, form: getattr(a, name)(dim, keepdim) if form == "method"
               else getattr(F, name)(a, dim=dim, keepdim=keepdim))
 
