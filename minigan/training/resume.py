@@ -4,7 +4,7 @@ import dataclasses
 import json
 import os
 
-from . import checkpoint
+from . import checkpoint, rundir
 from .atomic import write_text
 from .config import RESUMABLE_OVERRIDES, Config
 
@@ -30,18 +30,24 @@ def resume(trainer_class, path, overrides=None):
     """
     if os.path.isdir(path):
         path = os.path.join(path, "checkpoint.npz")
+    overrides = dict(overrides or {})
+    # The run goes on where its checkpoint is (not in the --out it saved: that may be another
+    # copy of the run), unless --out says otherwise.
+    overrides.setdefault("out", os.path.dirname(os.path.abspath(path)))
+    if "epochs" in overrides and "max_steps" not in overrides:
+        overrides["max_steps"] = 0  # --epochs N replaces the saved --max-steps
     sections, scalars = checkpoint.load(path)
     if "noise" not in sections:
         raise ValueError(f"{path} was written by an older minigan whose noise stream this one "
                          f"cannot continue; start a new run (sample.py still reads it)")
     saved = Config(**scalars["config"])
-    changed = {k: v for k, v in (overrides or {}).items()
+    changed = {k: v for k, v in overrides.items()
                if k not in RESUMABLE_OVERRIDES and getattr(saved, k) != v}
     if changed:
         raise ValueError(f"cannot change {sorted(changed)} when resuming from {path}; "
                          f"the checkpoint was trained with "
                          f"{ {k: getattr(saved, k) for k in changed} }")
-    keep = {k: v for k, v in (overrides or {}).items() if k in RESUMABLE_OVERRIDES}
+    keep = {k: v for k, v in overrides.items() if k in RESUMABLE_OVERRIDES}
     if keep.get("backend", saved.backend) != "cupy":  # a GPU run's GPU-only modes stay behind
         keep = {"cuda_graph": False, "matmul": "auto", **keep}
     trainer = trainer_class(dataclasses.replace(saved, **keep))
@@ -53,16 +59,13 @@ def resume(trainer_class, path, overrides=None):
         trainer.G_ema.load_state_dict(sections["G_ema"])
     trainer.noise_state[...] = trainer.xp.asarray(sections["noise"]["philox_state"])
     trainer.step = scalars["step"]
-    trainer.history = reload_history(trainer)
+    trainer.history = rundir.read_metrics(trainer.path("metrics.jsonl"), trainer.step)
     return trainer
 
 
 def reload_history(trainer):
-    """metrics.jsonl up to the resumed step (later lines were never checkpointed)."""
-    try:
-        with open(trainer.path("metrics.jsonl")) as f:
-            history = [r for r in map(json.loads, f) if r["step"] <= trainer.step]
-    except FileNotFoundError:
-        return []
+    """metrics.jsonl cut back to trainer.step (later lines were never checkpointed): the
+    records, also written back. Write it only holding the run directory (rundir.owned)."""
+    history = rundir.read_metrics(trainer.path("metrics.jsonl"), trainer.step)
     write_text(trainer.path("metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in history))
     return history

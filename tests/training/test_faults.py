@@ -1,0 +1,155 @@
+"""Faults injected for real into trainer processes (issue 12): signals, kill -9, a full disk,
+two trainers on one run directory, corrupt checkpoints. Each checks: no traceback, the exit
+status and a message naming the fault, and nothing lost that the last checkpoint covers."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = [sys.executable, "examples/train_cifar10.py", "--dataset", "fake", "--batch-size", "8",
+         "--ngf", "4", "--ndf", "4", "--nz", "8"]
+
+
+def train(*args, timeout=120):
+    return subprocess.run([*TRAIN, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def start(*args):
+    return subprocess.Popen([*TRAIN, *map(str, args)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_steps(out, timeout=60):
+    metrics = Path(out) / "metrics.jsonl"
+    deadline = time.time() + timeout
+    while not (metrics.exists() and metrics.stat().st_size) and time.time() < deadline:
+        time.sleep(0.1)
+    assert time.time() < deadline, "the trainer logged no step"
+
+
+def checkpoint_step(out):
+    with numpy.load(Path(out) / "checkpoint.npz", allow_pickle=False) as archive:
+        return int(archive["step"])
+
+
+def logged_steps(out):
+    return [json.loads(line)["step"] for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+
+
+def assert_clean_failure(result, status, *phrases):
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == status, (result.returncode, result.stderr)
+    for phrase in phrases:
+        assert phrase in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_stop_signal_finishes_the_step_saves_and_exits_128_plus_it(tmp_path, signum):
+    out = tmp_path / "run"
+    process = start("--max-steps", 100000, "--log-every", 1, "--out", out)
+    wait_for_steps(out)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    name = signal.Signals(signum).name
+    assert_clean_failure(subprocess.CompletedProcess([], process.returncode, "", stderr), 128 + signum,
+                         f"{name}: saved {out / 'checkpoint.npz'}")
+    step = checkpoint_step(out)
+    assert logged_steps(out) == list(range(1, step + 1))
+    assert not (out / ".lock").exists()
+    if signum == signal.SIGTERM:
+        result = train("--resume", out, "--max-steps", step + 2)
+        assert result.returncode == 0, result.stderr
+        assert logged_steps(out) == list(range(1, step + 3))
+
+
+# --- the run directory: where a resumed run writes, its one owner, its metrics and temp files ---
+
+def tiny(tmp_path, name, **changes):
+    from minigan.training import Config
+    return Config(dataset="fake", batch_size=8, ngf=4, ndf=4, nz=8, log_every=1, sample_every=1000,
+                  checkpoint_every=2, plot_every=1000, out=str(tmp_path / name), **changes)
+
+
+def test_resume_continues_in_the_directory_it_is_given_not_the_saved_out(tmp_path):
+    import shutil
+    from minigan.training import Trainer
+    Trainer(tiny(tmp_path, "live", max_steps=4)).run()
+    shutil.copytree(tmp_path / "live", tmp_path / "backup")
+    Trainer.resume(str(tmp_path / "live"), {"max_steps": 8}).run()
+    resumed = Trainer.resume(str(tmp_path / "backup" / "checkpoint.npz"), {"max_steps": 6})
+    resumed.run()
+    assert Path(resumed.config.out) == tmp_path / "backup"
+    assert checkpoint_step(tmp_path / "live") == 8 and logged_steps(tmp_path / "live") == list(range(1, 9))
+    assert checkpoint_step(tmp_path / "backup") == 6 and logged_steps(tmp_path / "backup") == list(range(1, 7))
+    elsewhere = Trainer.resume(str(tmp_path / "backup"), {"max_steps": 7, "out": str(tmp_path / "fork")})
+    elsewhere.run()
+    assert checkpoint_step(tmp_path / "fork") == 7 and checkpoint_step(tmp_path / "backup") == 6
+
+
+def test_resume_with_epochs_replaces_the_saved_max_steps(tmp_path):
+    from minigan.training import Trainer
+    Trainer(tiny(tmp_path, "run", max_steps=2)).run()
+    resumed = Trainer.resume(str(tmp_path / "run"), {"epochs": 1})
+    assert resumed.total_steps == len(resumed.batches)
+
+
+def test_a_second_trainer_on_a_live_run_directory_is_refused(tmp_path):
+    out = tmp_path / "run"
+    first = start("--max-steps", 100000, "--log-every", 1, "--checkpoint-every", 1, "--out", out, "--seed", 1)
+    try:
+        wait_for_steps(out)
+        second = train("--max-steps", 3, "--out", out, "--seed", 2)
+        assert_clean_failure(second, 2, f"{out} is in use by another trainer (PID {first.pid}")
+        resumed = train("--resume", out, "--max-steps", 3)
+        assert_clean_failure(resumed, 2, "is in use by another trainer")
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert first.returncode == 128 + signal.SIGTERM
+    steps = logged_steps(out)
+    assert steps == list(range(1, checkpoint_step(out) + 1))  # one run's steps, each once
+
+
+def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    import socket
+    (out / ".lock").write_text(f"{gone} {socket.gethostname()}\n")
+    result = train("--max-steps", 2, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert f"warning: taking over {out / '.lock'}, left by PID {gone}, which is gone" in result.stderr
+    assert not (out / ".lock").exists()
+
+
+def test_resume_drops_a_torn_line_and_the_temp_files_of_a_killed_run(tmp_path):
+    from minigan.training import Trainer
+    Trainer(tiny(tmp_path, "run", max_steps=4)).run()
+    out = tmp_path / "run"
+    good = (out / "metrics.jsonl").read_text()
+    after = [json.dumps({"step": s, "loss_D": 1.0}) + "\n" for s in (5, 6)]
+    (out / "metrics.jsonl").write_text(good + "".join(after) + '{"step": 7, "loss_D": 0.')
+    temps = [out / ".checkpoint.npz.a1b2c3d4.tmp.npz", out / "samples" / ".samples.png.zz_9x8y7.tmp.png",
+             out / ".loss.png.k2j3h4g5.tmp.png", out / ".metrics.jsonl.qwertyui.tmp.jsonl"]
+    (out / "samples").mkdir(exist_ok=True)
+    for temp in temps:
+        temp.write_bytes(b"partial")
+    (out / ".keep.me").write_text("not ours")
+    from minigan.training import rundir
+    assert rundir.read_metrics(str(out / "metrics.jsonl"), 4)  # before the fix: a JSON error
+    resumed = Trainer.resume(str(out), {"max_steps": 6})
+    resumed.run()
+    assert logged_steps(out) == list(range(1, 7))
+    assert (out / "metrics.jsonl").read_text().startswith(good)  # what the checkpoint covers is kept
+    assert not any(temp.exists() for temp in temps)
+    assert (out / ".keep.me").exists()
