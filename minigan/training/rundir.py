@@ -56,6 +56,9 @@ def _create(lock, content):
         return True
     except (FileExistsError, FileNotFoundError):  # not found: the owner's cleanup took our temp file
         return False
+    except OSError as error:  # a full disk: say which file
+        error.filename = error.filename or lock
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)

@@ -27,12 +27,12 @@ def start(*args):
                             stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_steps(out, timeout=60):
-    metrics = Path(out) / "metrics.jsonl"
+def wait_for_steps(out, timeout=60, name="metrics.jsonl"):
+    written = Path(out) / name
     deadline = time.time() + timeout
-    while not (metrics.exists() and metrics.stat().st_size) and time.time() < deadline:
-        time.sleep(0.1)
-    assert time.time() < deadline, "the trainer logged no step"
+    while not (written.exists() and written.stat().st_size) and time.time() < deadline:
+        time.sleep(0.05)
+    assert time.time() < deadline, f"the trainer wrote no {name}"
 
 
 def checkpoint_step(out):
@@ -153,3 +153,98 @@ def test_resume_drops_a_torn_line_and_the_temp_files_of_a_killed_run(tmp_path):
     assert (out / "metrics.jsonl").read_text().startswith(good)  # what the checkpoint covers is kept
     assert not any(temp.exists() for temp in temps)
     assert (out / ".keep.me").exists()
+
+
+# --- a full disk: a real, small tmpfs ---
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(name, size, *options): a fresh tmpfs at tmp_path/name, unmounted afterwards."""
+    mounted = []
+
+    def mount(name, size, *options):
+        point = tmp_path / name
+        point.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join([f"size={size}", *options]),
+                                 "tmpfs", str(point)], capture_output=True, text=True)
+        if result.returncode:
+            pytest.skip(f"mounting a tmpfs is not permitted here (run as root): {result.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in reversed(mounted):
+        subprocess.run(["umount", "-l", str(point)], check=True)
+
+
+def fill(folder):
+    """Write a filler file in folder until the disk is full; returns its path."""
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler
+
+
+def assert_whole_lines(out):
+    text = (Path(out) / "metrics.jsonl").read_text()
+    assert text.endswith("\n") or not text
+    steps = [json.loads(line)["step"] for line in text.splitlines()]
+    assert steps == list(range(1, len(steps) + 1))
+    return steps
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_up_mid_run_is_one_line_and_loses_nothing(tmpfs):
+    disk = tmpfs("disk", "3m")
+    out = disk / "run"
+    process = start("--max-steps", 100000, "--log-every", 1, "--checkpoint-every", 3, "--out", out)
+    wait_for_steps(out, name="checkpoint.npz")
+    filler = fill(disk)
+    _, stderr = process.communicate(timeout=60)
+    result = subprocess.CompletedProcess([], process.returncode, "", stderr)
+    assert_clean_failure(result, 1, "error: the disk is full: could not write " + str(out),
+                         f"continue with --resume {out}")
+    steps = assert_whole_lines(out)  # no half line from the failed append
+    saved = checkpoint_step(out)  # the last good checkpoint is whole
+    assert saved <= len(steps)
+    filler.unlink()
+    result = train("--resume", out, "--max-steps", saved + 2, "--sample-every", 1000)
+    assert result.returncode == 0, result.stderr
+    assert assert_whole_lines(out) == list(range(1, saved + 3))
+
+
+@pytest.mark.slow
+def test_resuming_onto_a_full_disk_changes_nothing(tmpfs):
+    disk = tmpfs("disk", "2m")
+    out = disk / "run"
+    assert train("--max-steps", 4, "--checkpoint-every", 2, "--log-every", 1, "--out", out).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    filler = fill(disk)
+    result = train("--resume", out, "--max-steps", 8)
+    assert_clean_failure(result, 1, "error: the disk is full: could not write " + str(out))
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    filler.unlink()
+    assert train("--resume", out, "--max-steps", 6).returncode == 0
+    assert assert_whole_lines(out) == list(range(1, 7))
+
+
+def test_an_out_folder_on_a_read_only_disk_is_one_line(tmpfs):
+    disk = tmpfs("ro", "1m", "ro")
+    result = train("--max-steps", 2, "--out", disk / "run")
+    assert_clean_failure(result, 1, f"error: Read-only file system: {disk / 'run'}")
+
+
+def test_a_metrics_append_cut_short_by_a_full_disk_leaves_no_half_line(tmpfs):
+    from minigan.training import rundir
+    disk = tmpfs("disk", "1m")
+    metrics = disk / "metrics.jsonl"
+    metrics.write_text("x" * 4000 + "\n")  # 95 bytes left in its last page
+    fill(disk)
+    with pytest.raises(OSError) as raised:
+        rundir.append_lines(str(metrics), ['{"step": 1, "padding": "' + "y" * 300 + '"}\n'])
+    assert raised.value.filename == str(metrics)
+    assert metrics.read_text() == "x" * 4000 + "\n"
