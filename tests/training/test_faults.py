@@ -248,3 +248,74 @@ def test_a_metrics_append_cut_short_by_a_full_disk_leaves_no_half_line(tmpfs):
         rundir.append_lines(str(metrics), ['{"step": 1, "padding": "' + "y" * 300 + '"}\n'])
     assert raised.value.filename == str(metrics)
     assert metrics.read_text() == "x" * 4000 + "\n"
+
+
+# --- kill -9 at seeded random moments, checkpoint and plot writes included ---
+
+KILL_RUN = ["--log-every", 1, "--checkpoint-every", 1, "--sample-every", 1, "--plot-every", 1]
+
+
+def wait_for_owner(out, process, timeout=60):
+    """Until process holds out's lock: it has loaded everything and is about to train."""
+    lock, deadline = out / ".lock", time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if lock.read_text().split()[0] == str(process.pid):
+                return
+        except (FileNotFoundError, IndexError):
+            pass
+        time.sleep(0.02)
+    raise AssertionError(f"trainer {process.pid} never took {lock}")
+
+
+def snapshot(out):
+    """What the last checkpoint covers: its step, and the metrics lines and sample files up to it."""
+    step = checkpoint_step(out)
+    lines = (out / "metrics.jsonl").read_text().splitlines(keepends=True)[:step]
+    samples = {p.name: p.read_bytes() for p in (out / "samples").glob("step_*.png")
+               if int(p.stem[5:]) <= step}
+    return step, lines, samples
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_loses_nothing_and_resumes_exactly(tmp_path):
+    rng = numpy.random.default_rng(2026)
+    out = tmp_path / "run"
+    kills, mid_write, mid_checkpoint, covered = 0, 0, 0, (0, [], {})
+    while kills < 20:
+        args = ["--resume", out] if (out / "checkpoint.npz").exists() else ["--out", out]
+        process = start(*args, "--max-steps", 100000, *KILL_RUN)
+        wait_for_owner(out, process)
+        time.sleep(rng.uniform(0.5, 1.8))  # its first step takes ~1 s, then ~0.4 s a step
+        process.kill()
+        _, stderr = process.communicate(timeout=30)
+        assert "Traceback" not in stderr, stderr
+        kills += 1
+        temps = [p for p in [*out.iterdir(), *(out / "samples").iterdir()] if ".tmp" in p.name]
+        mid_write += bool(temps)  # a kill mid-write leaves its temp file (removed on resume)
+        mid_checkpoint += any(p.name.startswith(".checkpoint.npz.") for p in temps)
+        if not (out / "checkpoint.npz").exists():
+            continue
+        now = snapshot(out)  # the checkpoint is whole: it loads
+        step, lines, samples = covered
+        assert now[0] >= step
+        assert now[1][:step] == lines, "a metrics line the checkpoint covered changed"
+        assert {k: v for k, v in now[2].items() if k in samples} == samples, "a sample changed"
+        covered = now
+    final = covered[0] + 2
+    result = train("--resume", out, "--max-steps", final, *KILL_RUN)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert f"warning: taking over {out / '.lock'}" in result.stderr  # the last kill's stale lock
+    assert not [p for p in [*out.iterdir(), *(out / "samples").iterdir()] if ".tmp" in p.name or p.name == ".lock"]
+    straight = tmp_path / "straight"
+    assert train("--out", straight, "--max-steps", final, *KILL_RUN).returncode == 0
+    from minigan.training import checkpoint
+    killed, uninterrupted = checkpoint.load(str(out / "checkpoint.npz")), checkpoint.load(str(straight / "checkpoint.npz"))
+    for section in uninterrupted[0]:
+        for name, value in uninterrupted[0][section].items():
+            assert numpy.array_equal(killed[0][section][name], value), (section, name)
+    losses = [(r["loss_D"], r["loss_G"]) for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())]
+    assert losses == [(r["loss_D"], r["loss_G"]) for r in map(json.loads, (straight / "metrics.jsonl").read_text().splitlines())]
+    print(f"{kills} kills, {mid_write} of them mid-write ({mid_checkpoint} mid-checkpoint); "
+          f"resumed exactly at step {final}")
+    assert mid_write >= 1
