@@ -45,7 +45,7 @@ def _train(config, given):
               f"{trainer.config.backend} backend for {trainer.total_steps} steps; "
               f"writing to {trainer.config.out}", file=sys.stderr)
         started = time.perf_counter()
-        with stop_signals_set_flag(trainer, received):
+        with interrupt_sets_flag(trainer) as received:
             trainer.run()
     except OSError as error:
         if trainer is None or not is_disk_full(error):
@@ -79,10 +79,12 @@ def _check_folder(flag, path):
 
 
 @contextlib.contextmanager
-def stop_signals_set_flag(trainer, received):
+def interrupt_sets_flag(trainer):
     """The first SIGINT, SIGTERM or SIGHUP asks trainer's loop to stop after the current step
-    (it then saves a checkpoint and returns); a second one aborts. received gets the first
-    signal's number."""
+    (it then saves a checkpoint and returns); a second one aborts. Yields a list that gets the
+    first signal's number."""
+    received = []
+
     def request_stop(signum, frame):
         if received:
             raise KeyboardInterrupt
@@ -94,10 +96,10 @@ def stop_signals_set_flag(trainer, received):
     try:
         previous = {s: signal.signal(s, request_stop) for s in STOP_SIGNALS}
     except ValueError:  # not the main thread: signals cannot be caught here
-        yield
+        yield received
         return
     try:
-        yield
+        yield received
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
