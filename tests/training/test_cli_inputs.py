@@ -66,3 +66,11 @@ def test_sample_out_must_be_an_image_file(tmp_path, capsys, name):
     status, err = status_and_stderr(lambda: sampling.main(["--checkpoint", str(tmp_path / "none.npz"),
                                                           "--out", str(out)]), capsys)
     assert status == 2 and f"--out '{out}' is not an image file name" in err, err
+
+
+def test_minigan_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    monkeypatch.setenv("MINIGAN_DEBUG", "1")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        main([*FAKE, "--max-steps", "1", "--out", str(afile)])
