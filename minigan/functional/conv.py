@@ -18,7 +18,8 @@ from ..config import config
 def as_pair(value, name, op, minimum):
     """(value, value) for an integer (numpy's too), value for a pair of them; anything else
     (a float, None) fails the check, which names it."""
-    pair = (value, value) if isinstance(value, numbers.Integral) else value if isinstance(value, (tuple, list)) else ()
+    pair = ((value, value) if isinstance(value, numbers.Integral) else
+            value if isinstance(value, (tuple, list)) else ())
     if len(pair) != 2 or any(not isinstance(v, numbers.Integral) or v < minimum for v in pair):
         raise ValueError(f"{op}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
     return tuple(int(v) for v in pair)

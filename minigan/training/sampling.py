@@ -22,7 +22,8 @@ def load_generator(path):
     # The sections first, as the trainer's check_against does: the channels are read from G's.
     checkpoint.check_section_names(path, sections, section_names(config), OPTIONAL_SECTIONS)
     nc = _channels(path, sections)
-    G, D = Generator(config.nz, config.ngf, nc, config.image_size), Discriminator(config.ndf, nc, config.image_size)
+    G = Generator(config.nz, config.ngf, nc, config.image_size)
+    D = Discriminator(config.ndf, nc, config.image_size)
     G_ema = Generator(config.nz, config.ngf, nc, config.image_size) if config.ema else None
     check_against(path, sections, G, D, G_ema)
     G.load_state_dict(sections.get("G_ema", sections["G"]))
@@ -62,7 +63,8 @@ def main(argv=None):
 
 def _sample(argv):
     parser = argparse.ArgumentParser(description="Draw samples from a minigan DCGAN checkpoint.")
-    parser.add_argument("--checkpoint", required=True, help="checkpoint.npz written by the trainer, or its run directory")
+    parser.add_argument("--checkpoint", required=True,
+                        help="checkpoint.npz written by the trainer, or its run directory")
     parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     parser.add_argument("--out", default="samples.png", help="PNG grid to write")
     parser.add_argument("--seed", type=int, default=0)
