@@ -327,3 +327,15 @@ def test_kill_9_at_random_moments_loses_nothing_and_resumes_exactly(tmp_path):
     print(f"{kills} kills, {mid_write} of them mid-write ({mid_checkpoint} mid-checkpoint); "
           f"resumed exactly at step {final}")
     assert mid_checkpoint >= 5
+
+
+def test_a_damaged_metrics_line_before_the_last_is_refused_naming_the_file(tmp_path, capsys):
+    from minigan.training import Trainer, main
+    Trainer(tiny(tmp_path, "run", max_steps=2)).run()
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    lines = metrics.read_text().splitlines(keepends=True)
+    metrics.write_text(lines[0][:50] + "\n" + lines[1])
+    assert main(["--resume", str(tmp_path / "run"), "--max-steps", "3"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {metrics} line 1 is not a metrics record" in err and "Traceback" not in err
+    assert metrics.read_text() == lines[0][:50] + "\n" + lines[1]
