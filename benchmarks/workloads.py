@@ -111,7 +111,7 @@ class Minigan(Workloads):
 
     @staticmethod
     def backward(y, grad):
-        y.backward(grad)
+        y.backward(grad, retain_graph=True)  # timed again and again on one graph, as torch's
 
     def step(self, batch, seed=0):
         """One DCGAN-32 training step, as minigan.training.Trainer.train_step does it."""

@@ -48,7 +48,18 @@ def _bias_corrections(step, beta1, beta2):
     return 1 - beta1 ** step, math.sqrt(1 - beta2 ** step)
 
 
+def check_buffers(op, dtype, param, grad, exp_avg, exp_avg_sq):
+    """The contract's sizes, dtypes and layouts; neither Numba nor CUDA checks bounds."""
+    for name, a in (("param", param), ("grad", grad), ("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)):
+        if a.dtype != dtype or a.size != param.size:
+            raise ValueError(f"minigan.kernels.{op}: {name} is {a.dtype} {tuple(a.shape)}, "
+                             f"expected {dtype} with {param.size} elements like param")
+        if name != "grad" and not a.flags.c_contiguous:
+            raise ValueError(f"minigan.kernels.{op}: {name} is updated in place and must be C-contiguous")
+
+
 def adam_update_cpu(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay):
+    check_buffers("adam_update", param.dtype, param, grad, exp_avg, exp_avg_sq)
     _adam_update(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
                  lr, beta1, beta2, eps, weight_decay, *_bias_corrections(int(step), beta1, beta2))
 
@@ -62,12 +73,7 @@ def adam_update_cuda(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, e
     op = "adam_update"
     dtype = _cuda.check_dtype(op, param.dtype)
     cp = _cuda.get_cupy()
-    for name, a in (("param", param), ("grad", grad), ("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)):
-        if a.dtype != dtype or a.size != param.size:
-            raise ValueError(f"minigan.kernels.{op}: {name} is {a.dtype} {tuple(a.shape)}, "
-                             f"expected {dtype} with {param.size} elements like param")
-        if name != "grad" and not a.flags.c_contiguous:
-            raise ValueError(f"minigan.kernels.{op}: {name} is updated in place and must be C-contiguous")
+    check_buffers(op, dtype, param, grad, exp_avg, exp_avg_sq)
     buffers = (param, cp.ascontiguousarray(grad), exp_avg, exp_avg_sq)
     hyper = [numpy.float64(v) for v in (lr, beta1, beta2, eps, weight_decay)]
     if isinstance(step, cp.ndarray):

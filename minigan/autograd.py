@@ -64,8 +64,10 @@ class Tensor:
         return Tensor(self.data)
 
     # --- autograd ---------------------------------------------------------
-    def backward(self, gradient=None):
-        """Accumulate d(self)/d(leaf) into every leaf's .grad that requires it."""
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's .grad that requires it. As in torch, the
+        graph's saved arrays are freed on the way unless retain_graph=True; a second backward
+        through a freed graph raises."""
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input of the ops that made it had requires_grad=True)")
@@ -80,7 +82,7 @@ class Tensor:
             if gradient.shape != self.shape:
                 raise ValueError(f"backward(): gradient shape {gradient.shape} does not match "
                                  f"tensor shape {self.shape}")
-        run_backward(self, gradient)
+        run_backward(self, gradient, retain_graph)
 
 
 class Function:
@@ -90,6 +92,8 @@ class Function:
     backward needs. backward returns one gradient per input (None where an
     input needs none); self.needs_grad says which inputs want one.
     """
+
+    freed = False  # set by a backward without retain_graph, which drops what forward saved
 
     def __call__(self, *inputs):
         arrays = backend.check_compatible(type(self).__name__, [unwrap(x) for x in inputs])
@@ -162,7 +166,7 @@ def _topological_order(output):
     return reversed(order)  # reversed post-order: consumers before producers
 
 
-def run_backward(output, gradient):
+def run_backward(output, gradient, retain_graph=False):
     if output.creator is None:  # a leaf: its gradient is the seed itself
         _accumulate(output, gradient)
         return
@@ -171,6 +175,9 @@ def run_backward(output, gradient):
     hooks = config.function_hooks
     for fn in _topological_order(output):
         grad_output = pending.pop(id(fn))
+        if fn.freed:
+            raise RuntimeError("backward() through a graph a second time: its saved arrays were "
+                               "freed by the first backward; pass retain_graph=True to the first")
         for hook in hooks:
             hook.backward_preprocess(fn, grad_output)
         grad_inputs = fn.backward(grad_output)
@@ -178,6 +185,8 @@ def run_backward(output, gradient):
             hook.backward_postprocess(fn, grad_output)
         if not isinstance(grad_inputs, tuple):
             grad_inputs = (grad_inputs,)
+        if not retain_graph:
+            _free(fn)
         for x, needs, grad in zip(fn.inputs, fn.needs_grad, grad_inputs):
             if not needs:
                 continue
@@ -186,6 +195,13 @@ def run_backward(output, gradient):
             else:
                 key = id(x.creator)
                 pending[key] = grad if key not in pending else pending[key] + grad
+
+
+def _free(fn):
+    """Drop what fn's forward saved for backward, keeping the graph's links (inputs)."""
+    inputs, needs_grad = fn.inputs, fn.needs_grad
+    fn.__dict__.clear()
+    fn.inputs, fn.needs_grad, fn.freed = inputs, needs_grad, True
 
 
 def _accumulate(tensor, grad):

@@ -33,7 +33,11 @@ def as_array(data):
         return data
     if isinstance(data, numpy.generic):
         return numpy.asarray(data)
-    return numpy.asarray(data, dtype=numpy.float32)
+    array = numpy.asarray(data)
+    if array.dtype.kind not in "biuf":  # None or a string would become NaN or fail later
+        raise TypeError(f"cannot make an array of {type(data).__name__} {data!r:.60}; "
+                        f"give an array, a number or a (nested) list of numbers")
+    return array.astype(numpy.float32)
 
 
 def to_numpy(array):

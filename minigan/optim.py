@@ -8,6 +8,11 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        first = {}
+        for index, p in enumerate(self.params):
+            if first.setdefault(id(p), index) != index:  # it would be stepped twice per step
+                raise ValueError(f"{type(self).__name__}: parameter {index} is parameter "
+                                 f"{first[id(p)]} again; pass each parameter once")
         self.state = {}
 
     def zero_grad(self):
@@ -23,13 +28,27 @@ class Optimizer:
         return flat
 
     def load_state_dict(self, flat):
+        """Refuses a state whose arrays do not fit the parameters: the kernels check no bounds."""
         self.state = {}
         for name, value in flat.items():
-            index, key = name.split(".", 1)
+            index, _, key = name.partition(".")
+            if not (index.isdigit() and int(index) < len(self.params) and key):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {name!r} names no state "
+                                 f"of its {len(self.params)} parameters")
             p = self.params[int(index)]
+            if getattr(value, "ndim", 0) and tuple(value.shape) != tuple(p.shape):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has shape "
+                                 f"{tuple(value.shape)}, but parameter {index} has shape {tuple(p.shape)}")
             xp = array_module(p.data)
             self.state.setdefault(p, {})[key] = (xp.ascontiguousarray(xp.asarray(value, dtype=p.dtype))
                                                  if getattr(value, "ndim", 0) else int(value))
+
+    def _grad(self, index, p):
+        """p.grad, refused unless it has p's shape (no silent broadcast, no kernel out of bounds)."""
+        if tuple(p.grad.shape) != tuple(p.shape):
+            raise ValueError(f"{type(self).__name__}.step: parameter {index} has shape {tuple(p.shape)} "
+                             f"but its .grad has shape {tuple(p.grad.shape)}")
+        return p.grad
 
 
 class FlatParameters:
@@ -61,10 +80,9 @@ class FlatParameters:
 
     @classmethod
     def of(cls, params):
-        """FlatParameters of params, or None where they mix devices or dtypes or repeat."""
+        """FlatParameters of params, or None where they mix devices or dtypes."""
         first = params[0].data
-        if len({id(p) for p in params}) < len(params) or any(
-                array_module(p.data) is not array_module(first) or p.dtype != first.dtype for p in params):
+        if any(array_module(p.data) is not array_module(first) or p.dtype != first.dtype for p in params):
             return None
         return cls(params)
 
@@ -96,8 +114,7 @@ class Adam(Optimizer):
         self.step_count = None  # capturable: the step number, a 0-d int64 array on the device
         if capturable:
             if self.flat is None:
-                raise ValueError("Adam(capturable=True) needs parameters on one device, of one dtype, "
-                                 "each listed once")
+                raise ValueError("Adam(capturable=True) needs parameters on one device, of one dtype")
             self.step_count = array_module(self.params[0].data).zeros((), "int64")
 
     def _state(self, p):
@@ -129,15 +146,16 @@ class Adam(Optimizer):
                     state["step"] += 1
                 self._update_flat(states[0]["step"])
                 return
-            for p in self.params:
+            for index, p in enumerate(self.params):
                 if p.grad is None:
                     continue
+                grad = self._grad(index, p)
                 state = self._state(p)
                 # The fused kernel works on flat views: the parameter and its moments must be
                 # C-contiguous (a transposed array's flat view would be a copy). A no-op after once.
                 p.data = array_module(p.data).ascontiguousarray(p.data)
                 state["step"] += 1
-                self._update(p.data, p.grad, state["exp_avg"], state["exp_avg_sq"], state["step"])
+                self._update(p.data, grad, state["exp_avg"], state["exp_avg_sq"], state["step"])
 
     def _counted_step(self):
         """The capturable step: the count goes up on the device, one launch updates everything."""
@@ -181,10 +199,10 @@ class SGD(Optimizer):
         self.lr, self.momentum = lr, momentum
 
     def step(self):
-        for p in self.params:
+        for index, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            grad = p.grad
+            grad = self._grad(index, p)
             if self.momentum:
                 state = self.state.setdefault(p, {})
                 buf = state.get("momentum_buffer")

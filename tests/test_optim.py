@@ -152,7 +152,7 @@ def test_adam_rejects_bad_hyperparameters(kwargs):
 def test_capturable_adam_needs_every_gradient_and_one_step_count():
     model = nn.Linear(2, 2)
     with pytest.raises(ValueError, match="capturable=True.*one device, of one dtype"):
-        optim.Adam([model.weight, model.weight], capturable=True)
+        optim.Adam([model.weight, Tensor(numpy.zeros(2), requires_grad=True)], capturable=True)
     opt = optim.Adam(model.parameters(), capturable=True)
     model.weight.grad_buffer[...] = 1.0
     model.weight.grad = model.weight.grad_buffer  # the bias has no gradient

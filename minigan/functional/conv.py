@@ -8,17 +8,28 @@ The input gradient of each is the forward of the other with the same weight,
 and the weight gradient is one GEMM against the saved column matrix.
 Transposed convolution never inserts zeros.
 """
+import numbers
+
 from ..autograd import Function
 from ..backend import array_module, kernels
 from ..config import config
 
 
-def _pair(value, name, op, minimum):
-    # Anything but an int or a list or tuple (a float, None) fails the check, which names it.
-    pair = (value, value) if isinstance(value, int) else value if isinstance(value, (tuple, list)) else ()
-    if len(pair) != 2 or any(not isinstance(v, int) or v < minimum for v in pair):
+def as_pair(value, name, op, minimum):
+    """(value, value) for an integer (numpy's too), value for a pair of them; anything else
+    (a float, None) fails the check, which names it."""
+    pair = ((value, value) if isinstance(value, numbers.Integral) else
+            value if isinstance(value, (tuple, list)) else ())
+    if len(pair) != 2 or any(not isinstance(v, numbers.Integral) or v < minimum for v in pair):
         raise ValueError(f"{op}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
-    return tuple(pair)
+    return tuple(int(v) for v in pair)
+
+
+def _check_float(op, name, array):
+    # As torch ("not implemented for 'Long'"): the kernels are float; promoting would hide a bug.
+    if array.dtype.kind != "f":
+        raise TypeError(f"{op}: {name} is {array.dtype}; convolution takes float32 or float64, "
+                        f"convert it first (e.g. x.astype(numpy.float32) / 255)")
 
 
 def _check_4d(op, name, array):
@@ -130,10 +141,12 @@ class ConvTranspose2d(Function):
 
 def conv2d(input, weight, bias=None, stride=1, padding=0):  # noqa: A002  (torch's names)
     """2-D convolution; weight (out_channels, in_channels, kh, kw), as torch.nn.functional.conv2d."""
-    stride = _pair(stride, "stride", "conv2d", 1)
-    padding = _pair(padding, "padding", "conv2d", 0)
+    stride = as_pair(stride, "stride", "conv2d", 1)
+    padding = as_pair(padding, "padding", "conv2d", 0)
     _check_4d("conv2d", "input", input)
     _check_4d("conv2d", "weight", weight)
+    _check_float("conv2d", "input", input)
+    _check_float("conv2d", "weight", weight)
     if input.shape[1] != weight.shape[1]:
         raise ValueError(f"conv2d: input has {input.shape[1]} channels (shape {tuple(input.shape)}) "
                          f"but weight {tuple(weight.shape)} expects {weight.shape[1]}")
@@ -146,11 +159,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):  # noqa: A002  (torch
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0):  # noqa: A002
     """Transposed 2-D convolution; weight (in_channels, out_channels, kh, kw)."""
     op = "conv_transpose2d"
-    stride = _pair(stride, "stride", op, 1)
-    padding = _pair(padding, "padding", op, 0)
-    output_padding = _pair(output_padding, "output_padding", op, 0)
+    stride = as_pair(stride, "stride", op, 1)
+    padding = as_pair(padding, "padding", op, 0)
+    output_padding = as_pair(output_padding, "output_padding", op, 0)
     _check_4d(op, "input", input)
     _check_4d(op, "weight", weight)
+    _check_float(op, "input", input)
+    _check_float(op, "weight", weight)
     if input.shape[1] != weight.shape[0]:
         raise ValueError(f"{op}: input has {input.shape[1]} channels (shape {tuple(input.shape)}) "
                          f"but weight {tuple(weight.shape)} expects {weight.shape[0]}")

@@ -8,7 +8,7 @@ does on the CPU, and saves only that argmax (int32 per output pixel).
 """
 from ..autograd import Function
 from ..backend import array_module, kernels
-from .conv import _check_4d, _pair, conv_output_size
+from .conv import _check_4d, as_pair, conv_output_size
 
 
 class AvgPool2d(Function):
@@ -43,9 +43,9 @@ def _window(op, input, kernel_size, stride, padding, **unsupported):  # noqa: A0
     for name, (value, default) in unsupported.items():
         if value != default:
             raise NotImplementedError(f"{op}: {name}={value!r} is not supported (only {name}={default!r})")
-    kernel = _pair(kernel_size, "kernel_size", op, 1)
-    stride = kernel if stride is None else _pair(stride, "stride", op, 1)
-    padding = _pair(padding, "padding", op, 0)
+    kernel = as_pair(kernel_size, "kernel_size", op, 1)
+    stride = kernel if stride is None else as_pair(stride, "stride", op, 1)
+    padding = as_pair(padding, "padding", op, 0)
     _check_4d(op, "input", input)
     if any(2 * p > k for p, k in zip(padding, kernel)):
         raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
@@ -64,7 +64,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # n
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
                return_indices=False):
     """Maxima over kernel_size windows, stride defaulting to kernel_size; padding is -inf."""
-    window = _window("max_pool2d", input, kernel_size, stride, padding, dilation=(_pair(dilation, "dilation",
+    window = _window("max_pool2d", input, kernel_size, stride, padding, dilation=(as_pair(dilation, "dilation",
                      "max_pool2d", 1), (1, 1)), ceil_mode=(ceil_mode, False),
                      return_indices=(return_indices, False))
     return MaxPool2d(*window)(input)

@@ -48,8 +48,12 @@ class Discriminator(nn.Module):
             width *= 2
         layers += [nn.Conv2d(width, 1, 4, 1, 0, bias=False)]
         self.main = nn.Sequential(*layers)
+        self.image_size = image_size
 
     def forward(self, image):
+        if tuple(image.shape[2:]) != (self.image_size,) * 2:  # else: several logits per image
+            raise ValueError(f"Discriminator(image_size={self.image_size}) takes (N, C, "
+                             f"{self.image_size}, {self.image_size}) images, got shape {tuple(image.shape)}")
         return self.main(image).reshape(-1)
 
 

@@ -5,6 +5,7 @@ import numpy
 
 from .. import functional as F
 from .. import init
+from ..functional.conv import as_pair
 from .module import Module, Parameter
 
 __all__ = ["AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "LeakyReLU", "Linear",
@@ -19,7 +20,7 @@ def _uniform(shape, bound):
 class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
         super().__init__()
-        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        kh, kw = as_pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride, self.padding = stride, padding
         bound = 1 / math.sqrt(in_channels * kh * kw)
         self.weight = _uniform((out_channels, in_channels, kh, kw), bound)
@@ -33,7 +34,7 @@ class ConvTranspose2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, bias=True):
         super().__init__()
-        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        kh, kw = as_pair(kernel_size, "kernel_size", "ConvTranspose2d", 1)
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
         # PyTorch takes fan_in from weight dim 1, which is out_channels for this layout.
         bound = 1 / math.sqrt(out_channels * kh * kw)

@@ -21,9 +21,11 @@ def atomic_path(path):
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+        if isinstance(error, OSError) and error.filename in (None, tmp):
+            error.filename = path  # name the file the user knows (a full disk says which)
         raise
     _fsync_directory(directory)
 

@@ -8,6 +8,9 @@ DATASETS = ("cifar10", "fashion-mnist", "fake")
 RESUMABLE_OVERRIDES = {"epochs", "max_steps", "sample_every", "checkpoint_every", "log_every",
                        "plot_every", "out", "resume", "backend", "data_dir", "cuda_graph", "matmul"}
 MATMUL_CHOICES = ("auto", "cublas", "exact", "tf32")
+# A sanity bound, not advice: larger rates only make NaN at once; up to it, a run that
+# diverges is stopped by the trainer's loss check with a message.
+MAX_LR = 1e4
 
 
 @dataclasses.dataclass
@@ -40,8 +43,17 @@ class Config:
         problems = [f"{name} must be positive, got {getattr(self, name)}"
                     for name in ("batch_size", "nz", "ngf", "ndf", "sample_every", "checkpoint_every",
                                  "log_every", "plot_every") if getattr(self, name) <= 0]
+        problems += [f"{name} must be 0 or more, got {getattr(self, name)}"
+                     for name in ("epochs", "max_steps", "seed") if getattr(self, name) < 0]
         if self.epochs <= 0 and self.max_steps <= 0:
             problems.append("give --epochs or --max-steps a positive value")
+        if not 0 < self.lr <= MAX_LR:  # NaN fails this too
+            problems.append(f"lr must be a number in (0, {MAX_LR:g}], got {self.lr} (DCGAN's is 2e-4)")
+        if not 0 <= self.beta1 < 1:
+            problems.append(f"beta1 must be in [0, 1), got {self.beta1}")
+        problems += [f"{name} must not be empty" for name in ("out", "data_dir") if not getattr(self, name)]
+        if self.image_size not in (32, 64):
+            problems.append(f"image_size must be 32 or 64, got {self.image_size}")
         if self.dataset not in DATASETS:
             problems.append(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.backend not in ("numpy", "cupy"):

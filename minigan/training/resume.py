@@ -4,7 +4,7 @@ import dataclasses
 import json
 import os
 
-from . import checkpoint
+from . import checkpoint, rundir
 from .atomic import write_text
 from .config import RESUMABLE_OVERRIDES, Config
 
@@ -28,23 +28,28 @@ def resume(trainer_class, path, overrides=None):
     overrides may change how long the run goes and where it writes, nothing that
     changes what is trained (RESUMABLE_OVERRIDES).
     """
-    if os.path.isdir(path):
-        path = os.path.join(path, "checkpoint.npz")
-    sections, scalars = checkpoint.load(path)
+    path = checkpoint_path(path)
+    overrides = dict(overrides or {})
+    # The run goes on where its checkpoint is (not in the --out it saved: that may be another
+    # copy of the run), unless --out says otherwise.
+    overrides.setdefault("out", os.path.dirname(os.path.abspath(path)))
+    if "epochs" in overrides and "max_steps" not in overrides:
+        overrides["max_steps"] = 0  # --epochs N replaces the saved --max-steps
+    sections, scalars, saved = load_checked(path)
     if "noise" not in sections:
         raise ValueError(f"{path} was written by an older minigan whose noise stream this one "
                          f"cannot continue; start a new run (sample.py still reads it)")
-    saved = Config(**scalars["config"])
-    changed = {k: v for k, v in (overrides or {}).items()
+    changed = {k: v for k, v in overrides.items()
                if k not in RESUMABLE_OVERRIDES and getattr(saved, k) != v}
     if changed:
         raise ValueError(f"cannot change {sorted(changed)} when resuming from {path}; "
                          f"the checkpoint was trained with "
                          f"{ {k: getattr(saved, k) for k in changed} }")
-    keep = {k: v for k, v in (overrides or {}).items() if k in RESUMABLE_OVERRIDES}
+    keep = {k: v for k, v in overrides.items() if k in RESUMABLE_OVERRIDES}
     if keep.get("backend", saved.backend) != "cupy":  # a GPU run's GPU-only modes stay behind
         keep = {"cuda_graph": False, "matmul": "auto", **keep}
     trainer = trainer_class(dataclasses.replace(saved, **keep))
+    check_against(path, sections, trainer.G, trainer.D, trainer.G_ema)
     trainer.G.load_state_dict(sections["G"])
     trainer.D.load_state_dict(sections["D"])
     trainer.opt_G.load_state_dict(sections["opt_G"])
@@ -53,16 +58,53 @@ def resume(trainer_class, path, overrides=None):
         trainer.G_ema.load_state_dict(sections["G_ema"])
     trainer.noise_state[...] = trainer.xp.asarray(sections["noise"]["philox_state"])
     trainer.step = scalars["step"]
-    trainer.history = reload_history(trainer)
+    trainer.history = rundir.read_metrics(trainer.path("metrics.jsonl"), trainer.step)
     return trainer
 
 
-def reload_history(trainer):
-    """metrics.jsonl up to the resumed step (later lines were never checkpointed)."""
+def checkpoint_path(path):
+    """path, or the checkpoint.npz in it when it is a run directory."""
+    return os.path.join(path, "checkpoint.npz") if os.path.isdir(path) else path
+
+
+def load_checked(path):
+    """(sections, scalars, Config) of the checkpoint at path: the one loader of the trainer and
+    sample.py, refusing (checkpoint.CheckpointError, naming the file) what is not a whole,
+    known checkpoint. Then check_against checks its arrays against the model."""
+    sections, scalars = checkpoint.load(path)
+    fields = [f.name for f in dataclasses.fields(Config)]
+    checkpoint.check_scalars(path, scalars, fields)
     try:
-        with open(trainer.path("metrics.jsonl")) as f:
-            history = [r for r in map(json.loads, f) if r["step"] <= trainer.step]
-    except FileNotFoundError:
-        return []
+        config = Config(**scalars["config"])
+    except (ValueError, TypeError) as error:
+        raise checkpoint.CheckpointError(f"{path} holds an invalid config ({error}); it is damaged "
+                                         f"or edited") from None
+    return sections, scalars, config
+
+
+# An optimizer saved before its first step has no state; early format-1 runs had no noise.
+OPTIONAL_SECTIONS = ("opt_G", "opt_D", "noise")
+
+
+def section_names(config):
+    return ["G", "D", "opt_G", "opt_D", "noise"] + (["G_ema"] if config.ema else [])
+
+
+def check_against(path, sections, G, D, G_ema=None):
+    """Every array of the checkpoint fits these nets and their Adam states, and is finite."""
+    expected = {"G": checkpoint.expected_arrays(G.state_dict()),
+                "D": checkpoint.expected_arrays(D.state_dict()),
+                "opt_G": checkpoint.expected_adam(G.parameters()),
+                "opt_D": checkpoint.expected_adam(D.parameters()),
+                "noise": {"philox_state": ((6,), "u")}}
+    if G_ema is not None:
+        expected["G_ema"] = checkpoint.expected_arrays(G_ema.state_dict())
+    checkpoint.check_sections(path, sections, expected, OPTIONAL_SECTIONS)
+
+
+def reload_history(trainer):
+    """metrics.jsonl cut back to trainer.step (later lines were never checkpointed): the
+    records, also written back. Write it only holding the run directory (rundir.owned)."""
+    history = rundir.read_metrics(trainer.path("metrics.jsonl"), trainer.step)
     write_text(trainer.path("metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in history))
     return history

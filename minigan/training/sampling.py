@@ -1,29 +1,43 @@
 """Drawing samples from a checkpoint's generator: grids, latent walks and raw arrays."""
 import argparse
+import os
 import sys
 
 import numpy
 
 from .. import backend
 from ..autograd import Tensor, no_grad
-from ..models.dcgan import Generator
+from ..models.dcgan import Discriminator, Generator
 from . import checkpoint, images
 from .atomic import atomic_path
+from .report import reported
+from .resume import OPTIONAL_SECTIONS, check_against, checkpoint_path, load_checked, section_names
 
 
 def load_generator(path):
-    """The checkpoint's generator (its EMA copy when it has one), in eval mode on the CPU."""
-    sections, scalars = checkpoint.load(path)
-    config = scalars["config"]
-    weights = sections.get("G_ema", sections["G"])
-    G = Generator(config["nz"], config["ngf"], _channels(weights), config["image_size"])
-    G.load_state_dict(weights)
+    """The checkpoint's generator (its EMA copy when it has one), in eval mode on the CPU,
+    checked as the trainer checks a checkpoint it resumes (resume.load_checked, check_against)."""
+    path = checkpoint_path(path)
+    sections, _, config = load_checked(path)
+    # The sections first, as the trainer's check_against does: the channels are read from G's.
+    checkpoint.check_section_names(path, sections, section_names(config), OPTIONAL_SECTIONS)
+    nc = _channels(path, sections)
+    G = Generator(config.nz, config.ngf, nc, config.image_size)
+    D = Discriminator(config.ndf, nc, config.image_size)
+    G_ema = Generator(config.nz, config.ngf, nc, config.image_size) if config.ema else None
+    check_against(path, sections, G, D, G_ema)
+    G.load_state_dict(sections.get("G_ema", sections["G"]))
     return G.eval()
 
 
-def _channels(weights):
-    """Image channels: dim 1 of the last transposed conv's weight (in, out, kh, kw)."""
-    convs = [k for k in weights if k.endswith(".weight") and weights[k].ndim == 4]
+def _channels(path, sections):
+    """Image channels: dim 1 of G's last transposed conv's weight (in, out, kh, kw)."""
+    weights = sections.get("G", {})
+    convs = [k for k in weights if k.endswith(".weight") and weights[k].ndim == 4
+             and k.split(".")[1].isdigit()]
+    if not convs:
+        raise checkpoint.CheckpointError(f"{path} has no generator weights; it is not a minigan "
+                                         f"checkpoint, or is damaged")
     return weights[max(convs, key=lambda k: int(k.split(".")[1]))].shape[1]
 
 
@@ -39,9 +53,18 @@ def sample(G, z):
         return backend.to_numpy(G(Tensor(z.astype(numpy.float32))).data)
 
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
 def main(argv=None):
+    """Command-line entry point; returns the exit status (2: bad input, as the trainer's)."""
+    return reported(lambda: _sample(argv), {ValueError: 2})
+
+
+def _sample(argv):
     parser = argparse.ArgumentParser(description="Draw samples from a minigan DCGAN checkpoint.")
-    parser.add_argument("--checkpoint", required=True, help="checkpoint.npz written by the trainer")
+    parser.add_argument("--checkpoint", required=True,
+                        help="checkpoint.npz written by the trainer, or its run directory")
     parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     parser.add_argument("--out", default="samples.png", help="PNG grid to write")
     parser.add_argument("--seed", type=int, default=0)
@@ -52,6 +75,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.n <= 0 or args.steps <= 1:
         parser.error(f"--n must be positive and --steps at least 2, got {args.n} and {args.steps}")
+    if os.path.isdir(args.out) or not args.out.lower().endswith(IMAGE_EXTENSIONS):
+        parser.error(f"--out {args.out!r} is not an image file name; give one ending in "
+                     f"{', '.join(IMAGE_EXTENSIONS)}")
     G = load_generator(args.checkpoint)
     rng = numpy.random.default_rng(args.seed)
     if args.interpolate:

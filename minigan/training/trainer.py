@@ -21,15 +21,18 @@ from ..models.dcgan import Discriminator, Generator, init_weights
 from ..optim import Adam
 from . import images
 from . import resume as resume_rules
+from . import rundir
 from .atomic import write_text
 from .graphed_step import GraphedStep
 from .progress import Progress
 
 SAMPLE_COUNT = 64
+# A mean BCE loss this large means logits of this size: the weights have run away (e.g. --lr 1e4).
+DIVERGED_LOSS = 1e4
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the last checkpoint on disk is the last good one."""
+    """A loss became NaN, infinite or huge; the last checkpoint on disk is the last good one."""
 
 
 def load_images(config):
@@ -78,7 +81,7 @@ class Trainer:
         self.graphed_step = GraphedStep(self.train_step, self.xp) if config.cuda_graph else None
         self.step = 0
         self.history = []  # metrics.jsonl records of this run so far
-        self.stop_requested = False  # set (by cli.py's Ctrl-C handler) to end run() after the step in flight
+        self.stop_requested = False  # set (by cli.py's signal handler) to end run() after the step in flight
 
     # --- paths --------------------------------------------------------------
     def path(self, *parts):
@@ -158,8 +161,18 @@ class Trainer:
 
     # --- the loop -----------------------------------------------------------
     def run(self):
-        """Train to total_steps, or until stop_requested is set (by the command line's Ctrl-C
-        handler): the step in flight finishes, then a checkpoint is saved. Returns the history."""
+        """Train to total_steps, or until stop_requested is set (by the command line's signal
+        handler): the step in flight finishes, then a checkpoint is saved. Returns the history.
+
+        The run directory is this trainer's alone meanwhile (rundir.owned); on entry the temp
+        files of a killed run are removed and metrics.jsonl is cut back to this step.
+        """
+        with rundir.owned(self.config.out):
+            rundir.remove_temp_files(self.config.out)
+            self.history = self.reload_history()
+            return self._loop()
+
+    def _loop(self):
         os.makedirs(self.path("samples"), exist_ok=True)
         write_text(self.path("config.json"), json.dumps(dataclasses.asdict(self.config), indent=2))
         if self.step == 0:
@@ -197,17 +210,18 @@ class Trainer:
         records = []
         for offset, (loss_D, loss_G, d_x, d_gz) in enumerate(values.tolist()):
             step = first + offset
-            if not numpy.isfinite([loss_D, loss_G]).all():
+            if not numpy.isfinite([loss_D, loss_G]).all() or max(loss_D, loss_G) > DIVERGED_LOSS:
+                checkpoint_path = self.path("checkpoint.npz")
+                kept = (f"The last good checkpoint is kept at {checkpoint_path}"
+                        if os.path.exists(checkpoint_path) else "No checkpoint was saved before it")
                 raise TrainingDiverged(
-                    f"training diverged at step {step}: loss_D={loss_D}, loss_G={loss_G}. "
-                    f"The last good checkpoint is kept at {self.path('checkpoint.npz')}; "
-                    f"try a lower --lr or another --seed.")
+                    f"training diverged at step {step}: loss_D={loss_D:.4g}, loss_G={loss_G:.4g}. "
+                    f"{kept}; start again with a lower --lr or another --seed.")
             records.append({"step": step, "epoch": (step - 1) // len(self.batches),
                             "loss_D": loss_D, "loss_G": loss_G, "D(x)": d_x, "D(G(z))": d_gz,
                             "step_time": step_time,
                             "images_per_s": self.config.batch_size / step_time})
-        with open(self.path("metrics.jsonl"), "a") as f:
-            f.writelines(json.dumps(r) + "\n" for r in records)
+        rundir.append_lines(self.path("metrics.jsonl"), [json.dumps(r) + "\n" for r in records])
         self.history.extend(records)
         progress.update(self.step, records[-1])
 
