@@ -219,8 +219,8 @@ def activation_inputs(shape):
 
 LEAKY_RELU = Op("leaky_relu", activation_inputs,
                 grid(shape=ACTIVATION_SHAPES) + grid(shape=ACTIVATION_SHAPES, negative_slope=[0.2, -0.3, 1.5]),
-                kinks=KINKS)
-RELU = Op("relu", activation_inputs, grid(shape=ACTIVATION_SHAPES), kinks=KINKS)
+                kinks=KINKS, extremes=SATURATION)
+RELU = Op("relu", activation_inputs, grid(shape=ACTIVATION_SHAPES), kinks=KINKS, extremes=SATURATION)
 TANH = Op("tanh", activation_inputs, grid(shape=ACTIVATION_SHAPES), extremes=SATURATION)
 SIGMOID = Op("sigmoid", activation_inputs, grid(shape=ACTIVATION_SHAPES), extremes=SATURATION)
 
