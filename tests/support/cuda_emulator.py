@@ -13,6 +13,14 @@ kernel argument must be an array or a NumPy scalar of exactly the C type of
 the parameter (a Python int, or an int32 for a long long, fails here as it
 would corrupt the launch on a GPU).
 
+Out-of-bounds accesses fail loudly: each array argument is copied between two
+guard zones (a signalling NaN, or 0xA5 bytes for integers), the kernel code is
+compiled with g++'s kernel-address instrumentation so that every load and
+store first calls a check here, and a launch that touched a guard zone raises
+OutOfBounds naming the kernel, the argument and the element index (and a guard
+byte changed by anything unchecked raises too). So a read one past the end
+fails every time, whatever lies beyond the array.
+
 Two PTX instructions of the TF32 GEMM are emulated, as PTX's ISA documents
 them: cvt.rna.tf32.f32 (round to 10 mantissa bits, ties away from zero) and
 the warp-wide mma.sync m16n8k8 TF32 multiply-accumulate (each lane's fragment
@@ -22,7 +30,9 @@ float32 in ascending k). Sources pick them under #ifdef MINIGAN_CUDA_EMULATOR.
 What this cannot see: GPU memory, other warp-level intrinsics (__shfl_sync
 and friends are not defined, so code using them fails to build here), other
 inline PTX, the tensor cores' own rounding, NVRTC-only behaviour, races
-between blocks (blocks run one at a time), performance.
+between blocks (blocks run one at a time), performance, out-of-bounds accesses
+of shared memory, and accesses so far out that they skip an array's guard zone
+(as large as the array, at least 256 bytes).
 """
 import ctypes
 import hashlib
