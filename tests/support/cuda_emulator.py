@@ -165,12 +165,13 @@ __attribute__((no_sanitize_address)) inline void check_access(const void* pointe
     }
 }
 
+#define NO_CHECKS extern "C" __attribute__((no_sanitize_address))
 #define CHECKED_ACCESS(size) \
-    extern "C" __attribute__((no_sanitize_address)) void __asan_load##size##_noabort(void* p) { check_access(p, size, false); } \
-    extern "C" __attribute__((no_sanitize_address)) void __asan_store##size##_noabort(void* p) { check_access(p, size, true); }
+    NO_CHECKS void __asan_load##size##_noabort(void* p) { check_access(p, size, false); } \
+    NO_CHECKS void __asan_store##size##_noabort(void* p) { check_access(p, size, true); }
 CHECKED_ACCESS(1) CHECKED_ACCESS(2) CHECKED_ACCESS(4) CHECKED_ACCESS(8) CHECKED_ACCESS(16)
-extern "C" __attribute__((no_sanitize_address)) void __asan_loadN_noabort(void* p, std::size_t n) { check_access(p, n, false); }
-extern "C" __attribute__((no_sanitize_address)) void __asan_storeN_noabort(void* p, std::size_t n) { check_access(p, n, true); }
+NO_CHECKS void __asan_loadN_noabort(void* p, std::size_t n) { check_access(p, n, false); }
+NO_CHECKS void __asan_storeN_noabort(void* p, std::size_t n) { check_access(p, n, true); }
 extern "C" void __asan_handle_no_return() {}
 extern "C" void __asan_before_dynamic_init(const char*) {}
 extern "C" void __asan_after_dynamic_init() {}
@@ -207,7 +208,8 @@ bool* fiber_done;
 void fiber_entry() { fiber_body(); *fiber_done = true; }
 
 template <typename... Args, std::size_t... I>
-__attribute__((no_sanitize_address)) void launch(void (*kernel)(Args...), const unsigned* grid, const unsigned* block, void** args,
+__attribute__((no_sanitize_address))
+void launch(void (*kernel)(Args...), const unsigned* grid, const unsigned* block, void** args,
             std::index_sequence<I...>) {
     gridDim = {grid[0], grid[1], grid[2]};
     blockDim = {block[0], block[1], block[2]};
