@@ -61,6 +61,7 @@ def defined_templates(code):
 
 
 SHIM = r"""
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -134,15 +135,20 @@ inline void emulated_mma_m16n8k8_tf32(float (&d)[4], const unsigned (&a)[4], con
 struct GuardedArray { std::uintptr_t low, begin, end, high; long long argument; };
 GuardedArray guarded_arrays[64];
 int guarded_count = 0;
+std::uintptr_t guarded_low = 0, guarded_high = 0;  // around them all: shared memory and stacks lie outside
 // argument, byte offset from the array's start, bytes accessed, is a write, thread x y z, block x y z
 long long first_violation[10];
 long long violation_count = 0;
 
 extern "C" __attribute__((no_sanitize_address)) void emulator_guard(int count, const long long* ranges) {
     guarded_count = count;
-    for (int i = 0; i < count; ++i)
+    guarded_low = UINTPTR_MAX, guarded_high = 0;
+    for (int i = 0; i < count; ++i) {
         guarded_arrays[i] = {(std::uintptr_t)ranges[5 * i], (std::uintptr_t)ranges[5 * i + 1],
                              (std::uintptr_t)ranges[5 * i + 2], (std::uintptr_t)ranges[5 * i + 3], ranges[5 * i + 4]};
+        guarded_low = std::min(guarded_low, guarded_arrays[i].low);
+        guarded_high = std::max(guarded_high, guarded_arrays[i].high);
+    }
     violation_count = 0;
 }
 
@@ -153,6 +159,7 @@ extern "C" __attribute__((no_sanitize_address)) long long emulator_violations(lo
 
 __attribute__((no_sanitize_address)) inline void check_access(const void* pointer, std::size_t size, bool write) {
     const std::uintptr_t at = (std::uintptr_t)pointer;
+    if (at >= guarded_high || at + size <= guarded_low) return;
     for (int i = 0; i < guarded_count; ++i) {
         const GuardedArray& g = guarded_arrays[i];
         if (at + size <= g.low || at >= g.high || (at >= g.begin && at + size <= g.end)) continue;
@@ -291,6 +298,7 @@ class Guards:
 
     def __init__(self, args):
         self.copies = {}  # (address, nbytes) -> [first argument, original, buffer, begin]
+        self.zones = {}  # first argument -> its two guard zones as they were filled
         self.addresses = []
         for i, arg in enumerate(args):
             if not isinstance(arg, numpy.ndarray):
@@ -312,6 +320,7 @@ class Guards:
                                   numpy.uint8).copy()
         begin = guard + (-buffer.ctypes.data) % self.ALIGN
         buffer[begin:begin + arg.nbytes] = _bytes(arg)
+        self.zones[i] = buffer[:begin].copy(), buffer[begin + arg.nbytes:].copy()
         return [i, arg, buffer, begin]
 
     def ranges(self):
@@ -335,9 +344,8 @@ class Guards:
                               f"at index {offset // arg.itemsize} ({size} bytes at byte {offset}), by thread "
                               f"{tuple(where[:3])} of block {tuple(where[3:])}; {violations} such accesses")
         for i, (arg, buffer, begin) in copies.items():
-            pattern = numpy.frombuffer(_guard_pattern(arg.dtype), numpy.uint8)
-            for zone, start in ((buffer[:begin], 0), (buffer[begin + arg.nbytes:], begin + arg.nbytes)):
-                expected = numpy.resize(numpy.roll(pattern, -(start % len(pattern))), zone.size)
+            for zone, start, expected in zip((buffer[:begin], buffer[begin + arg.nbytes:]),
+                                             (0, begin + arg.nbytes), self.zones[i]):
                 changed = numpy.flatnonzero(zone != expected)
                 if changed.size:
                     offset = start + int(changed[0]) - begin
