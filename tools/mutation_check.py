@@ -116,6 +116,7 @@ def main():
             sys.exit(f"the selections fail on the unchanged tree ({seconds:.0f} s):\n{tail}")
         print(f"baseline: every selection passes on the unchanged tree ({seconds:.0f} s)", flush=True)
         free = list(trees)
+        stamps = {tree: Stamp() for tree in trees}
         results = {}
 
         def one(slip):
@@ -125,7 +126,6 @@ def main():
             finally:
                 free.append(tree)
 
-        stamps = {tree: Stamp() for tree in trees}
         with concurrent.futures.ThreadPoolExecutor(len(trees)) as pool:
             futures = {pool.submit(one, slip): slip for slip in slips}
             for future in concurrent.futures.as_completed(futures):

@@ -18,7 +18,7 @@ FP32_STORE_PAST_END = ("gemm.cu", "if (col < n) c[(long long)row * n + col] = ac
                        "if (col <= n) c[(long long)row * n + col] = acc[i][j];")
 
 
-def module(tmp_path, slip=None, expression=None):
+def module(tmp_path, slip, expression=None):
     file, original, replacement = slip
     code = (_cuda.CUDA_DIR / file).read_text()
     assert code.count(original) == 1, f"{file} changed: the slip no longer applies"
