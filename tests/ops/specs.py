@@ -219,8 +219,8 @@ def activation_inputs(shape):
 
 LEAKY_RELU = Op("leaky_relu", activation_inputs,
                 grid(shape=ACTIVATION_SHAPES) + grid(shape=ACTIVATION_SHAPES, negative_slope=[0.2, -0.3, 1.5]),
-                kinks=KINKS)
-RELU = Op("relu", activation_inputs, grid(shape=ACTIVATION_SHAPES), kinks=KINKS)
+                kinks=KINKS, extremes=SATURATION)
+RELU = Op("relu", activation_inputs, grid(shape=ACTIVATION_SHAPES), kinks=KINKS, extremes=SATURATION)
 TANH = Op("tanh", activation_inputs, grid(shape=ACTIVATION_SHAPES), extremes=SATURATION)
 SIGMOID = Op("sigmoid", activation_inputs, grid(shape=ACTIVATION_SHAPES), extremes=SATURATION)
 
@@ -300,9 +300,14 @@ def reduction(name):
 
 SUM, MEAN = reduction("sum"), reduction("mean")
 
-# Graphs: a tensor used twice (a diamond), and a chain of every arithmetic op with broadcasting.
-DIAMOND = Op("diamond", lambda: [nonzero((3, 3), low=0.5, high=2.0), (3, 3)], case(),
-             call=lambda F, a, b: F.tanh(a * b) + a @ b - a / (b * b + 1))
+# Graphs: leaves and an intermediate result used several times (diamonds: their gradients add up),
+# and a chain of every arithmetic op with broadcasting.
+def diamonds(F, a, b):
+    h = a * b
+    return F.tanh(h) + h @ b - a / (h * h + 1)
+
+
+DIAMOND = Op("diamond", lambda: [nonzero((3, 3), low=0.5, high=2.0), (3, 3)], case(), call=diamonds)
 ARITHMETIC_CHAIN = Op("arithmetic_chain", lambda: [(3, 4, 5), (4, 5)], case(),
                       call=lambda F, a, b: ((a * b - b / (a * a + 1)) @ b.reshape(5, 4)).sum(0) + (-a).mean())
 

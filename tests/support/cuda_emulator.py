@@ -13,6 +13,14 @@ kernel argument must be an array or a NumPy scalar of exactly the C type of
 the parameter (a Python int, or an int32 for a long long, fails here as it
 would corrupt the launch on a GPU).
 
+Out-of-bounds accesses fail loudly: each array argument is copied between two
+guard zones (a signalling NaN, or 0xA5 bytes for integers), the kernel code is
+compiled with g++'s kernel-address instrumentation so that every load and
+store first calls a check here, and a launch that touched a guard zone raises
+OutOfBounds naming the kernel, the argument and the element index (and a guard
+byte changed by anything unchecked raises too). So a read one past the end
+fails every time, whatever lies beyond the array.
+
 Two PTX instructions of the TF32 GEMM are emulated, as PTX's ISA documents
 them: cvt.rna.tf32.f32 (round to 10 mantissa bits, ties away from zero) and
 the warp-wide mma.sync m16n8k8 TF32 multiply-accumulate (each lane's fragment
@@ -22,7 +30,9 @@ float32 in ascending k). Sources pick them under #ifdef MINIGAN_CUDA_EMULATOR.
 What this cannot see: GPU memory, other warp-level intrinsics (__shfl_sync
 and friends are not defined, so code using them fails to build here), other
 inline PTX, the tensor cores' own rounding, NVRTC-only behaviour, races
-between blocks (blocks run one at a time), performance.
+between blocks (blocks run one at a time), performance, out-of-bounds accesses
+of shared memory, and accesses so far out that they skip an array's guard zone
+(as large as the array, at least 256 bytes).
 """
 import ctypes
 import hashlib
@@ -51,6 +61,7 @@ def defined_templates(code):
 
 
 SHIM = r"""
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -116,6 +127,62 @@ inline void emulated_mma_m16n8k8_tf32(float (&d)[4], const unsigned (&a)[4], con
     __syncthreads();  // every lane has read the warp's fragments before any writes its next ones
 }
 
+// Out-of-bounds checks. g++ -fsanitize=kernel-address calls __asan_{load,store}N_noabort before
+// every load and store of the kernel code; here they look the address up among the arrays of
+// the launch, each surrounded by guard zones (tests/support/cuda_emulator.py, Guards). An access
+// that touches a guard zone is recorded, the first one in full, and the launch goes on: the
+// guard zones are real memory, so the access itself does no harm.
+struct GuardedArray { std::uintptr_t low, begin, end, high; long long argument; };
+GuardedArray guarded_arrays[64];
+int guarded_count = 0;
+std::uintptr_t guarded_low = 0, guarded_high = 0;  // around them all: shared memory and stacks lie outside
+// argument, byte offset from the array's start, bytes accessed, is a write, thread x y z, block x y z
+long long first_violation[10];
+long long violation_count = 0;
+
+extern "C" __attribute__((no_sanitize_address)) void emulator_guard(int count, const long long* ranges) {
+    guarded_count = count;
+    guarded_low = UINTPTR_MAX, guarded_high = 0;
+    for (int i = 0; i < count; ++i) {
+        guarded_arrays[i] = {(std::uintptr_t)ranges[5 * i], (std::uintptr_t)ranges[5 * i + 1],
+                             (std::uintptr_t)ranges[5 * i + 2], (std::uintptr_t)ranges[5 * i + 3], ranges[5 * i + 4]};
+        guarded_low = std::min(guarded_low, guarded_arrays[i].low);
+        guarded_high = std::max(guarded_high, guarded_arrays[i].high);
+    }
+    violation_count = 0;
+}
+
+extern "C" __attribute__((no_sanitize_address)) long long emulator_violations(long long* first) {
+    for (int i = 0; i < 10; ++i) first[i] = first_violation[i];
+    return violation_count;
+}
+
+__attribute__((no_sanitize_address)) inline void check_access(const void* pointer, std::size_t size, bool write) {
+    const std::uintptr_t at = (std::uintptr_t)pointer;
+    if (at >= guarded_high || at + size <= guarded_low) return;
+    for (int i = 0; i < guarded_count; ++i) {
+        const GuardedArray& g = guarded_arrays[i];
+        if (at + size <= g.low || at >= g.high || (at >= g.begin && at + size <= g.end)) continue;
+        if (violation_count++ == 0) {
+            const long long found[10] = {g.argument, (long long)(at - g.begin), (long long)size, write,
+                                         threadIdx.x, threadIdx.y, threadIdx.z, blockIdx.x, blockIdx.y, blockIdx.z};
+            for (int k = 0; k < 10; ++k) first_violation[k] = found[k];
+        }
+        return;
+    }
+}
+
+#define NO_CHECKS extern "C" __attribute__((no_sanitize_address))
+#define CHECKED_ACCESS(size) \
+    NO_CHECKS void __asan_load##size##_noabort(void* p) { check_access(p, size, false); } \
+    NO_CHECKS void __asan_store##size##_noabort(void* p) { check_access(p, size, true); }
+CHECKED_ACCESS(1) CHECKED_ACCESS(2) CHECKED_ACCESS(4) CHECKED_ACCESS(8) CHECKED_ACCESS(16)
+NO_CHECKS void __asan_loadN_noabort(void* p, std::size_t n) { check_access(p, n, false); }
+NO_CHECKS void __asan_storeN_noabort(void* p, std::size_t n) { check_access(p, n, true); }
+extern "C" void __asan_handle_no_return() {}
+extern "C" void __asan_before_dynamic_init(const char*) {}
+extern "C" void __asan_after_dynamic_init() {}
+
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -148,6 +215,7 @@ bool* fiber_done;
 void fiber_entry() { fiber_body(); *fiber_done = true; }
 
 template <typename... Args, std::size_t... I>
+__attribute__((no_sanitize_address))
 void launch(void (*kernel)(Args...), const unsigned* grid, const unsigned* block, void** args,
             std::index_sequence<I...>) {
     gridDim = {grid[0], grid[1], grid[2]};
@@ -194,6 +262,105 @@ void launch(void (*kernel)(Args...), const unsigned* grid, const unsigned* block
 """
 
 
+# Every load and store of the kernel code goes through the checks above, and nothing else
+# (no shadow memory, no checks of stack or globals).
+CHECKED_ACCESSES = ("-fsanitize=kernel-address", "-fsanitize-recover=kernel-address",
+                    "--param", "asan-instrumentation-with-call-threshold=0", "--param", "asan-stack=0",
+                    "--param", "asan-globals=0")
+
+
+class OutOfBounds(AssertionError):
+    """A kernel read or wrote outside one of its array arguments."""
+
+
+def parameter_names(code, kernel):
+    """The parameter names of kernel (a name, or a template's name expression) in code."""
+    name = kernel.split("<")[0]
+    found = re.search(r"__global__\s+void\s+" + re.escape(name) + r"\s*\(([^)]*)\)", strip_comments(code))
+    return [re.findall(r"\w+", p)[-1] for p in found.group(1).split(",")] if found else []
+
+
+def _guard_pattern(dtype):
+    """One element of a guard zone: a signalling NaN for floats, 0xA5 bytes otherwise."""
+    bits = {("f", 4): 0x7FA00000, ("f", 8): 0x7FF4000000000000}.get((dtype.kind, dtype.itemsize))
+    if bits is None:
+        return b"\xa5" * dtype.itemsize
+    return bits.to_bytes(dtype.itemsize, "little")
+
+
+class Guards:
+    """The array arguments of one launch, each copied between two guard zones (as large as the
+    array, at least 256 bytes) filled with a signalling pattern; arguments that are the same
+    memory share one copy. finish() raises OutOfBounds on any access the instrumented code
+    recorded in a guard zone, and on any guard byte changed, then copies the results back."""
+
+    ALIGN = 64
+
+    def __init__(self, args):
+        self.copies = {}  # (address, nbytes) -> [first argument, original, buffer, begin]
+        self.zones = {}  # first argument -> its two guard zones as they were filled
+        self.addresses = []
+        for i, arg in enumerate(args):
+            if not isinstance(arg, numpy.ndarray):
+                self.addresses.append(None)
+                continue
+            key = (arg.ctypes.data, arg.nbytes)
+            if key not in self.copies:
+                self.copies[key] = self._copy(i, arg)
+            _, _, buffer, begin = self.copies[key]
+            self.addresses.append(buffer.ctypes.data + begin)
+        spans = sorted((a, a + n, self.copies[(a, n)][0]) for a, n in self.copies if n)
+        for (_, end, i), (start, _, j) in zip(spans, spans[1:]):
+            assert start >= end, f"arguments {i} and {j} overlap in part: the emulator cannot guard them"
+
+    def _copy(self, i, arg):
+        guard = max(256, -(-arg.nbytes // self.ALIGN) * self.ALIGN)
+        pattern = _guard_pattern(arg.dtype)
+        buffer = numpy.frombuffer(pattern * (-(-(2 * guard + arg.nbytes + self.ALIGN) // len(pattern))),
+                                  numpy.uint8).copy()
+        begin = guard + (-buffer.ctypes.data) % self.ALIGN
+        buffer[begin:begin + arg.nbytes] = _bytes(arg)
+        self.zones[i] = buffer[:begin].copy(), buffer[begin + arg.nbytes:].copy()
+        return [i, arg, buffer, begin]
+
+    def ranges(self):
+        """(low, begin, end, high, argument) of every copy, for emulator_guard."""
+        flat = []
+        for i, arg, buffer, begin in self.copies.values():
+            address = buffer.ctypes.data
+            flat += [address, address + begin, address + begin + arg.nbytes, address + buffer.size, i]
+        return len(self.copies), (ctypes.c_longlong * len(flat))(*flat)
+
+    def finish(self, kernel, names, violations, first):
+        def describe(i, arg):
+            name = f" ({names[i]})" if i < len(names) else ""
+            return f"argument {i}{name}, {arg.size} {arg.dtype} elements"
+
+        copies = {i: (arg, buffer, begin) for i, arg, buffer, begin in self.copies.values()}
+        if violations:
+            i, offset, size, write, *where = first
+            arg = copies[i][0]
+            raise OutOfBounds(f"{kernel}: out-of-bounds {'write' if write else 'read'} of {describe(i, arg)}, "
+                              f"at index {offset // arg.itemsize} ({size} bytes at byte {offset}), by thread "
+                              f"{tuple(where[:3])} of block {tuple(where[3:])}; {violations} such accesses")
+        for i, (arg, buffer, begin) in copies.items():
+            for zone, start, expected in zip((buffer[:begin], buffer[begin + arg.nbytes:]),
+                                             (0, begin + arg.nbytes), self.zones[i]):
+                changed = numpy.flatnonzero(zone != expected)
+                if changed.size:
+                    offset = start + int(changed[0]) - begin
+                    raise OutOfBounds(f"{kernel}: out-of-bounds write to {describe(i, arg)}, at index "
+                                      f"{offset // arg.itemsize} (a guard zone changed)")
+            result = buffer[begin:begin + arg.nbytes]
+            if not numpy.array_equal(result, _bytes(arg)):
+                _bytes(arg)[...] = result
+
+
+def _bytes(array):
+    """The bytes of a C-contiguous array, as a writable-if-it-is uint8 view."""
+    return array.view(numpy.ndarray).reshape(-1).view(numpy.uint8)
+
+
 def _dim3(dims, name, kernel):
     assert 1 <= len(dims) <= 3 and all(int(d) >= 1 for d in dims), \
         f"{kernel}: {name} {dims} must be 1 to 3 positive sizes"
@@ -201,8 +368,10 @@ def _dim3(dims, name, kernel):
 
 
 class EmulatedFunction:
-    def __init__(self, library, name, symbol):
+    def __init__(self, library, name, symbol, parameters=()):
         self.name = name
+        self.parameters = parameters
+        self.library = library
         self.launch = getattr(library, f"launch_{symbol}")
         self.launch.argtypes = [ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint),
                                 ctypes.POINTER(ctypes.c_void_p)]
@@ -217,11 +386,14 @@ class EmulatedFunction:
         assert len(args) == len(self.signature), \
             f"{self.name}: {len(args)} arguments for {len(self.signature)} parameters"
         keep, pointers = [], (ctypes.c_void_p * len(args))()
+        for i, arg in enumerate(args):
+            assert not isinstance(arg, numpy.ndarray) or arg.flags.c_contiguous, \
+                f"{self.name}: argument {i} is not C-contiguous"
+        guards = Guards(args)
         for i, (arg, expected) in enumerate(zip(args, self.signature)):
             if isinstance(arg, numpy.ndarray):
                 got = f"P{arg.dtype.kind}{arg.dtype.itemsize}"
-                assert arg.flags.c_contiguous, f"{self.name}: argument {i} is not C-contiguous"
-                holder = ctypes.c_void_p(arg.ctypes.data)
+                holder = ctypes.c_void_p(guards.addresses[i])
                 address = ctypes.addressof(holder)
             elif isinstance(arg, numpy.generic):
                 got = f"{arg.dtype.kind}{arg.dtype.itemsize}"
@@ -234,7 +406,10 @@ class EmulatedFunction:
             keep.append(holder)
             pointers[i] = address
         self.launches += 1
+        self.library.emulator_guard(*guards.ranges())
         self.launch(grid, block, pointers)
+        first = (ctypes.c_longlong * 10)()
+        guards.finish(self.name, self.parameters, self.library.emulator_violations(first), list(first))
 
 
 class EmulatedModule:
@@ -253,12 +428,15 @@ class EmulatedModule:
         cpp = build_dir / f"{stem}.cpp"
         cpp.write_text(f'{SHIM}\n#include "{stem}.cu.inc"\n{LAUNCHER}\n{wrappers}')
         library = build_dir / f"{stem}.so"
-        result = subprocess.run(["g++", "-std=c++17", "-O1", "-shared", "-fPIC",
+        result = subprocess.run(["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-Wl,-z,defs", *CHECKED_ACCESSES,
                                  *(f"-I{d}" for d in include_dirs), "-o", str(library), str(cpp)],
                                 capture_output=True, text=True)
         assert result.returncode == 0, f"emulator build failed:\n{result.stderr}"
         self.library = ctypes.CDLL(str(library))
-        self.functions = {n: EmulatedFunction(self.library, n, s) for n, s in symbols.items()}
+        self.library.emulator_guard.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_longlong)]
+        self.library.emulator_violations.restype = ctypes.c_longlong
+        self.functions = {n: EmulatedFunction(self.library, n, s, parameter_names(code, n))
+                          for n, s in symbols.items()}
 
     def get_function(self, name):
         """A kernel by its extern "C" name or by one of the module's name expressions, as in CuPy."""
