@@ -48,7 +48,8 @@ def copy_tree(destination):
 def run_tests(tree, selection, timeout=TIMEOUT_S):
     """(pytest's exit status, seconds, the last lines of its output); 124 on timeout."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not gpu", *selection]
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0", "-m", "not gpu",
+               *selection]  # -n 0: the jobs are the parallelism, not pytest-xdist
     start = time.monotonic()
     try:
         result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
