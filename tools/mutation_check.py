@@ -105,6 +105,9 @@ def main():
     parser.add_argument("--only", nargs="*", help="check only the slips with these names")
     parser.add_argument("--report", type=Path, help="append the result, as Markdown, to this file")
     args = parser.parse_args()
+    unknown = set(args.only or ()) - {s.name for s in SLIPS}
+    if unknown:
+        parser.error(f"--only: no slip named {', '.join(sorted(unknown))} in tools/slips.py")
     slips = [s for s in SLIPS if not args.only or s.name in args.only]
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mutation_check.") as scratch:
