@@ -1,6 +1,6 @@
 """Misuse of modules raises a clear exception that names the shapes or values at fault: wrong
 inputs, devices and dtypes, and state dicts that do not fit. (The ops' own bad inputs are in
-tests/ops/specs.py.)"""
+tests/ops/specs/.)"""
 import re
 
 import numpy

@@ -1,4 +1,4 @@
-"""The op spec format (entries in specs.py) and the one run every generated check shares.
+"""The op spec format (entries in specs/) and the one run every generated check shares.
 
 An `Op` entry says once, for one op:
   name      the op's name in minigan.functional, and by default the function called:

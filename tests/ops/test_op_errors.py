@@ -1,6 +1,6 @@
 """Every op's misuse raises a clear exception that names the shapes or values at fault.
 
-Each message in specs.py spells out the actual shapes of its call, so that a message that says
+Each message in specs/ spells out the actual shapes of its call, so that a message that says
 only "shape mismatch" fails.
 """
 import re

@@ -1,4 +1,4 @@
-"""Every op's backward against float64 finite differences, one test per case in specs.py.
+"""Every op's backward against float64 finite differences, one test per case in specs/.
 
 minigan.gradcheck differentiates sum(op(x) * u) with a random upstream gradient u (never
 all-ones), element by element for small inputs and along random directions for inputs over

@@ -1,4 +1,4 @@
-"""Every op against PyTorch, one test per case and dtype in specs.py.
+"""Every op against PyTorch, one test per case and dtype in specs/.
 
 Both libraries get the same inputs and the same random upstream gradient; the output, every
 input's gradient and every state the op updates in place (batchnorm's running statistics) must

@@ -29,7 +29,7 @@ def test_the_modules_define_the_ops_checked_here():
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_every_activation_and_loss_runs_its_extremes_in_both_dtypes(name):
     op = SPECS.get(name)
-    assert op is not None, f"{name} has no entry in tests/ops/specs.py"
+    assert op is not None, f"{name} has no entry in tests/ops/specs/"
     assert op.extremes, f"{name}: no extreme values (where exp or log overflows in float32)"
     extremes = [c for c in op.expanded if c.id.startswith("extremes")]
     assert extremes and all({PARITY, DEVICE} <= c.checks and {F32, F64} <= set(c.dtypes) for c in extremes)

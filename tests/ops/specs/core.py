@@ -1,12 +1,5 @@
-"""One entry per op: its inputs, its grid, its torch counterpart, its kinks, its bad inputs.
-
-Every check in tests/ops reads this list (the format is in opspec.py):
-  test_op_gradcheck.py  float64 finite differences with a random upstream gradient
-  test_op_parity.py     torch, forward and backward (and in-place state such as running statistics)
-  test_op_device.py     the cupy backend against numpy, on the emulated GPU and a real one
-  test_op_errors.py     each misuse raises, naming the shapes or values at fault
-A new op is one more entry in OPS.
-"""
+"""The specs of the first ops: convolution, transposed convolution, batchnorm, pooling, the
+activations, linear, the BCE loss and tensor arithmetic (the format is in ../opspec.py)."""
 import itertools
 import math
 
@@ -14,7 +7,7 @@ import numpy
 
 from minigan import nn
 
-from .opspec import (DEVICE, F32, F64, GRADCHECK, HOST, PARITY, Input, Op, TorchFunctional, bad, case, fixed,
+from ..opspec import (DEVICE, F32, F64, GRADCHECK, HOST, PARITY, Input, Op, TorchFunctional, bad, case, fixed,
                      grid, nonzero, normal, running, uniform)
 
 
