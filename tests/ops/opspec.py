@@ -18,6 +18,8 @@ An `Op` entry says once, for one op:
   rtol      {check: {dtype: rtol}} where an op needs other tolerances than RTOL
   matmul    the GPU matmul engines (minigan.config's "matmul") of the device check
   errors    `Bad(message, *inputs, **kwargs)`: a misuse, and what its message must say
+  differentiable  False for ops whose output carries no gradient (argmax, comparisons): their
+            outputs are compared, and the gradient check does not run them
 
 A point may narrow the checks that run it (`checks=`), its dtypes (`dtypes=`) and pass
 options to minigan.gradcheck (`gradcheck=`). The checks are tests/ops/test_op_*.py.
@@ -50,6 +52,7 @@ class Input:
     draw: Callable
     grad: bool = True
     state: bool = False
+    integer: bool = False  # int64 values (class indices, positions): kept as they are, never cast
 
 
 def normal(shape, scale=1.0, shift=0.0):
@@ -63,6 +66,11 @@ def nonzero(shape, low=0.1, high=2.0):
 
 def uniform(shape, low=0.0, high=1.0):
     return Input(lambda rng: rng.uniform(low, high, size=shape))
+
+
+def integers(shape, high, low=0):
+    """int64 values in [low, high): class indices, embedding rows, gather positions."""
+    return Input(lambda rng: rng.integers(low, high, size=shape), grad=False, integer=True)
 
 
 def fixed(values):
@@ -176,6 +184,7 @@ class Op:
     rtol: dict = dataclasses.field(default_factory=dict)
     matmul: tuple = ("cublas",)
     errors: list = dataclasses.field(default_factory=list)
+    differentiable: bool = True
 
     def __post_init__(self):
         if self.call is None:
@@ -193,8 +202,8 @@ class Op:
                 self._add(f"{label}-{_point_id(kwargs)}", inputs, kwargs, Point({}, frozenset({PARITY, DEVICE})))
 
     def _add(self, id, inputs, kwargs, point):
-        self.expanded.append(Case(self, id, inputs, kwargs, point.checks, point.dtypes or self.dtypes,
-                                  point.gradcheck))
+        checks = point.checks if self.differentiable else point.checks - {GRADCHECK}
+        self.expanded.append(Case(self, id, inputs, kwargs, checks, point.dtypes or self.dtypes, point.gradcheck))
 
     def tolerance(self, check, dtype):
         return self.rtol.get(check, {}).get(dtype, RTOL[check][dtype])
@@ -263,11 +272,21 @@ def _as_numpy(run):
                {i: as_numpy(x) for i, x in run.states.items()})
 
 
+def input_array(spec, values, dtype):
+    """An input's values as a NumPy array of the case's dtype (integer inputs stay int64)."""
+    return numpy.asarray(values, numpy.int64 if spec.integer else dtype)
+
+
 def run_minigan(case, arrays, xp, dtype, upstream):
-    """The case on minigan with backend xp; checks that every result is an xp array of dtype."""
-    inputs = [Tensor(xp.asarray(numpy.asarray(a, dtype)), requires_grad=spec.grad)
+    """The case on minigan with backend xp; checks that every result is an xp array of dtype
+    (a non-differentiable op's output: on xp, carrying no gradient)."""
+    inputs = [Tensor(xp.asarray(input_array(spec, a, dtype)), requires_grad=spec.grad)
               if isinstance(spec, Input) else a for spec, a in zip(case.inputs, arrays)]
     out = case.call(minigan_functional, *inputs)
+    if not case.op.differentiable:
+        assert not out.requires_grad, f"{case.op.name}'s output requires grad"
+        assert backend.array_module(out.data) is xp, f"output on {backend.array_module(out.data).__name__}"
+        return _as_numpy(_collect(case, inputs, out.data))
     out.backward(xp.asarray(upstream(out.shape)))
     run = _collect(case, inputs, out.data)
     for what, array in [("output", run.output), *((f"gradient of input {i}", g) for i, g in run.grads.items())]:
@@ -278,10 +297,11 @@ def run_minigan(case, arrays, xp, dtype, upstream):
 
 
 def run_torch(case, arrays, torch, dtype, upstream):
-    inputs = [torch.tensor(numpy.asarray(a, dtype), requires_grad=spec.grad)
+    inputs = [torch.tensor(input_array(spec, a, dtype), requires_grad=spec.grad)
               if isinstance(spec, Input) else a for spec, a in zip(case.inputs, arrays)]
     out = case.call_torch(TorchFunctional(torch), *inputs)
-    out.backward(torch.from_numpy(upstream(tuple(out.shape))))
+    if case.op.differentiable:
+        out.backward(torch.from_numpy(upstream(tuple(out.shape))))
     return _as_numpy(_collect(case, inputs, out))
 
 
