@@ -22,6 +22,12 @@ EPOCH_DEPRECATION_WARNING = (
 TORCH_ONLY_STATE = frozenset({"_get_lr_called_within_step"})
 
 
+def _check_positive_int(name, value):
+    """A period or count that torch would divide by (or take modulo) at some step."""
+    if not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
 class LRScheduler:
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
@@ -138,8 +144,7 @@ class StepLR(LRScheduler):
     """lr times gamma every step_size epochs."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        if not isinstance(step_size, numbers.Integral) or step_size <= 0:
-            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
+        _check_positive_int("step_size", step_size)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -184,8 +189,7 @@ class LinearLR(LRScheduler):
             raise ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.")
         if end_factor > 1.0 or end_factor < 0:
             raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
-        if not isinstance(total_iters, numbers.Integral) or total_iters <= 0:
-            raise ValueError(f"total_iters must be a positive int, got {total_iters!r}")
+        _check_positive_int("total_iters", total_iters)
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
@@ -225,8 +229,7 @@ class CosineAnnealingLR(LRScheduler):
     over the next T_max, and so on), in torch's recursive form."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        if not isinstance(T_max, numbers.Integral) or T_max <= 0:
-            raise ValueError(f"T_max must be a positive int, got {T_max!r}")
+        _check_positive_int("T_max", T_max)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
