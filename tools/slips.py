@@ -175,7 +175,7 @@ SLIPS = [
     Slip("adam_state_index_off", "minigan/optim/optimizer.py",
          "index = {id(p): i for i, p in", "index = {id(p): i + 1 for i, p in",
          ("tests/test_optim.py", "tests/optim/test_state_dict.py", "tests/training/test_trainer.py",
-          "-k", "state or resume"),
+          "-k", "state or resume or torch"),
          "the optimizers' state_dict numbers the parameters from 1"),
     Slip("sgd_nesterov_as_plain_momentum", "minigan/optim/sgd.py",
          'grad = grad + momentum * buf if group["nesterov"] else buf', "grad = buf",

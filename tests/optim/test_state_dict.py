@@ -97,6 +97,8 @@ def test_state_dicts_move_both_ways_between_minigan_and_torch(rng, torch, name, 
         mine.step()
         theirs.step()
     mine_saved, theirs_saved = to_numpy_state(mine.state_dict()), torch_state_as_numpy(theirs.state_dict())
+    assert list(mine_saved["state"]) == list(theirs_saved["state"]) == [0, 1, 2]
+    assert [g["params"] for g in mine_saved["param_groups"]] == [g["params"] for g in theirs_saved["param_groups"]]
 
     into_torch = getattr(torch.optim, name)(twins.theirs, **kwargs)
     into_torch.load_state_dict({"state": {i: {k: v if k == "step" else torch.from_numpy(v) for k, v in s.items()}
