@@ -18,8 +18,8 @@ EPOCH_DEPRECATION_WARNING = (
     "(as in torch). Please use `scheduler.step()` to step the scheduler. During the deprecation, if epoch "
     "is different from None, the closed form is used instead of the new chainable form, where available.")
 
-# torch's own bookkeeping for a warning of its get_lr(); meaningless here, ignored on load.
-TORCH_ONLY_STATE = frozenset({"_get_lr_called_within_step"})
+# torch's own bookkeeping for its warnings about the order of calls; meaningless here, ignored on load.
+TORCH_ONLY_STATE = frozenset({"_get_lr_called_within_step", "_step_count"})
 
 
 def _check_positive_int(name, value):
@@ -46,7 +46,6 @@ class LRScheduler:
                                    f"or start with last_epoch=-1")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self._step_count = 0
         self._is_initial = True  # the first step, made here, sets the starting lr
         self.step()
         self._is_initial = False
@@ -60,7 +59,6 @@ class LRScheduler:
         return list(self._last_lr)
 
     def step(self, epoch=None):
-        self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
             values = self.get_lr()
