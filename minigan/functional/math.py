@@ -123,7 +123,7 @@ class Where(Function):
 
 
 class Comparison(Function):
-    """a < b, a == b, ...: a bool tensor that carries no gradient (see compare)."""
+    """a < b, a == b, ...: a bool tensor that carries no gradient (see _comparison)."""
 
     def __init__(self, name):
         self.name = name  # the array module's ufunc: "less", "equal", ...
@@ -178,35 +178,19 @@ def _is_operand(value):
     return isinstance(value, (Tensor, numbers.Number)) or is_array(value)
 
 
-def compare(name, input, other):
-    """input <name> other as a bool Tensor, recorded for no backward (comparisons have no
-    gradient, so their output never requires grad); NotImplemented for an `other` that is no
+def _comparison(name, ufunc):
+    """torch's comparison `name` (eq, lt, ...): input <ufunc> other as a bool Tensor, recorded for
+    no backward, since a comparison has no gradient; NotImplemented for an `other` that is no
     number or tensor, so that `tensor == None` is False, as in torch."""
-    if not _is_operand(other):
-        return NotImplemented
-    with no_grad():
-        return Comparison(name)(input, other)
+    def compare(input, other):
+        if not _is_operand(other):
+            return NotImplemented
+        with no_grad():
+            return Comparison(ufunc)(input, other)
+    compare.__name__ = compare.__qualname__ = name
+    return compare
 
 
-def eq(input, other):
-    return compare("equal", input, other)
-
-
-def ne(input, other):
-    return compare("not_equal", input, other)
-
-
-def lt(input, other):
-    return compare("less", input, other)
-
-
-def le(input, other):
-    return compare("less_equal", input, other)
-
-
-def gt(input, other):
-    return compare("greater", input, other)
-
-
-def ge(input, other):
-    return compare("greater_equal", input, other)
+eq, ne = _comparison("eq", "equal"), _comparison("ne", "not_equal")
+lt, le = _comparison("lt", "less"), _comparison("le", "less_equal")
+gt, ge = _comparison("gt", "greater"), _comparison("ge", "greater_equal")

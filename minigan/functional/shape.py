@@ -64,8 +64,11 @@ class Cat(Function):
 
     def forward(self, *arrays):
         first = arrays[0].shape
+
+        def others(shape):  # every dim but the concatenated one
+            return shape[:self.dim] + shape[self.dim + 1:]
         for position, a in enumerate(arrays):
-            if a.ndim != len(first) or a.shape[:self.dim] + a.shape[self.dim + 1:] != first[:self.dim] + first[self.dim + 1:]:
+            if a.ndim != len(first) or others(a.shape) != others(first):
                 raise ValueError(f"cat: tensor {position} has shape {a.shape}, tensor 0 {first}; "
                                  f"they must match in every dim but dim {self.dim}")
         self.ends = []

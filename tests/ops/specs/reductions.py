@@ -60,6 +60,8 @@ def spread(name):
 
 VAR, STD = spread("var"), spread("std")
 
+TIED_DIMS = [dict(dim=None, keepdim=False), dict(dim=1, keepdim=False), dict(dim=-1, keepdim=True),
+             dict(dim=0, keepdim=False)]
 
 
 def extreme(name, part):
@@ -73,8 +75,7 @@ def extreme(name, part):
     dims = ONE_DIM if part == "values" else ONE_DIM[1:]
     return Op(name if part == "values" else f"{name}.indices", lambda values: [VALUES[values]],
               grid(values=["random"], dims=dims, form=["method", "function"], checks=HOST)
-              + grid(values=["ties"], dims=[dict(dim=None, keepdim=False), dict(dim=1, keepdim=False),
-                                           dict(dim=-1, keepdim=True), dict(dim=0, keepdim=False)][part == "indices":],
+              + grid(values=["ties"], dims=[d for d in TIED_DIMS if part == "values" or d["dim"] is not None],
                      form=["method"], checks=EDGES)
               + grid(values=["random"], dims=dims[-2:], form=["method"], checks={DEVICE}),
               call=call, differentiable=part == "values",
@@ -92,8 +93,7 @@ def arg_extreme(name):
     return Op(name, lambda values: [VALUES[values]],
               grid(values=["random"], dims=ONE_DIM + [dict(dim=None, keepdim=True)], form=["method", "function"],
                    checks=HOST)
-              + grid(values=["ties"], dims=[dict(dim=None, keepdim=False), dict(dim=1, keepdim=False),
-                                                 dict(dim=0, keepdim=True)], form=["method"])
+              + grid(values=["ties"], dims=TIED_DIMS, form=["method"], checks=EDGES)
               + grid(values=["random"], dims=ONE_DIM[-2:], form=["method"], checks={DEVICE}),
               call=lambda F, a, dim, keepdim, form: getattr(a, name)(dim, keepdim) if form == "method"
               else getattr(F, name)(a, dim=dim, keepdim=keepdim),

@@ -90,7 +90,8 @@ def stack(F, a, b, c, dim, form):
 
 
 STACK = Op("stack", lambda: [(2, 3), (2, 3), (2, 3)],
-           grid(dim=[0, 1, 2, -1, -3], form=["list", "tuple"], checks=HOST) + case(dim=-1, form="list", checks={DEVICE}),
+           grid(dim=[0, 1, 2, -1, -3], form=["list", "tuple"], checks=HOST)
+           + case(dim=-1, form="list", checks={DEVICE}),
            call=stack,
            errors=[bad("stack: the tensors must have one shape, got [(2, 3), (3, 2), (2, 3)]", (2, 3), (3, 2), (2, 3),
                        dim=0, form="list"),
