@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 from minigan import Tensor, nn
-from support.parity import as_numpy, assert_close, check_parity, load_from_torch
+from support.parity import assert_close, check_parity, load_from_torch
 
 torch = pytest.importorskip("torch", reason="PyTorch is the test oracle: pip install torch==2.13.0")
 
@@ -186,7 +186,7 @@ def tree(lib):
     """Nested containers with a module shared by two parents (listed once, under its first name)."""
     shared = lib.LayerNorm(2)
     return lib.Sequential(
-        lib.ModuleList([lib.GELU(), shared, lib.Sequential(lib.SiLU(), shared)]),
+        lib.ModuleList([lib.GELU(), shared, lib.Sequential(lib.SiLU(), shared), shared]),
         lib.ModuleDict({"b": lib.ELU(), "a": lib.ModuleList([lib.Identity()])}),
         shared, lib.Tanh())
 
