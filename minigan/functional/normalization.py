@@ -8,6 +8,7 @@ norm's every leading index. A row's input gradient is the compact formula batchn
 (g - mean(g) - x_hat mean(g x_hat)) / std over the row, with g the gradient of x_hat.
 """
 import math
+import numbers
 
 from ..autograd import Function, unwrap
 from ..backend import array_module
@@ -147,7 +148,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A0
     if input.ndim < 2:
         raise ValueError(f"group_norm: input must be (N, C, *), got shape {_shape(input)}")
     channels = input.shape[1]
-    if not isinstance(num_groups, int) or isinstance(num_groups, bool) or num_groups < 1:
+    if not isinstance(num_groups, numbers.Integral) or isinstance(num_groups, bool) or num_groups < 1:
         raise ValueError(f"group_norm: num_groups must be an int >= 1, got {num_groups!r}")
     if channels % num_groups:
         raise ValueError(f"group_norm: num_groups {num_groups} does not divide the {channels} channels "
