@@ -82,6 +82,14 @@ ucontext_t scheduler_context;
 ucontext_t* running_thread;
 inline void __syncthreads() { swapcontext(running_thread, &scheduler_context); }
 
+// CUDA's vector types the kernels load shared memory with, its alignment attribute, and its
+// integer min and max.
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(16) double2 { double x, y; };
+#define __align__(n) __attribute__((aligned(n)))
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+
 // The integer intrinsics CUDA code may use, with their CUDA meaning.
 inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
 inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
