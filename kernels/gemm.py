@@ -34,7 +34,7 @@ GEMM_TILE_K = 16  # K tile of both kernels (GEMM_TILE_K, GEMM_TF32_TILE_K): slic
 GEMM_THREADS = (16, 16)  # the exact kernel's block (GEMM_THREADS_X, GEMM_THREADS_Y), 4x4 outputs each
 GEMM_TF32_THREADS = 256  # the tensor-core kernel's block: 8 warps (GEMM_TF32_THREADS)
 GEMV_THREADS = 256  # the GEMV's block, outputs x lanes (GEMV_THREADS)
-GEMV_LANES = {True: 256, False: 8}  # lanes per output, by whether the matrix walks k contiguously
+GEMV_LANES = {True: 256, False: 8}  # lanes per output at most, by whether the matrix walks k contiguously
 MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y, which counts the row tiles of C
 # Split-K. A product of few C tiles and a long K leaves most of the GPU idle (DCGAN-32's first
 # layer weight gradient, 64x48 by K = 32768 at batch 128, is one tile). It is cut into slices
@@ -141,7 +141,7 @@ def _gemv(a, b, c, m, n, k, trans_a, trans_b):
         vector, matrix, length, strides = a, b, n, ((1, k) if trans_b else (n, 1))
     else:  # c (M, 1): op(A)'s (i, k) is A[i, k], or A[k, i] stored transposed
         vector, matrix, length, strides = b, a, m, ((m, 1) if trans_a else (1, k))
-    lanes = GEMV_LANES[strides[0] == 1]
+    lanes = min(GEMV_LANES[strides[0] == 1], 1 << (k.bit_length() - 1))  # a power of two, at most K
     outputs = GEMV_THREADS // lanes
     EXACT.kernel("gemv", c.dtype)((-(-length // outputs),), (outputs, lanes),
                                   (vector, matrix, c, *_cuda.i32(length, k), *map(numpy.int64, strides)))
