@@ -26,6 +26,8 @@ them: cvt.rna.tf32.f32 (round to 10 mantissa bits, ties away from zero) and
 the warp-wide mma.sync m16n8k8 TF32 multiply-accumulate (each lane's fragment
 registers gathered across its warp at a block barrier; products exact, sums in
 float32 in ascending k). Sources pick them under #ifdef MINIGAN_CUDA_EMULATOR.
+The GEMMs' cp.async prefetch (kernels/cuda/async_copy.cuh) runs here as the plain
+copy older GPUs take: the same double-buffer schedule, done synchronously.
 
 What this cannot see: GPU memory, other warp-level intrinsics (__shfl_sync
 and friends are not defined, so code using them fails to build here), other
