@@ -23,6 +23,8 @@ paths run end to end and their host syncs are visible:
   fills them. During a capture, what CUDA or CuPy refuses raises
   CaptureUnsupported: host<->device copies, synchronizing, cuBLAS products
   (matmul and friends), work on another stream, capturing on the default stream.
+  Events (stream.record, wait_event) note what waits for what; cupy.cuda.cublas
+  binds a handle to a stream and, as CuPy's, refuses a capturing one.
 
 What it cannot see: CuPy functions NumPy has and CuPy lacks (or that differ),
 GPU memory and addresses (so not the memory-pool hazards of graphs),
@@ -294,6 +296,17 @@ class Stream:
 
     def __init__(self, null=False, non_blocking=False):
         self.ptr = 0 if null else id(self)
+        self.non_blocking = non_blocking
+        self.waited_for = []  # the events wait_event was given, in order
+
+    def record(self, event=None):
+        """An Event marking the work queued here so far (the emulator runs it at once)."""
+        event = event or Event()
+        event.stream = self
+        return event
+
+    def wait_event(self, event):
+        self.waited_for.append(event)
 
     def __enter__(self):
         _current_streams.append(self)
@@ -332,6 +345,31 @@ class Stream:
 
 _null_stream = Stream(null=True)
 Stream.null = _null_stream
+
+
+class Event:
+    """cupy.cuda.Event: recorded on a stream, waited for by others."""
+
+    stream = None
+
+
+class Cublas:
+    """The part of cupy.cuda.cublas that binds a handle to a stream. As CuPy's setStream, it
+    refuses to bind to a stream that is capturing (CuPy's products call it on every call, with
+    the current stream: that is where they refuse cuBLAS during a capture)."""
+
+    HANDLE = 1
+
+    def __init__(self):
+        self.streams = {}  # handle -> the stream pointer bound
+
+    def setStream(self, handle, stream):  # noqa: N802  (CuPy's name)
+        if _capture is not None and _capture.stream.ptr == stream:
+            raise NotImplementedError("calling cuBLAS API during stream capture is currently unsupported")
+        self.streams[handle] = stream
+
+    def getStream(self, handle):  # noqa: N802
+        return self.streams.get(handle, 0)
 
 
 class Graph:
@@ -398,7 +436,8 @@ class EmulatedCupy(types.ModuleType):
         self.cuda = types.SimpleNamespace(
             runtime=types.SimpleNamespace(getDevice=lambda: 0, getDeviceCount=lambda: 1),
             Device=emulator.cuda.Device, Stream=Stream, Graph=Graph, MemoryPool=MemoryPool,
-            using_allocator=using_allocator,
+            using_allocator=using_allocator, Event=Event, cublas=Cublas(),
+            get_cublas_handle=lambda: Cublas.HANDLE,
             get_current_stream=lambda: _current_streams[-1] if _current_streams else _null_stream)
 
     def __getattr__(self, name):
