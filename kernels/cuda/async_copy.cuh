@@ -40,3 +40,40 @@ __device__ __forceinline__ void async_wait_prior_one() {
 #endif
 }
 
+
+// A TILE_R x TILE_C tile of op(X) from (r0, c0) into shared memory, element (r, c) to
+// tile[r * r_stride + c * c_stride], with async_copy. op(X) is rows x cols: X stored so, or
+// with transposed, X stored (cols, rows). Elements at or past (r_end, c_end) are zeros.
+// Consecutive threads read consecutive addresses of the stored X (THREADS threads, thread
+// the caller's index among them); the caller commits the group.
+template <int TILE_R, int TILE_C, int THREADS, typename T>
+__device__ __forceinline__ void stage_tile(T* tile, int r_stride, int c_stride, const T* __restrict__ x,
+                                           int transposed, int rows, int cols, int r0, int c0,
+                                           int r_end, int c_end, int thread) {
+    for (int e = thread; e < TILE_R * TILE_C; e += THREADS) {
+        const int r = transposed ? e % TILE_R : e / TILE_C;
+        const int c = transposed ? e / TILE_R : e % TILE_C;
+        const int row = r0 + r, col = c0 + c;
+        const bool valid = row < r_end && col < c_end;
+        const long long at = transposed ? (long long)col * rows + row : (long long)row * cols + col;
+        async_copy(tile + r * r_stride + c * c_stride, valid ? x + at : x, valid);
+    }
+}
+
+// The double-buffered walk over a kernel's K tiles: stage(s, k0) stages the tile at k0 into
+// buffer s and commits it; multiply(s) uses the tile in buffer s. Tile t+1 is in flight while
+// tile t is multiplied; each buffer is staged again only after every thread is done with it.
+template <typename Stage, typename Multiply>
+__device__ __forceinline__ void double_buffered_k(int tiles, int k_begin, int tile_k, Stage stage,
+                                                  Multiply multiply) {
+    if (tiles > 0) stage(0, k_begin);
+    for (int t = 0; t < tiles; ++t) {
+        const int s = t & 1;
+        if (t + 1 < tiles) stage(s ^ 1, k_begin + (t + 1) * tile_k);  // the next tile, in flight
+        else async_commit();  // an empty group, so that "all but the newest" is tile t
+        async_wait_prior_one();
+        __syncthreads();  // tile t is in buffer s for every thread
+        multiply(s);
+        __syncthreads();  // buffer s is staged again for tile t + 2
+    }
+}

@@ -72,25 +72,12 @@ __global__ void gemm(const T* __restrict__ a, const T* __restrict__ b, T* __rest
     const int k_end = min(k, k_begin + k_slice);
     const int tiles = k_end > k_begin ? (k_end - k_begin + GEMM_TILE_K - 1) / GEMM_TILE_K : 0;
 
-    // Tile k0 into buffer s. Consecutive threads read consecutive addresses of the
-    // stored array: along k for A (M, K) and B (N, K), along m or n for A (K, M), B (K, N).
+    // Tile k0 into buffer s: op(A) (M, K) and op(B) (K, N), stored k-major in shared memory.
     auto stage = [&](int s, int k0) {
-        for (int e = thread; e < GEMM_TILE_M * GEMM_TILE_K; e += GEMM_THREADS) {
-            const int mm = trans_a ? e % GEMM_TILE_M : e / GEMM_TILE_K;
-            const int kk = trans_a ? e / GEMM_TILE_M : e % GEMM_TILE_K;
-            const int row = m0 + mm, col = k0 + kk;
-            const bool valid = row < m && col < k_end;
-            const long long at = trans_a ? (long long)col * m + row : (long long)row * k + col;
-            async_copy(&a_tile[s][kk][mm], valid ? a + at : a, valid);
-        }
-        for (int e = thread; e < GEMM_TILE_K * GEMM_TILE_N; e += GEMM_THREADS) {
-            const int nn = trans_b ? e / GEMM_TILE_K : e % GEMM_TILE_N;
-            const int kk = trans_b ? e % GEMM_TILE_K : e / GEMM_TILE_N;
-            const int row = k0 + kk, col = n0 + nn;
-            const bool valid = row < k_end && col < n;
-            const long long at = trans_b ? (long long)col * k + row : (long long)row * n + col;
-            async_copy(&b_tile[s][kk][nn], valid ? b + at : b, valid);
-        }
+        stage_tile<GEMM_TILE_M, GEMM_TILE_K, GEMM_THREADS>(&a_tile[s][0][0], 1, GEMM_TILE_STRIDE_M, a, trans_a,
+                                                            m, k, m0, k0, m, k_end, thread);
+        stage_tile<GEMM_TILE_K, GEMM_TILE_N, GEMM_THREADS>(&b_tile[s][0][0], GEMM_TILE_STRIDE_N, 1, b, trans_b,
+                                                            k, n, k0, n0, k_end, n, thread);
         async_commit();
     };
 
@@ -98,13 +85,7 @@ __global__ void gemm(const T* __restrict__ a, const T* __restrict__ b, T* __rest
     for (int i = 0; i < GEMM_THREAD_M; ++i)
         for (int j = 0; j < GEMM_THREAD_N; ++j) acc[i][j] = T(0);
 
-    if (tiles > 0) stage(0, k_begin);
-    for (int t = 0; t < tiles; ++t) {
-        const int s = t & 1;
-        if (t + 1 < tiles) stage(s ^ 1, k_begin + (t + 1) * GEMM_TILE_K);  // the next tile, in flight
-        else async_commit();  // an empty group, so that "all but the newest" is tile t
-        async_wait_prior_one();
-        __syncthreads();  // tile t is in buffer s for every thread
+    double_buffered_k(tiles, k_begin, GEMM_TILE_K, stage, [&](int s) {
         for (int kk = 0; kk < GEMM_TILE_K; ++kk) {
             T a_values[GEMM_THREAD_M], b_values[GEMM_THREAD_N];
             load4(&a_tile[s][kk][ty * GEMM_THREAD_M], a_values);
@@ -113,8 +94,7 @@ __global__ void gemm(const T* __restrict__ a, const T* __restrict__ b, T* __rest
                 for (int j = 0; j < GEMM_THREAD_N; ++j)
                     acc[i][j] = fused_multiply_add(a_values[i], b_values[j], acc[i][j]);
         }
-        __syncthreads();  // buffer s is staged again for tile t + 2
-    }
+    });
 
     T* out = c + (long long)blockIdx.z * m * n;
     for (int i = 0; i < GEMM_THREAD_M; ++i) {

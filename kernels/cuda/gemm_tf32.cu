@@ -80,34 +80,16 @@ extern "C" __global__ void gemm_tf32(const float* __restrict__ a, const float* _
     const int tiles = k_end > k_begin ? (k_end - k_begin + GEMM_TF32_TILE_K - 1) / GEMM_TF32_TILE_K : 0;
     float acc[WARP_TILES_M][WARP_TILES_N][4] = {};
 
-    // Tile k0 into buffer s; consecutive threads read consecutive addresses of the stored array.
+    // Tile k0 into buffer s: op(A) (M, K) and op(B) (K, N), stored m- and n-major in shared memory.
     auto stage = [&](int s, int k0) {
-        for (int e = thread; e < GEMM_TF32_TILE_M * GEMM_TF32_TILE_K; e += GEMM_TF32_THREADS) {
-            const int mm = trans_a ? e % GEMM_TF32_TILE_M : e / GEMM_TF32_TILE_K;
-            const int kk = trans_a ? e / GEMM_TF32_TILE_M : e % GEMM_TF32_TILE_K;
-            const int row = m0 + mm, col = k0 + kk;
-            const bool valid = row < m && col < k_end;
-            const long long at = trans_a ? (long long)col * m + row : (long long)row * k + col;
-            async_copy(&a_tile[s][mm][kk], valid ? a + at : a, valid);
-        }
-        for (int e = thread; e < GEMM_TF32_TILE_K * GEMM_TF32_TILE_N; e += GEMM_TF32_THREADS) {
-            const int nn = trans_b ? e / GEMM_TF32_TILE_K : e % GEMM_TF32_TILE_N;
-            const int kk = trans_b ? e % GEMM_TF32_TILE_K : e / GEMM_TF32_TILE_N;
-            const int row = k0 + kk, col = n0 + nn;
-            const bool valid = row < k_end && col < n;
-            const long long at = trans_b ? (long long)col * k + row : (long long)row * n + col;
-            async_copy(&b_tile[s][nn][kk], valid ? b + at : b, valid);
-        }
+        stage_tile<GEMM_TF32_TILE_M, GEMM_TF32_TILE_K, GEMM_TF32_THREADS>(
+            &a_tile[s][0][0], GEMM_TF32_TILE_STRIDE, 1, a, trans_a, m, k, m0, k0, m, k_end, thread);
+        stage_tile<GEMM_TF32_TILE_K, GEMM_TF32_TILE_N, GEMM_TF32_THREADS>(
+            &b_tile[s][0][0], 1, GEMM_TF32_TILE_STRIDE, b, trans_b, k, n, k0, n0, k_end, n, thread);
         async_commit();
     };
 
-    if (tiles > 0) stage(0, k_begin);
-    for (int t = 0; t < tiles; ++t) {
-        const int s = t & 1;
-        if (t + 1 < tiles) stage(s ^ 1, k_begin + (t + 1) * GEMM_TF32_TILE_K);  // the next tile, in flight
-        else async_commit();  // an empty group, so that "all but the newest" is tile t
-        async_wait_prior_one();
-        __syncthreads();  // tile t is in buffer s for every thread
+    double_buffered_k(tiles, k_begin, GEMM_TF32_TILE_K, stage, [&](int s) {
         for (int ks = 0; ks < GEMM_TF32_TILE_K; ks += MMA_K) {
             // A fragment: (row group, k member), (group+8, member), (group, member+4), (group+8, member+4).
             // B fragment: (k member, col group), (member+4, group).
@@ -127,8 +109,7 @@ extern "C" __global__ void gemm_tf32(const float* __restrict__ a, const float* _
             for (int i = 0; i < WARP_TILES_M; ++i)
                 for (int j = 0; j < WARP_TILES_N; ++j) mma_tf32(acc[i][j], a_frag[i], b_frag[j]);
         }
-        __syncthreads();  // buffer s is staged again for tile t + 2
-    }
+    });
 
     // Accumulator fragment: element q is (row group + 8*(q/2), col 2*member + q%2).
     float* out = c + (long long)blockIdx.z * m * n;
