@@ -131,7 +131,9 @@ def _issuer():
     while frame is not None:
         path = frame.f_code.co_filename.replace("\\", "/")
         if "/minigan/" in path and "/minigan/kernels/" not in path:
-            return f"{path.rsplit('/minigan/', 1)[1]} {frame.f_code.co_qualname}"
+            owner = frame.f_locals.get("self")  # a method: its class's name (co_qualname is 3.11+)
+            name = frame.f_code.co_name if owner is None else f"{type(owner).__name__}.{frame.f_code.co_name}"
+            return f"{path.rsplit('/minigan/', 1)[1]} {name}"
         frame = frame.f_back
     return "outside minigan"
 
