@@ -1,6 +1,14 @@
-"""Losses on logits."""
+"""Losses, with torch.nn.functional's names, signatures and reductions.
+
+binary_cross_entropy_with_logits runs on fused kernels; the others are array ops. The
+classification losses check their targets' range, which on the GPU reads one value back.
+"""
+import math
+import warnings
+
 from ..autograd import Function
 from ..backend import array_module, kernels
+from .softmax import log_softmax
 
 
 class BCEWithLogits(Function):
@@ -25,3 +33,227 @@ def binary_cross_entropy_with_logits(input, target):  # noqa: A002  (torch's nam
         raise ValueError(f"binary_cross_entropy_with_logits: target shape {tuple(target.shape)} "
                          f"does not match input shape {tuple(input.shape)}")
     return BCEWithLogits()(input, target)
+
+
+# --- reductions, as torch's, and its legacy size_average/reduce flags ---------------------------
+
+REDUCTIONS = ("none", "mean", "sum")
+BCE_EPSILON = 9.999999960041972e-13  # torch's clamp of BCE's gradient denominator: 1e-12 as a float32
+
+
+def _reduction(op, size_average, reduce, reduction):
+    """The reduction to apply: torch's legacy flags, where given, override reduction."""
+    if size_average is not None or reduce is not None:
+        warnings.warn(f"{op}: size_average and reduce are deprecated (as in torch); use reduction=",
+                      DeprecationWarning, stacklevel=3)
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        return "mean" if size_average and reduce else "sum" if reduce else "none"
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (use one of {REDUCTIONS})")
+    return reduction
+
+
+class Reduce(Function):
+    """The elementwise terms, summed or averaged (reduction 'sum' or 'mean')."""
+
+    def __init__(self, reduction):
+        self.reduction = reduction
+
+    def forward(self, terms):
+        self.shape = terms.shape
+        return terms.sum() if self.reduction == "sum" else terms.mean()
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        scale = 1 if self.reduction == "sum" else 1 / max(math.prod(self.shape), 1)
+        return xp.broadcast_to(grad * grad.dtype.type(scale), self.shape).copy()
+
+
+def _reduce(terms, reduction):
+    return terms if reduction == "none" else Reduce(reduction)(terms)
+
+
+def _check_same_shape(op, input, target):  # noqa: A002  (torch's names)
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{op}: target shape {tuple(target.shape)} does not match input shape "
+                         f"{tuple(input.shape)} (minigan does not broadcast a loss's target)")
+
+
+def _no_weight(op, weight):
+    if weight is not None:
+        raise NotImplementedError(f"{op}: weight is not supported (only weight=None)")
+
+
+# --- regression losses ------------------------------------------------------------------------
+
+class SquaredError(Function):
+    def forward(self, x, target):
+        self.diff = x - target
+        return self.diff * self.diff
+
+    def backward(self, grad):
+        grad_x = 2 * grad * self.diff
+        return grad_x if self.needs_grad[0] else None, -grad_x if self.needs_grad[1] else None
+
+
+class AbsoluteError(Function):
+    """|x - t|; at x = t the gradient is 0, torch's sign(0)."""
+
+    def forward(self, x, target):
+        xp = array_module(x)
+        diff = x - target
+        self.sign = xp.sign(diff)
+        return xp.abs(diff)
+
+    def backward(self, grad):
+        grad_x = grad * self.sign
+        return grad_x if self.needs_grad[0] else None, -grad_x if self.needs_grad[1] else None
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):  # noqa: A002
+    """(input - target)^2, reduced."""
+    reduction = _reduction("mse_loss", size_average, reduce, reduction)
+    _no_weight("mse_loss", weight)
+    _check_same_shape("mse_loss", input, target)
+    return _reduce(SquaredError()(input, target), reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):  # noqa: A002
+    """|input - target|, reduced."""
+    reduction = _reduction("l1_loss", size_average, reduce, reduction)
+    _no_weight("l1_loss", weight)
+    _check_same_shape("l1_loss", input, target)
+    return _reduce(AbsoluteError()(input, target), reduction)
+
+
+# --- binary cross-entropy on probabilities ----------------------------------------------------
+
+class BinaryCrossEntropy(Function):
+    """-(t * log(p) + (1 - t) * log(1 - p)) with each log clamped to >= -100, as torch, so that
+    p = 0 or 1 gives a finite loss. torch's gradient, grad * (p - t) / max((1 - p) * p, eps),
+    clamps the denominator instead."""
+
+    def forward(self, p, target):
+        xp = array_module(p)
+        # The logs of p and 1 - p, -inf at 0 (without log(0)'s warning), then torch's clamp.
+        zero, one, neg_inf = (p.dtype.type(v) for v in (0, 1, -math.inf))
+        log_p = xp.where(p > 0, xp.log(xp.where(p > 0, p, one)), neg_inf)
+        log_q = xp.where(p < 1, xp.log1p(-xp.where(p < 1, p, zero)), neg_inf)
+        self.p, self.target = p, target
+        self.logit = log_p - log_q if self.needs_grad[1] else None  # torch's target gradient: -logit(p)
+        floor = p.dtype.type(-100)
+        return -(target * xp.maximum(log_p, floor) + (1 - target) * xp.maximum(log_q, floor))
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        grad_p = None
+        if self.needs_grad[0]:
+            grad_p = grad * (self.p - self.target) / xp.maximum((1 - self.p) * self.p, grad.dtype.type(BCE_EPSILON))
+        return grad_p, -grad * self.logit if self.needs_grad[1] else None
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
+                         reduction="mean"):
+    """The BCE of probabilities input (in [0, 1]) against target, each log clamped to >= -100."""
+    reduction = _reduction("binary_cross_entropy", size_average, reduce, reduction)
+    _no_weight("binary_cross_entropy", weight)
+    _check_same_shape("binary_cross_entropy", input, target)
+    xp = array_module(input.data)
+    if bool(xp.any((input.data < 0) | (input.data > 1))):  # NaNs pass, as in torch
+        raise ValueError(f"binary_cross_entropy: all elements of input should be between 0 and 1 "
+                         f"(input of shape {tuple(input.shape)}, min {input.data.min()}, max {input.data.max()})")
+    return _reduce(BinaryCrossEntropy()(input, target), reduction)
+
+
+# --- classification: negative log-likelihood and cross-entropy ----------------------------------
+
+class NLLLoss(Function):
+    """torch's nll_loss of log-probabilities (classes along dim 1, or dim 0 of a 1-D input), with
+    cross_entropy's label smoothing: the terms are (1 - eps) * -w[t] * logp[t] + eps / C *
+    -sum_c w[c] * logp[c], 0 where the target is ignore_index; 'mean' divides their sum by the sum of
+    w[t] over the targets not ignored (torch's weighted mean; NaN when all are ignored)."""
+
+    def __init__(self, ignore_index, reduction, label_smoothing):
+        self.ignore_index, self.reduction, self.smoothing = ignore_index, reduction, label_smoothing
+
+    def forward(self, logp, target, weight=None):
+        xp = array_module(logp)
+        logp = xp.moveaxis(logp, 1 if logp.ndim > 1 else 0, -1)  # classes last
+        classes = logp.shape[-1]
+        self.valid = target != self.ignore_index
+        self.target = xp.where(self.valid, target, 0)
+        self.weight = weight
+        w_t = self.valid.astype(logp.dtype) if weight is None else weight[self.target] * self.valid
+        picked = xp.take_along_axis(logp, self.target[..., None], axis=-1)[..., 0]
+        terms = -(1 - self.smoothing) * w_t * picked
+        if self.smoothing:
+            row = logp if weight is None else logp * weight
+            terms = terms - (self.smoothing / classes) * row.sum(axis=-1) * self.valid
+        self.w_t, self.classes = w_t, classes
+        if self.reduction == "none":
+            return terms
+        if self.reduction == "sum":
+            return terms.sum()
+        self.total_weight = w_t.sum()
+        return terms.sum() / self.total_weight
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        coef = grad if self.reduction != "mean" else grad / self.total_weight  # per target
+        coef = xp.broadcast_to(coef, self.target.shape)
+        onehot = self.target[..., None] == xp.arange(self.classes)
+        grad_logp = onehot * (-(1 - self.smoothing) * coef * self.w_t)[..., None]
+        if self.smoothing:
+            row = 1 if self.weight is None else self.weight
+            grad_logp = grad_logp - (self.smoothing / self.classes) * (coef * self.valid)[..., None] * row
+        grad_logp = grad_logp.astype(grad.dtype, copy=False)
+        return xp.moveaxis(grad_logp, -1, 1 if grad_logp.ndim > 1 else 0), None, None
+
+
+def _check_classification(op, input, target, weight, ignore_index, label_smoothing):  # noqa: A002
+    """torch's checks of a classification loss's arguments, with messages naming the shapes and values."""
+    shape = tuple(input.shape)
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have a class dimension, got a 0-d input")
+    expected = shape[:1] + shape[2:] if input.ndim > 1 else ()
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold class indices (an integer tensor, as int64), got "
+                        f"{target.dtype} of shape {tuple(target.shape)}; probability targets are not supported")
+    if tuple(target.shape) != expected:
+        raise ValueError(f"{op}: target shape {tuple(target.shape)} does not match input shape {shape}: "
+                         f"expected {expected} (the input without its class dimension)")
+    classes = shape[1] if input.ndim > 1 else shape[0]
+    if weight is not None and tuple(weight.shape) != (classes,):
+        raise ValueError(f"{op}: weight must have shape ({classes},), one per class of input {shape}, "
+                         f"got {tuple(weight.shape)}")
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    t = target.data
+    outside = (t != ignore_index) & ((t < 0) | (t >= classes))
+    if bool(outside.any()):  # one host read: the range must be known to raise here
+        bad = int(t[outside].reshape(-1)[0])
+        raise IndexError(f"{op}: target {bad} is out of bounds for {classes} classes (input {shape}); "
+                         f"targets must be in [0, {classes - 1}] or ignore_index ({ignore_index})")
+
+
+def _nll(op, logp, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing):
+    reduction = _reduction(op, size_average, reduce, reduction)
+    _check_classification(op, logp, target, weight, ignore_index, label_smoothing)
+    return NLLLoss(ignore_index, reduction, label_smoothing)(logp, target, weight)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,  # noqa: A002
+             reduction="mean"):
+    """The negative log-likelihood of class indices target under log-probabilities input."""
+    return _nll("nll_loss", input, target, weight, size_average, ignore_index, reduce, reduction, 0.0)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,  # noqa: A002
+                  reduction="mean", label_smoothing=0.0):
+    """nll_loss of log_softmax(input) over the class dim, with torch's label smoothing."""
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: input must have a class dimension, got a 0-d input")
+    logp = log_softmax(input, 1 if input.ndim > 1 else 0)
+    return _nll("cross_entropy", logp, target, weight, size_average, ignore_index, reduce, reduction,
+                label_smoothing)
