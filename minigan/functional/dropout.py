@@ -8,6 +8,7 @@ the CPU and the GPU draw the same one; on the GPU drawing reads no device value 
 graph can capture it). As in torch, p = 0 and training=False return the input itself and draw
 nothing, and p = 1 multiplies by zero without drawing.
 """
+import numbers
 import warnings
 
 from ..autograd import Function
@@ -34,7 +35,7 @@ class Dropout(Function):
 
 
 def _check(op, p, inplace):
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p!r}")
     if inplace:
         raise NotImplementedError(f"{op}: inplace=True is not supported (minigan's ops make new arrays)")
