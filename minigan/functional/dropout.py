@@ -34,7 +34,7 @@ class Dropout(Function):
         return grad * self.mask
 
 
-def _check(op, p, inplace):
+def check_dropout_args(op, p, inplace):
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p!r}")
     if inplace:
@@ -43,7 +43,7 @@ def _check(op, p, inplace):
 
 def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002  (torch's names)
     """Zero each element with probability p and scale the others by 1 / (1 - p)."""
-    _check("dropout", p, inplace)
+    check_dropout_args("dropout", p, inplace)
     if p == 0 or not training:
         return input
     return Dropout(p, tuple(input.shape))(input)
@@ -52,7 +52,7 @@ def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002  (torch's
 def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     """Zero each channel (N, C) of an (N, C, H, W) input with probability p, scaling the others by
     1 / (1 - p). As torch, a 3-D input is taken as (N, C, L) and other dimensions warn."""
-    _check("dropout2d", p, inplace)
+    check_dropout_args("dropout2d", p, inplace)
     if input.ndim < 2:
         raise ValueError(f"dropout2d: input must have a batch and a channel dimension (N, C, ...), "
                          f"got shape {tuple(input.shape)}")

@@ -12,27 +12,42 @@ from .softmax import log_softmax
 
 
 class BCEWithLogits(Function):
-    """mean(softplus(x) - x * t), written so exp never sees a positive argument; one fused
-    kernel for the terms and one for the input gradient."""
+    """softplus(x) - x * t, written so exp never sees a positive argument, reduced; one fused
+    kernel for the terms and one for the input gradient of a reduced loss."""
+
+    def __init__(self, reduction):
+        self.reduction = reduction
 
     def forward(self, x, target):
         self.x, self.target = x, target
-        return kernels(array_module(x)).bce_with_logits_terms(x, target).mean()
+        terms = kernels(array_module(x)).bce_with_logits_terms(x, target)
+        return terms if self.reduction == "none" else terms.sum() if self.reduction == "sum" else terms.mean()
 
     def backward(self, grad):
-        n = self.x.size
-        grad_x = kernels(array_module(grad)).bce_with_logits_backward(self.x, self.target, grad, n) \
-            if self.needs_grad[0] else None
-        grad_t = grad * -self.x / n if self.needs_grad[1] else None
+        table = kernels(array_module(grad))
+        divisor = self.x.size if self.reduction == "mean" else 1
+        grad_x = grad_t = None
+        if self.needs_grad[0] and self.reduction == "none":
+            grad_x = grad * (table.sigmoid(self.x) - self.target)
+        elif self.needs_grad[0]:
+            grad_x = table.bce_with_logits_backward(self.x, self.target, grad, divisor)
+        if self.needs_grad[1]:
+            grad_t = grad * -self.x / divisor
         return grad_x, grad_t
 
 
-def binary_cross_entropy_with_logits(input, target):  # noqa: A002  (torch's names)
-    """Mean-reduced, as torch.nn.functional.binary_cross_entropy_with_logits."""
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
+                                     reduction="mean", pos_weight=None):
+    """The BCE of logits input against target, as torch.nn.functional.binary_cross_entropy_with_logits."""
+    reduction = reduction_mode("binary_cross_entropy_with_logits", size_average, reduce, reduction)
+    _no_weight("binary_cross_entropy_with_logits", weight)
+    if pos_weight is not None:
+        raise NotImplementedError("binary_cross_entropy_with_logits: pos_weight is not supported (only "
+                                  "pos_weight=None)")
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"binary_cross_entropy_with_logits: target shape {tuple(target.shape)} "
                          f"does not match input shape {tuple(input.shape)}")
-    return BCEWithLogits()(input, target)
+    return BCEWithLogits(reduction)(input, target)
 
 
 # --- reductions, as torch's, and its legacy size_average/reduce flags ---------------------------
@@ -41,14 +56,15 @@ REDUCTIONS = ("none", "mean", "sum")
 BCE_EPSILON = 9.999999960041972e-13  # torch's clamp of BCE's gradient denominator: 1e-12 as a float32
 
 
-def _reduction(op, size_average, reduce, reduction):
+def reduction_mode(op, size_average, reduce, reduction):
     """The reduction to apply: torch's legacy flags, where given, override reduction."""
     if size_average is not None or reduce is not None:
-        warnings.warn(f"{op}: size_average and reduce are deprecated (as in torch); use reduction=",
-                      DeprecationWarning, stacklevel=3)
         size_average = True if size_average is None else size_average
         reduce = True if reduce is None else reduce
-        return "mean" if size_average and reduce else "sum" if reduce else "none"
+        legacy = "mean" if size_average and reduce else "sum" if reduce else "none"
+        warnings.warn(f"{op}: size_average and reduce args will be deprecated, please use "
+                      f"reduction={legacy!r} instead (torch's warning)", stacklevel=3)
+        return legacy
     if reduction not in REDUCTIONS:
         raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (use one of {REDUCTIONS})")
     return reduction
@@ -113,7 +129,7 @@ class AbsoluteError(Function):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):  # noqa: A002
     """(input - target)^2, reduced."""
-    reduction = _reduction("mse_loss", size_average, reduce, reduction)
+    reduction = reduction_mode("mse_loss", size_average, reduce, reduction)
     _no_weight("mse_loss", weight)
     _check_same_shape("mse_loss", input, target)
     return _reduce(SquaredError()(input, target), reduction)
@@ -121,7 +137,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):  # noqa: A002
     """|input - target|, reduced."""
-    reduction = _reduction("l1_loss", size_average, reduce, reduction)
+    reduction = reduction_mode("l1_loss", size_average, reduce, reduction)
     _no_weight("l1_loss", weight)
     _check_same_shape("l1_loss", input, target)
     return _reduce(AbsoluteError()(input, target), reduction)
@@ -156,7 +172,7 @@ class BinaryCrossEntropy(Function):
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
                          reduction="mean"):
     """The BCE of probabilities input (in [0, 1]) against target, each log clamped to >= -100."""
-    reduction = _reduction("binary_cross_entropy", size_average, reduce, reduction)
+    reduction = reduction_mode("binary_cross_entropy", size_average, reduce, reduction)
     _no_weight("binary_cross_entropy", weight)
     _check_same_shape("binary_cross_entropy", input, target)
     xp = array_module(input.data)
@@ -238,7 +254,7 @@ def _check_classification(op, input, target, weight, ignore_index, label_smoothi
 
 
 def _nll(op, logp, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing):
-    reduction = _reduction(op, size_average, reduce, reduction)
+    reduction = reduction_mode(op, size_average, reduce, reduction)
     _check_classification(op, logp, target, weight, ignore_index, label_smoothing)
     return NLLLoss(ignore_index, reduction, label_smoothing)(logp, target, weight)
 

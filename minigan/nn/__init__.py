@@ -2,5 +2,12 @@
 from . import layers
 from .layers import *  # noqa: F401,F403  (layers.__all__)
 from .module import Module, Parameter
+from . import dropout, embedding, loss, resample, softmax
+from .dropout import *  # noqa: F401,F403
+from .embedding import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .resample import *  # noqa: F401,F403
+from .softmax import *  # noqa: F401,F403
 
 __all__ = ["Module", "Parameter", *layers.__all__]
+__all__ += [*dropout.__all__, *embedding.__all__, *loss.__all__, *resample.__all__, *softmax.__all__]
