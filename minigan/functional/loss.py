@@ -1,14 +1,13 @@
 """Losses, with torch.nn.functional's names, signatures and reductions.
 
-binary_cross_entropy_with_logits runs on fused kernels; the others are array ops. The
-classification losses check their targets' range, which on the GPU reads one value back.
+binary_cross_entropy_with_logits and cross_entropy run on fused kernels; the others are array
+ops. The classification losses check their targets' range, which on the GPU reads one value back.
 """
 import math
 import warnings
 
 from ..autograd import Function
 from ..backend import array_module, kernels
-from .softmax import log_softmax
 
 
 class BCEWithLogits(Function):
@@ -184,47 +183,82 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 # --- classification: negative log-likelihood and cross-entropy ----------------------------------
 
+def _classes_last(xp, a):
+    """a with its class dimension (1, or 0 of a 1-D input) moved last."""
+    return xp.moveaxis(a, 1, -1) if a.ndim > 1 else a
+
+
+def _classes_back(xp, a):
+    return xp.moveaxis(a, -1, 1) if a.ndim > 1 else a
+
+
+def _reduced(terms, w_t, reduction):
+    """terms as they are, summed, or over the sum of the targets' weights (torch's weighted mean)."""
+    if reduction == "none":
+        return terms, None
+    if reduction == "sum":
+        return terms.sum(), None
+    total_weight = w_t.sum()
+    return terms.sum() / total_weight, total_weight
+
+
+def _upstream(xp, grad, reduction, total_weight, shape):
+    """The upstream gradient of each term, from that of the reduced loss."""
+    return xp.broadcast_to(grad if reduction != "mean" else grad / total_weight, shape)
+
+
 class NLLLoss(Function):
-    """torch's nll_loss of log-probabilities (classes along dim 1, or dim 0 of a 1-D input), with
-    cross_entropy's label smoothing: the terms are (1 - eps) * -w[t] * logp[t] + eps / C *
-    -sum_c w[c] * logp[c], 0 where the target is ignore_index; 'mean' divides their sum by the sum of
-    w[t] over the targets not ignored (torch's weighted mean; NaN when all are ignored)."""
+    """torch's nll_loss of log-probabilities: each term -w[t] * logp[t], 0 where the target is
+    ignore_index; 'mean' divides their sum by the sum of w[t] over the targets not ignored (NaN
+    when all are ignored, as in torch)."""
+
+    def __init__(self, ignore_index, reduction):
+        self.ignore_index, self.reduction = ignore_index, reduction
+
+    def forward(self, logp, target, weight=None):
+        xp = array_module(logp)
+        logp = _classes_last(xp, logp)
+        self.classes = logp.shape[-1]
+        valid = target != self.ignore_index
+        self.target = xp.where(valid, target, 0)
+        self.w_t = valid.astype(logp.dtype) if weight is None else weight[self.target] * valid
+        picked = xp.take_along_axis(logp, self.target[..., None], axis=-1)[..., 0]
+        loss, self.total_weight = _reduced(-self.w_t * picked, self.w_t, self.reduction)
+        return loss
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        coef = _upstream(xp, grad, self.reduction, self.total_weight, self.target.shape)
+        grad_logp = (self.target[..., None] == xp.arange(self.classes)) * (-coef * self.w_t)[..., None]
+        return _classes_back(xp, grad_logp.astype(grad.dtype, copy=False)), None, None
+
+
+class CrossEntropy(Function):
+    """nll_loss(log_softmax(x)) with torch's label smoothing eps: each term (1 - eps) * -w[t] *
+    logp[t] + eps / C * -sum_c w[c] logp[c], reduced as NLLLoss's. The kernels
+    (kernels/cross_entropy.py) make one pass over the (rows, classes) logits each way."""
 
     def __init__(self, ignore_index, reduction, label_smoothing):
         self.ignore_index, self.reduction, self.smoothing = ignore_index, reduction, label_smoothing
 
-    def forward(self, logp, target, weight=None):
-        xp = array_module(logp)
-        logp = xp.moveaxis(logp, 1 if logp.ndim > 1 else 0, -1)  # classes last
-        classes = logp.shape[-1]
-        self.valid = target != self.ignore_index
-        self.target = xp.where(self.valid, target, 0)
-        self.weight = weight
-        w_t = self.valid.astype(logp.dtype) if weight is None else weight[self.target] * self.valid
-        picked = xp.take_along_axis(logp, self.target[..., None], axis=-1)[..., 0]
-        terms = -(1 - self.smoothing) * w_t * picked
-        if self.smoothing:
-            row = logp if weight is None else logp * weight
-            terms = terms - (self.smoothing / classes) * row.sum(axis=-1) * self.valid
-        self.w_t, self.classes = w_t, classes
-        if self.reduction == "none":
-            return terms
-        if self.reduction == "sum":
-            return terms.sum()
-        self.total_weight = w_t.sum()
-        return terms.sum() / self.total_weight
+    def forward(self, x, target, weight=None):
+        xp = array_module(x)
+        rows = _classes_last(xp, x)
+        self.rows_shape, classes = rows.shape, rows.shape[-1]
+        self.target = target.reshape(-1).astype(xp.int64, copy=False)
+        self.weight = xp.ones(classes, dtype=x.dtype) if weight is None else weight
+        self.logp, terms, w_t = kernels(xp).cross_entropy_forward(
+            xp.ascontiguousarray(rows).reshape(-1, classes), self.target, self.weight, self.ignore_index,
+            self.smoothing)
+        loss, self.total_weight = _reduced(terms.reshape(target.shape), w_t, self.reduction)
+        return loss
 
     def backward(self, grad):
         xp = array_module(grad)
-        coef = grad if self.reduction != "mean" else grad / self.total_weight  # per target
-        coef = xp.broadcast_to(coef, self.target.shape)
-        onehot = self.target[..., None] == xp.arange(self.classes)
-        grad_logp = onehot * (-(1 - self.smoothing) * coef * self.w_t)[..., None]
-        if self.smoothing:
-            row = 1 if self.weight is None else self.weight
-            grad_logp = grad_logp - (self.smoothing / self.classes) * (coef * self.valid)[..., None] * row
-        grad_logp = grad_logp.astype(grad.dtype, copy=False)
-        return xp.moveaxis(grad_logp, -1, 1 if grad_logp.ndim > 1 else 0), None, None
+        coef = _upstream(xp, grad, self.reduction, self.total_weight, self.rows_shape[:-1]).reshape(-1)
+        grad_rows = kernels(xp).cross_entropy_backward(self.logp, self.target, self.weight, coef,
+                                                       self.ignore_index, self.smoothing)
+        return _classes_back(xp, grad_rows.reshape(self.rows_shape)), None, None
 
 
 def _check_classification(op, input, target, weight, ignore_index, label_smoothing):  # noqa: A002
@@ -253,23 +287,17 @@ def _check_classification(op, input, target, weight, ignore_index, label_smoothi
                          f"targets must be in [0, {classes - 1}] or ignore_index ({ignore_index})")
 
 
-def _nll(op, logp, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing):
-    reduction = reduction_mode(op, size_average, reduce, reduction)
-    _check_classification(op, logp, target, weight, ignore_index, label_smoothing)
-    return NLLLoss(ignore_index, reduction, label_smoothing)(logp, target, weight)
-
-
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,  # noqa: A002
              reduction="mean"):
     """The negative log-likelihood of class indices target under log-probabilities input."""
-    return _nll("nll_loss", input, target, weight, size_average, ignore_index, reduce, reduction, 0.0)
+    reduction = reduction_mode("nll_loss", size_average, reduce, reduction)
+    _check_classification("nll_loss", input, target, weight, ignore_index, 0.0)
+    return NLLLoss(ignore_index, reduction)(input, target, weight)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,  # noqa: A002
                   reduction="mean", label_smoothing=0.0):
     """nll_loss of log_softmax(input) over the class dim, with torch's label smoothing."""
-    if input.ndim == 0:
-        raise ValueError("cross_entropy: input must have a class dimension, got a 0-d input")
-    logp = log_softmax(input, 1 if input.ndim > 1 else 0)
-    return _nll("cross_entropy", logp, target, weight, size_average, ignore_index, reduce, reduction,
-                label_smoothing)
+    reduction = reduction_mode("cross_entropy", size_average, reduce, reduction)
+    _check_classification("cross_entropy", input, target, weight, ignore_index, label_smoothing)
+    return CrossEntropy(ignore_index, reduction, label_smoothing)(input, target, weight)

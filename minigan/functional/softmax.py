@@ -2,7 +2,8 @@
 
 Both subtract the maximum along dim before exp, so no logit overflows, and save only their
 output for backward: softmax's gradient is y * (g - sum(g * y)), log_softmax's g - exp(y) * sum(g).
-They are array ops, not a kernel: see the measurement in tests/ops/specs/softmax_loss.py.
+They are array ops; cross_entropy does not go through them but through one kernel that fuses
+log_softmax with the loss (kernels/cross_entropy.py, which says what that saves).
 dtype, as torch's, casts the input first (the gradient is cast back to the input's dtype).
 """
 from ..autograd import Function
