@@ -22,8 +22,8 @@ class Config(threading.local):
         self.grad_enabled = True  # record ops for backward (off under no_grad)
         self.matmul = "cublas"  # the GPU products' engine: cuBLAS, or minigan's exact or TF32 GEMM
         self.generator = numpy.random.default_rng()  # default initialisation's random generator
-        # (generator, {(array module, device id): Philox state}): the states ops draw from on each device, made from
-        # that generator's seed (minigan.device_generators)
+        # (generator, {(array module, device id): Philox state}): the states ops draw from on each
+        # device, made from that generator's seed (minigan.device_generators)
         self.device_generators = (None, {})
         self.function_hooks = ()  # called around every op's forward and backward (autograd.FunctionHook)
 

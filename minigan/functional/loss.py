@@ -219,9 +219,9 @@ class NLLLoss(Function):
         xp = array_module(logp)
         logp = _classes_last(xp, logp)
         self.classes = logp.shape[-1]
-        valid = target != self.ignore_index
-        self.target = xp.where(valid, target, 0)
-        self.w_t = valid.astype(logp.dtype) if weight is None else weight[self.target] * valid
+        self.valid = target != self.ignore_index
+        self.target = xp.where(self.valid, target, 0)
+        self.w_t = self.valid.astype(logp.dtype) if weight is None else weight[self.target] * self.valid
         picked = xp.take_along_axis(logp, self.target[..., None], axis=-1)[..., 0]
         loss, self.total_weight = _reduced(-self.w_t * picked, self.w_t, self.reduction)
         return loss
@@ -229,7 +229,8 @@ class NLLLoss(Function):
     def backward(self, grad):
         xp = array_module(grad)
         coef = _upstream(xp, grad, self.reduction, self.total_weight, self.target.shape)
-        grad_logp = (self.target[..., None] == xp.arange(self.classes)) * (-coef * self.w_t)[..., None]
+        picked = (self.target[..., None] == xp.arange(self.classes)) & self.valid[..., None]
+        grad_logp = xp.where(picked, (-coef * self.w_t)[..., None], 0)  # 0 where ignored, even if coef is not finite
         return _classes_back(xp, grad_logp.astype(grad.dtype, copy=False)), None, None
 
 

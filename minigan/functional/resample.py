@@ -148,5 +148,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode == "nearest":
         rows, cols = (_nearest_index(xp, n, o, s) for n, o, s in zip(in_hw, out, scales))
         return Gather2d(rows, cols, in_hw)(input)
-    rows, cols = (_bilinear_matrix(xp, input.dtype, n, o, s, bool(align_corners)) for n, o, s in zip(in_hw, out, scales))
+    rows, cols = (_bilinear_matrix(xp, input.dtype, n, o, s, bool(align_corners))
+                  for n, o, s in zip(in_hw, out, scales))
     return Resample(rows, cols)(input)

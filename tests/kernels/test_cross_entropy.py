@@ -28,13 +28,15 @@ def test_kernels_match_the_reference(kernel_backend, rng, dtype, n, classes, smo
     logits, target, weight = rows(rng, n, classes, dtype, ignored=min(2, n - 1))
     coef = rng.standard_normal(n).astype(dtype)
     put, get, table = kernel_backend.put, kernel_backend.get, kernel_backend.table
-    got = [get(a) for a in table.cross_entropy_forward(put(logits), put(target), put(weight), IGNORED, smoothing)]
+    got = [get(a) for a in
+           table.cross_entropy_forward(put(logits), put(target), put(weight), IGNORED, smoothing)]
     expected = cross_entropy.cross_entropy_forward_reference(logits, target, weight, IGNORED, smoothing)
     for what, a, b in zip(("logp", "terms", "w_t"), got, expected):
         assert a.dtype == dtype and a.shape == b.shape
         close(a, b, dtype, what)
     grad = get(table.cross_entropy_backward(put(expected[0]), put(target), put(weight), put(coef), IGNORED, smoothing))
-    expected_grad = cross_entropy.cross_entropy_backward_reference(expected[0], target, weight, coef, IGNORED, smoothing)
+    expected_grad = cross_entropy.cross_entropy_backward_reference(expected[0], target, weight, coef, IGNORED,
+                                                                   smoothing)
     assert grad.dtype == dtype
     close(grad, expected_grad, dtype, "grad")
     assert (grad[target == IGNORED] == 0).all()

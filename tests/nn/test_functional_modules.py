@@ -78,7 +78,8 @@ def test_embedding_forward_and_backward_equal_torchs(torch, rng):
 
 def test_embedding_from_pretrained_is_frozen_unless_asked(torch):
     weights = numpy.arange(12.0, dtype=numpy.float32).reshape(4, 3)
-    frozen, trainable = nn.Embedding.from_pretrained(Tensor(weights)), nn.Embedding.from_pretrained(weights, freeze=False)
+    frozen = nn.Embedding.from_pretrained(Tensor(weights))
+    trainable = nn.Embedding.from_pretrained(weights, freeze=False)
     assert not frozen.weight.requires_grad and trainable.weight.requires_grad
     numpy.testing.assert_array_equal(frozen(Tensor(numpy.array([2, 0]))).data, weights[[2, 0]])
     assert frozen.extra_repr() == torch.nn.Embedding.from_pretrained(torch.from_numpy(weights)).extra_repr()

@@ -25,7 +25,8 @@ def targets(shape, classes, ignored=0):
 
 # --- softmax and log_softmax -----------------------------------------------------------------
 
-SOFTMAX_EXTREMES = (((-700.0, 0.0, 700.0, 30.0), (100.0, -100.0, 0.5, 100.0), (-1e4, -1e4, -1e4, -1e4)),)  # (1, 3, 4): every dim of the grid exists
+# (1, 3, 4): every dim of the grid exists
+SOFTMAX_EXTREMES = (((-700.0, 0.0, 700.0, 30.0), (100.0, -100.0, 0.5, 100.0), (-1e4, -1e4, -1e4, -1e4)),)
 
 
 def softmax_op(name):
