@@ -6,6 +6,8 @@ array; reflect and replicate gather each padded dimension's indices (reflected a
 edge, without repeating it, or clamped to it), and their backward sums the gradient back
 through one-hot matrix products (no scatter, the same on both backends).
 """
+import numbers
+
 from ..autograd import Function
 from ..backend import array_module
 
@@ -75,7 +77,8 @@ def _pad_index(xp, size, before, after, mode):
 def pad(input, pad, mode="constant", value=None):  # noqa: A002  (torch's names)
     """Pad input's last len(pad) // 2 dimensions by pad = (before_last, after_last, before_2nd_last, ...)."""
     pads = tuple(pad) if isinstance(pad, (tuple, list)) else None
-    if pads is None or len(pads) % 2 or not all(isinstance(p, int) and not isinstance(p, bool) for p in pads):
+    integers = pads is not None and all(isinstance(p, numbers.Integral) and not isinstance(p, bool) for p in pads)
+    if not integers or len(pads) % 2:
         raise ValueError(f"pad: pad must be a tuple of ints of even length (before, after per dimension, the "
                          f"last dimension first), got {pad!r}")
     if len(pads) // 2 > input.ndim:
@@ -83,6 +86,7 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002  (torch's names)
                          f"{input.ndim} dimensions (shape {tuple(input.shape)})")
     if mode not in MODES:
         raise NotImplementedError(f"pad: mode {mode!r} is not supported (use one of {MODES})")
+    pads = tuple(int(p) for p in pads)
     padded = input.ndim - len(pads) // 2
     per_dim = [(0, 0)] * padded + [(pads[2 * k], pads[2 * k + 1]) for k in reversed(range(len(pads) // 2))]
     if mode == "constant":

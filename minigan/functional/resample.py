@@ -10,6 +10,7 @@ rows floor(i * scale) (torch's legacy rule, in float32) instead, so that an infi
 stays where it is; its backward is the one-hot matrix product above.
 """
 import math
+import numbers
 
 from ..autograd import Function
 from ..backend import array_module
@@ -53,10 +54,10 @@ def _pair(op, name, value, allow_none=False):
     """value (an int, or a pair of them) as a pair; None entries where allow_none."""
     pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     ok = len(pair) == 2 and all((v is None and allow_none) or
-                                (isinstance(v, int) and not isinstance(v, bool) and v >= 1) for v in pair)
+                                (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1) for v in pair)
     if not ok:
         raise ValueError(f"{op}: {name} must be an int >= 1 or a pair of them, got {value!r}")
-    return pair
+    return tuple(v if v is None else int(v) for v in pair)
 
 
 # --- adaptive average pooling -------------------------------------------------------------------
@@ -95,7 +96,7 @@ def _output_size(input, size, scale_factor):  # noqa: A002
     if size is not None:
         return _pair("interpolate", "size", size), (None, None)
     scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
-    if len(scales) != 2 or not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in scales):
+    if len(scales) != 2 or not all(isinstance(s, numbers.Real) and not isinstance(s, bool) and s > 0 for s in scales):
         raise ValueError(f"interpolate: scale_factor must be a number > 0 or a pair of them, got {scale_factor!r}")
     out = tuple(math.floor(float(n) * s) for n, s in zip(input.shape[2:], scales))
     if min(out) < 1:
