@@ -4,7 +4,7 @@ The gradient sums back into the rows gathered (kernels/embedding.py, determinist
 backends); as in torch, row padding_idx gets none. The indices' range is checked, which on
 the GPU reads one value back.
 """
-from ..autograd import Function
+from ..autograd import Function, unwrap
 from ..backend import array_module, kernels
 
 
@@ -38,7 +38,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise TypeError(f"embedding: input must hold indices (an integer tensor, as int64), got {input.dtype} "
                         f"of shape {tuple(input.shape)}")
     padding = check_padding_idx("embedding", padding_idx, rows)
-    indices = input.data
+    indices = unwrap(input)
     outside = (indices < 0) | (indices >= rows)
     if bool(outside.any()):  # one host read: the range must be known to raise here
         bad = int(indices[outside].reshape(-1)[0])

@@ -6,7 +6,7 @@ ops. The classification losses check their targets' range, which on the GPU read
 import math
 import warnings
 
-from ..autograd import Function
+from ..autograd import Function, unwrap
 from ..backend import array_module, kernels
 
 
@@ -174,10 +174,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     reduction = reduction_mode("binary_cross_entropy", size_average, reduce, reduction)
     _no_weight("binary_cross_entropy", weight)
     _check_same_shape("binary_cross_entropy", input, target)
-    xp = array_module(input.data)
-    if bool(xp.any((input.data < 0) | (input.data > 1))):  # NaNs pass, as in torch
+    xp = array_module(unwrap(input))
+    if bool(xp.any((unwrap(input) < 0) | (unwrap(input) > 1))):  # NaNs pass, as in torch
         raise ValueError(f"binary_cross_entropy: all elements of input should be between 0 and 1 "
-                         f"(input of shape {tuple(input.shape)}, min {input.data.min()}, max {input.data.max()})")
+                         f"(input of shape {tuple(input.shape)}, min {unwrap(input).min()}, max {unwrap(input).max()})")
     return _reduce(BinaryCrossEntropy()(input, target), reduction)
 
 
@@ -280,7 +280,7 @@ def _check_classification(op, input, target, weight, ignore_index, label_smoothi
                          f"got {tuple(weight.shape)}")
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-    t = target.data
+    t = unwrap(target)
     outside = (t != ignore_index) & ((t < 0) | (t >= classes))
     if bool(outside.any()):  # one host read: the range must be known to raise here
         bad = int(t[outside].reshape(-1)[0])

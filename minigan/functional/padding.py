@@ -8,7 +8,7 @@ through one-hot matrix products (no scatter, the same on both backends).
 """
 import numbers
 
-from ..autograd import Function
+from ..autograd import Function, unwrap
 from ..backend import array_module
 
 MODES = ("constant", "reflect", "replicate")
@@ -100,7 +100,7 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002  (torch's names)
     if not (dims in (1, 2, 3) and input.ndim in (dims + 1, dims + 2)):
         raise ValueError(f"pad: mode={mode!r} pads the last 1, 2 or 3 dimensions of a 2-3, 3-4 or 4-5 "
                          f"dimensional input (torch's rule); got pad {pads} for input {tuple(input.shape)}")
-    xp = array_module(input.data)
+    xp = array_module(unwrap(input))
     indices = {}
     for dim in range(padded, input.ndim):
         size, (before, after) = input.shape[dim], per_dim[dim]

@@ -12,7 +12,7 @@ stays where it is; its backward is the one-hot matrix product above.
 import math
 import numbers
 
-from ..autograd import Function
+from ..autograd import Function, unwrap
 from ..backend import array_module
 
 
@@ -78,7 +78,7 @@ def adaptive_avg_pool2d(input, output_size):  # noqa: A002
                 zip(input.shape[2:], _pair("adaptive_avg_pool2d", "output_size", output_size, allow_none=True)))
     if input.shape[2] == 0 or input.shape[3] == 0:
         raise ValueError(f"adaptive_avg_pool2d: input has an empty spatial size, shape {tuple(input.shape)}")
-    xp, dtype = array_module(input.data), input.dtype
+    xp, dtype = array_module(unwrap(input)), input.dtype
     rows, cols = (_averaging_matrix(xp, dtype, n, o) for n, o in zip(input.shape[2:], out))
     return Resample(rows, cols)(input)
 
@@ -145,7 +145,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     out, scales = _output_size(input, size, scale_factor)
     if recompute_scale_factor:
         scales = (None, None)
-    xp, in_hw = array_module(input.data), tuple(input.shape[2:])
+    xp, in_hw = array_module(unwrap(input)), tuple(input.shape[2:])
     if mode == "nearest":
         rows, cols = (_nearest_index(xp, n, o, s) for n, o, s in zip(in_hw, out, scales))
         return Gather2d(rows, cols, in_hw)(input)
