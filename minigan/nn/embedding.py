@@ -3,6 +3,7 @@ import numpy
 
 from .. import backend, init
 from .. import functional as F
+from ..autograd import unwrap
 from ..functional.embedding import check_padding_idx
 from .module import Module, Parameter
 
@@ -32,7 +33,7 @@ class Embedding(Module):
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ValueError(f"Embedding: _weight has shape {tuple(_weight.shape)}, expected "
                                  f"({num_embeddings}, {embedding_dim})")
-            weight = Parameter(getattr(_weight, "data", _weight), requires_grad=not _freeze)
+            weight = Parameter(unwrap(_weight), requires_grad=not _freeze)
         self.weight = weight
         if device is not None:
             self.to(device)
@@ -45,7 +46,7 @@ class Embedding(Module):
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {tuple(embeddings.shape)}")
         rows, dim = embeddings.shape
         return cls(rows, dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
-                   _weight=backend.as_array(getattr(embeddings, "data", embeddings)).copy(), _freeze=freeze)
+                   _weight=backend.as_array(unwrap(embeddings)).copy(), _freeze=freeze)
 
     def forward(self, input):  # noqa: A002  (torch's names)
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,

@@ -1,6 +1,7 @@
 """The loss modules, with torch.nn's arguments: each calls its functional with the reduction
 fixed at construction (torch's legacy size_average and reduce turned into one there)."""
 from .. import functional as F
+from ..autograd import unwrap
 from ..functional.loss import reduction_mode
 from .module import Module
 
@@ -21,7 +22,7 @@ class _WeightedLoss(_Loss):
         if weight is None:
             self.weight = None
         else:
-            self.register_buffer("weight", getattr(weight, "data", weight))
+            self.register_buffer("weight", unwrap(weight))
 
 
 class CrossEntropyLoss(_WeightedLoss):
