@@ -4,10 +4,10 @@ binary_cross_entropy_with_logits and cross_entropy run on fused kernels; the oth
 ops. The classification losses check their targets' range, which on the GPU reads one value back.
 """
 import math
-import warnings
 
 from ..autograd import Function, unwrap
 from ..backend import array_module, kernels
+from .reduction import reduction_mode
 
 
 class BCEWithLogits(Function):
@@ -49,24 +49,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return BCEWithLogits(reduction)(input, target)
 
 
-# --- reductions, as torch's, and its legacy size_average/reduce flags ---------------------------
+# --- reductions ------------------------------------------------------------------------------
 
-REDUCTIONS = ("none", "mean", "sum")
 BCE_EPSILON = 9.999999960041972e-13  # torch's clamp of BCE's gradient denominator: 1e-12 as a float32
-
-
-def reduction_mode(op, size_average, reduce, reduction):
-    """The reduction to apply: torch's legacy flags, where given, override reduction."""
-    if size_average is not None or reduce is not None:
-        size_average = True if size_average is None else size_average
-        reduce = True if reduce is None else reduce
-        legacy = "mean" if size_average and reduce else "sum" if reduce else "none"
-        warnings.warn(f"{op}: size_average and reduce args will be deprecated, please use "
-                      f"reduction={legacy!r} instead (torch's warning)", stacklevel=3)
-        return legacy
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (use one of {REDUCTIONS})")
-    return reduction
 
 
 class Reduce(Function):
