@@ -7,7 +7,7 @@ import math
 
 from ..autograd import Function, unwrap
 from ..backend import array_module, kernels
-from .reduction import reduction_mode
+from .loss_reduction import reduction_mode
 
 
 class BCEWithLogits(Function):

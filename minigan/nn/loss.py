@@ -2,7 +2,7 @@
 fixed at construction (torch's legacy size_average and reduce turned into one there)."""
 from .. import functional as F
 from ..autograd import unwrap
-from ..functional.reduction import reduction_mode
+from ..functional.loss_reduction import reduction_mode
 from .module import Module
 
 __all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss"]
