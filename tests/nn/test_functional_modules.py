@@ -29,9 +29,9 @@ REPRS = [("Dropout", (), {}), ("Dropout", (0.3,), {}), ("Dropout2d", (0.1,), {})
 
 
 @pytest.mark.parametrize("name, args, kwargs", REPRS, ids=[f"{r[0]}-{i}" for i, r in enumerate(REPRS)])
-def test_extra_repr_is_torchs(torch, name, args, kwargs):
+def test_repr_is_torchs(torch, name, args, kwargs):
     mine, theirs = both(torch, name, *args, **kwargs)
-    assert mine.extra_repr() == theirs.extra_repr()
+    assert mine.extra_repr() == theirs.extra_repr() and repr(mine) == repr(theirs)
 
 
 @pytest.mark.parametrize("name", ["Dropout", "Dropout2d"])
@@ -85,6 +85,11 @@ def test_embedding_from_pretrained_is_frozen_unless_asked(torch):
     assert frozen.extra_repr() == torch.nn.Embedding.from_pretrained(torch.from_numpy(weights)).extra_repr()
     with pytest.raises(ValueError, match="Embedding: padding_idx 4 must be within num_embeddings 4"):
         nn.Embedding(4, 3, padding_idx=4)
+
+
+def test_loss_modules_print_as_torchs(torch):
+    assert repr(nn.CrossEntropyLoss(weight=Tensor(numpy.ones(3)))) == repr(torch.nn.CrossEntropyLoss(weight=torch.ones(3)))
+    assert [repr(getattr(nn, name)()) for name in ("MSELoss", "BCEWithLogitsLoss")] == ["MSELoss()", "BCEWithLogitsLoss()"]
 
 
 LOSSES = [("CrossEntropyLoss", {}), ("CrossEntropyLoss", dict(reduction="sum", label_smoothing=0.1)),
