@@ -6,6 +6,13 @@ from . import activation, containers, normalization
 from .activation import *  # noqa: F401,F403
 from .containers import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
+from . import dropout, embedding, loss, resample, softmax
+from .dropout import *  # noqa: F401,F403
+from .embedding import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .resample import *  # noqa: F401,F403
+from .softmax import *  # noqa: F401,F403
 
 __all__ = ["Module", "Parameter", *layers.__all__]
 __all__ += [*activation.__all__, *containers.__all__, *normalization.__all__]
+__all__ += [*dropout.__all__, *embedding.__all__, *loss.__all__, *resample.__all__, *softmax.__all__]
