@@ -6,6 +6,7 @@ from . import activation, containers, normalization
 from .activation import *  # noqa: F401,F403
 from .containers import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
+from . import utils  # torch.nn.utils: spectral_norm
 
 __all__ = ["Module", "Parameter", *layers.__all__]
 __all__ += [*activation.__all__, *containers.__all__, *normalization.__all__]
