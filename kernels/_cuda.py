@@ -28,6 +28,7 @@ NVRTC_OPTIONS = ("--std=c++14", "-I" + str(CUDA_DIR))  # headers (*.cuh) are fou
 BLOCK = 256  # threads per block; equals REDUCE_THREADS in kernels/cuda/common.cuh
 BLOCKS_PER_SM = 32  # grid-stride kernels launch at most this many blocks per SM
 INT_MAX = 2**31 - 1
+MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y
 C_TYPES = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
 CUDA_INSTALL_HINT = ("install the GPU extra with `pip install -e .[cuda12]` (or `.[cuda13]` for a CUDA 13 driver) "
                      "on a machine with an NVIDIA GPU")
@@ -89,6 +90,15 @@ class Source:
         if size:
             blocks = min(-(-size // BLOCK), _max_blocks(device_id()))
             self.kernel(name, dtype)((blocks,), (BLOCK,), args)
+
+    def launch_rows(self, name, dtype, rows, row_size, args):
+        """Run row kernel name<dtype> over a rows x row_size array: gridDim.y blocks stride over the
+        rows, so each block works out its row's indices once; blockDim.x * gridDim.x threads stride
+        over the row."""
+        if rows and row_size:
+            grid_rows = min(rows, MAX_GRID_Y)
+            blocks = min(-(-row_size // BLOCK), max(1, _max_blocks(device_id()) // grid_rows))
+            self.kernel(name, dtype)((blocks, grid_rows), (BLOCK,), args)
 
     def launch_per_channel(self, name, dtype, channels, args):
         """Run reduction kernel name<dtype>: one block of BLOCK threads per channel."""
