@@ -6,7 +6,8 @@ the per-channel scalars (the statistics, inv_std and the running statistics),
 one elementwise pass that normalizes and scales; in backward, one reduction
 (the sums) and one elementwise pass (the compact input gradient of
 minigan/functional/batchnorm.py). The reductions sum in double, in a fixed
-order for any thread count: one Numba thread, or one CUDA block, per channel.
+order for any thread count: one Numba thread, or one CUDA block, per channel
+(the Numba loops in SIMD lanes, kernels/_jit.py's reassociate).
 """
 from typing import Protocol
 
@@ -99,7 +100,7 @@ def batch_norm_backward_apply_reference(grad_y, x_hat, scale, mean_dy, mean_dy_x
 
 # ---------- CPU: Numba, one thread per channel row ----------
 
-@jit
+@jit(reassociate=True)
 def _batch_norm_stats(x, eps, momentum, update, mean, inv_std, running_mean, running_var):
     channels, count = x.shape
     for c in numba.prange(channels):
@@ -150,16 +151,17 @@ def batch_norm_forward_apply_cpu(x, mean, inv_std, weight=None, bias=None):
     return y, x_hat
 
 
-@jit
+@jit(reassociate=True)
 def _batch_norm_backward_reduce(grad_y, x_hat, sum_dy, sum_dy_xhat):
     channels, count = grad_y.shape
     for c in numba.prange(channels):
+        dy, xh = grad_y[c], x_hat[c]
         s = 0.0
         sx = 0.0
         for k in range(count):
-            g = numpy.float64(grad_y[c, k])
+            g = numpy.float64(dy[k])
             s += g
-            sx += g * x_hat[c, k]
+            sx += g * xh[k]
         sum_dy[c] = s
         sum_dy_xhat[c] = sx
 
