@@ -13,7 +13,6 @@ launching a kernel does (require_cupy says what to install).
 """
 import functools
 import hashlib
-import math
 from pathlib import Path
 
 import numpy
@@ -146,15 +145,6 @@ def check_int(op, **sizes):
 
 def i32(*values):
     return [numpy.int32(v) for v in values]
-
-
-def layout(op, x):
-    """(N, C, plane) of an (N, C, *spatial) array; plane = prod(spatial), 1 for (N, C)."""
-    if x.ndim < 2:
-        raise ValueError(f"minigan.kernels.{op}: expected an (N, C, ...) array, got shape {x.shape}")
-    n, c, plane = x.shape[0], x.shape[1], math.prod(x.shape[2:])
-    check_int(op, **{"N*C": n * c, "spatial size": plane, "N*spatial size": n * plane})
-    return n, c, plane
 
 
 def per_channel(op, name, a, channels, dtype):
