@@ -132,12 +132,13 @@ def test_cuda_training_forward_is_two_launches(emulated_cupy):
     """On the GPU, batchnorm's training forward (statistics, inv_std, running statistics,
     normalize and scale) is two kernel launches, counted by the emulator, and nothing else
     computes: the running statistics are updated by the first kernel."""
+    from minigan import Tensor
     from minigan import functional as F
     from minigan.functional.layout import as_nchw
 
     rng = numpy.random.default_rng(0)
     cp = emulated_cupy
-    x = as_nchw(cp.asarray(rng.standard_normal((3, 4, 4, 5)).astype(numpy.float32)))  # (N, C, H, W) = (5, 3, 4, 4)
+    x = Tensor(as_nchw(cp.asarray(rng.standard_normal((3, 4, 4, 5)).astype(numpy.float32))))  # (5, 3, 4, 4)
     running_mean, running_var = cp.zeros(3, numpy.float32), cp.ones(3, numpy.float32)
     weight, bias = (cp.asarray(rng.standard_normal(3).astype(numpy.float32)) for _ in range(2))
     kernels = {name: batchnorm.SOURCE.kernel(name, numpy.float32) for name in batchnorm.SOURCE.templates}
@@ -153,7 +154,7 @@ def test_cuda_training_forward_is_two_launches(emulated_cupy):
     assert {name: k.launches - before[name] for name, k in kernels.items()} == {
         "batch_norm_stats": 1, "batch_norm_forward_apply": 1,
         "batch_norm_backward_reduce": 0, "batch_norm_backward_apply": 0}
-    host = numpy.asarray(x).astype(numpy.float64)
+    host = numpy.asarray(x.data).astype(numpy.float64)
     mean, var = host.mean(axis=(0, 2, 3)), host.var(axis=(0, 2, 3))
     expected = ((host - mean[:, None, None]) / numpy.sqrt(var[:, None, None] + 1e-5)
                 * numpy.asarray(weight)[:, None, None] + numpy.asarray(bias)[:, None, None])
