@@ -30,7 +30,7 @@ def bench_kernels(xp, batch, rounds, table, raw):
     rng = numpy.random.default_rng(0)
     for name, op, cin, cout, k, s, p, size in workloads.LAYERS:
         if op == "conv2d":
-            x = rng.standard_normal((batch, cin, size, size)).astype(numpy.float32)
+            x = rng.standard_normal((cin, size, size, batch)).astype(numpy.float32)  # batch-innermost
             out = conv_output_size(op, (size, size), (k, k), (s, s), (p, p))
             args = (k, k, (s, s), (p, p), out)
             x_dev = xp.asarray(x)
@@ -39,7 +39,7 @@ def bench_kernels(xp, batch, rounds, table, raw):
             what = f"im2col {name} {tuple(x.shape)}"
         else:
             out = ((size - 1) * s - 2 * p + k,) * 2
-            shape = (batch, cout, *out)
+            shape = (cout, *out, batch)  # batch-innermost
             col = rng.standard_normal((cout * k * k, batch * size * size)).astype(numpy.float32)
             args = (shape, k, k, (s, s), (p, p), (size, size))
             col_dev = xp.asarray(col)
