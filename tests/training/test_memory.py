@@ -42,18 +42,19 @@ def test_the_d_update_graph_is_released_before_the_g_update(tmp_path):
         trainer.run_step(0)
     assert len(hook.d_update) >= 6, "the hook saw too few of D's layers to check anything"
     assert hook.alive_in_g_update == 0, \
-        f"{hook.alive_in_g_update} of the D update's {len(hook.d_update)} intermediate arrays were alive in the G update"
+        f"{hook.alive_in_g_update} of the D update's {len(hook.d_update)} intermediate arrays were alive " \
+        "in the G update"
 
 
 STEADY_STATE = """
-import json, resource, sys, tempfile
+import json, resource, sys
 from minigan.training import Config, Trainer
 
 def rss():
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
 
-trainer = Trainer(Config(dataset="fake", batch_size=int(sys.argv[1]), out=tempfile.mkdtemp(), seed=0))
+trainer = Trainer(Config(dataset="fake", batch_size=int(sys.argv[1]), out=sys.argv[3], seed=0))
 for step in range(3):  # warm-up: the heap grows to the step's peak
     trainer.run_step(step)
 before, sizes = resource.getrusage(resource.RUSAGE_SELF), []
@@ -61,7 +62,8 @@ for step in range(3, 3 + int(sys.argv[2])):
     trainer.run_step(step)
     sizes.append(rss())
 after = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"minor_faults": after.ru_minflt - before.ru_minflt, "major_faults": after.ru_majflt - before.ru_majflt,
+print(json.dumps({"minor_faults": after.ru_minflt - before.ru_minflt,
+                  "major_faults": after.ru_majflt - before.ru_majflt,
                   "rss": sizes, "malloc": trainer.malloc_setting}))
 """
 
@@ -72,8 +74,8 @@ def test_steady_state_steps_neither_fault_nor_grow(tmp_path):
     mmap threshold (32 MiB), which without malloc.py's setting are unmapped on free and faulted
     back in every step (about 4,700 minor faults per step here)."""
     steps = 4
-    done = subprocess.run([sys.executable, "-c", STEADY_STATE, "160", str(steps)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", STEADY_STATE, "160", str(steps), str(tmp_path / "run")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     measured = json.loads(done.stdout.splitlines()[-1])
     assert measured["malloc"].startswith("glibc"), measured["malloc"]
