@@ -137,8 +137,8 @@ def set_threads(n, torch=True):
         raise ImportError("threadpoolctl is needed to set and record the BLAS threads: "
                           "pip install threadpoolctl (or the bench extra)") from None
     threadpool_limits(n)  # every BLAS/OpenMP pool in the process, torch's included
-    done["blas"] = [{key: pool.get(key) for key in ("internal_api", "version", "num_threads", "threading_layer",
-                                                   "architecture")} | {"library": os.path.basename(pool["filepath"])}
+    keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
+    done["blas"] = [{key: pool.get(key) for key in keys} | {"library": os.path.basename(pool["filepath"])}
                     for pool in threadpool_info()]
     if torch is not None:
         torch.set_num_threads(n)

@@ -15,8 +15,9 @@ def test_children_alternate_abba():
 
 
 def test_tiny_cpu_run_records_machine_blas_threads_and_faults(tmp_path):
-    done = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), "--backend", "numpy", "--threads", "1",
-                           "--batches", "4", "--rounds", "1", "--steps", "1", "--warmup", "1", "--layer-batch", "2",
+    tiny = ["--threads", "1", "--batches", "4", "--rounds", "1", "--steps", "1", "--warmup", "1",
+            "--layer-batch", "2"]
+    done = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), "--backend", "numpy", *tiny,
                            "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     (folder,) = tmp_path.iterdir()
@@ -29,7 +30,8 @@ def test_tiny_cpu_run_records_machine_blas_threads_and_faults(tmp_path):
     children = [c for kind in record["children"].values() for results in kind.values() for c in results]
     assert len(children) == 4 and not [c["error"] for c in children if "error" in c]
     assert len({c["pid"] for c in children}) == 4, "two workloads shared a process"
-    assert not any(c["torch_loaded"] for c in children if c["framework"] == "minigan"), "torch in minigan's process"
+    assert not any(c["torch_loaded"] for c in children if c["framework"] == "minigan"), \
+        "torch was loaded in minigan's process"
     for c in children:
         threads = c["threads"]
         assert threads["numba"] == 1 and all(pool["num_threads"] == 1 for pool in threads["blas"]), threads

@@ -68,7 +68,8 @@ def step_child(fw, spec):
         times.append(time.perf_counter() - start)
     after = resource.getrusage(resource.RUSAGE_SELF)
     n = spec["steps"]
-    return {"step_s": times, "setup_MiB": setup / MiB, "steps_added_MiB": (harness.status_kib("VmHWM") - setup) / MiB,
+    peak = harness.status_kib("VmHWM")
+    return {"step_s": times, "setup_MiB": setup / MiB, "steps_added_MiB": (peak - setup) / MiB,
             "minor_faults_per_step": (after.ru_minflt - before.ru_minflt) / n,
             "major_faults_per_step": (after.ru_majflt - before.ru_majflt) / n,
             "system_s_per_step": (after.ru_stime - before.ru_stime) / n,
@@ -121,8 +122,8 @@ def summarize_steps(children):
         if not ok:
             continue
         per_round = [statistics.median(r["step_s"]) * 1e3 for r in ok]
-        summary[name] = {"step_ms": median(per_round), "step_ms_min": min(per_round), "step_ms_max": max(per_round),
-                         "rounds": len(ok)}
+        summary[name] = {"step_ms": median(per_round), "step_ms_min": min(per_round),
+                         "step_ms_max": max(per_round), "rounds": len(ok)}
         for key in ("steps_added_MiB", "minor_faults_per_step", "major_faults_per_step", "system_s_per_step"):
             summary[name][key] = median([r[key] for r in ok])
     return summary
@@ -202,8 +203,8 @@ def plots(folder, record, args):
         have = [b for b in batches if name in record["steps"][b]]
         xs = [batches.index(b) + (i - 0.5) * width for b in have]
         step = [record["steps"][b][name] for b in have]
-        axes[0].bar(xs, [s["step_ms"] for s in step], width, label=name,
-                    yerr=[[s["step_ms"] - s["step_ms_min"] for s in step], [s["step_ms_max"] - s["step_ms"] for s in step]])
+        spread = [[s["step_ms"] - s["step_ms_min"] for s in step], [s["step_ms_max"] - s["step_ms"] for s in step]]
+        axes[0].bar(xs, [s["step_ms"] for s in step], width, label=name, yerr=spread)
         axes[1].bar(xs, [s["steps_added_MiB"] for s in step], width, label=name)
     for ax, ylabel in zip(axes, ("ms per train step (median, min-max)", "peak RSS added by steps (MiB)")):
         ax.set_xticks(range(len(batches)), [f"batch {b}" for b in batches])

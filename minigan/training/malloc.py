@@ -28,5 +28,6 @@ def keep_freed_memory():
     libc.gnu_get_libc_version.restype = ctypes.c_char_p
     version = libc.gnu_get_libc_version().decode()
     if not (libc.mallopt(M_MMAP_MAX, 0) and libc.mallopt(M_TRIM_THRESHOLD, INT_MAX)):
-        return f"not applied: glibc {version} refused mallopt(M_MMAP_MAX, 0) or mallopt(M_TRIM_THRESHOLD, {INT_MAX})"
+        return (f"not applied: glibc {version} refused mallopt(M_MMAP_MAX, 0) or "
+                f"mallopt(M_TRIM_THRESHOLD, {INT_MAX})")
     return f"glibc {version}: mallopt(M_MMAP_MAX, 0), mallopt(M_TRIM_THRESHOLD, {INT_MAX})"
