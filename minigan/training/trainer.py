@@ -24,6 +24,7 @@ from . import resume as resume_rules
 from . import rundir
 from .atomic import write_text
 from .graphed_step import GraphedStep
+from .malloc import keep_freed_memory
 from .progress import Progress
 
 SAMPLE_COUNT = 64
@@ -49,6 +50,8 @@ class Trainer:
 
     def __init__(self, config, images=None):
         self.config = config
+        # Each step frees and reallocates the same big host arrays: keep them mapped (malloc.py).
+        self.malloc_setting = keep_freed_memory()
         if config.backend == "cupy":
             backend.require_cupy()
         self.device = "cuda" if config.backend == "cupy" else "cpu"
@@ -138,6 +141,11 @@ class Trainer:
         self.opt_D.zero_grad()
         loss_D.backward()
         self.opt_D.step()
+        # The D update's scalars are read out now and its tensors dropped, so that nothing of its
+        # graph lives on through the G update.
+        with no_grad():
+            loss_D, d_x, d_gz = loss_D.data, F.sigmoid(d_real).data.mean(), F.sigmoid(d_fake).data.mean()
+        del d_real, d_fake
 
         # G's loss goes through the updated D; D's own weight gradients are not needed for it.
         with frozen(self.D):
@@ -147,9 +155,7 @@ class Trainer:
         self.opt_G.step()
         if self.G_ema is not None:
             self.update_ema()
-        with no_grad():
-            return self.xp.stack([loss_D.data, loss_G.data, F.sigmoid(d_real).data.mean(),
-                                  F.sigmoid(d_fake).data.mean()])
+        return self.xp.stack([loss_D, loss_G.data, d_x, d_gz])
 
     def labels(self, n):
         """The BCE targets of a batch of n, (ones, zeros), made on the first step: a step
