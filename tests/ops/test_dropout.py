@@ -107,7 +107,8 @@ def test_a_graph_captures_the_draw_and_its_replays_continue_the_stream(device_xp
     xp = device_xp
     x = Tensor(xp.ones((5, 8), numpy.float32))
     with seeded(3):
-        F.dropout(x, 0.5)  # eager: makes the device's state, as a warm-up step would
+        # CudaGraph runs the function once, eagerly, before capturing: that first draw makes
+        # the device's Philox state, and the replays continue from it.
         graph = CudaGraph(lambda: F.dropout(x, 0.5).data, xp)
         replays = [backend.to_numpy(graph.replay()).copy() for _ in range(3)]
     with seeded(3):
