@@ -22,7 +22,7 @@ from ..optim import Adam
 from . import images
 from . import resume as resume_rules
 from . import rundir
-from .atomic import write_text
+from ..atomic import write_text
 from .graphed_step import GraphedStep
 from .progress import Progress
 
