@@ -19,8 +19,10 @@ from . import function_hooks, functional, init, nn, optim
 from .autograd import Function, FunctionHook, Tensor, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .init import manual_seed
+from .serialization import SerializationError, load, save
 
 functional.arithmetic.setup_tensor()  # Tensor's operators, as DeZero's setup_variable
 
 __all__ = ["__version__", "Function", "FunctionHook", "GradcheckError", "Tensor", "function_hooks",
            "functional", "gradcheck", "init", "is_grad_enabled", "manual_seed", "nn", "no_grad", "optim"]
+__all__ += ["SerializationError", "load", "save"]
