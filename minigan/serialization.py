@@ -181,7 +181,7 @@ def _read_member(archive, info, path):
                                      f"file is damaged")
         with archive.open(info) as member:
             return numpy.lib.format.read_array(member, allow_pickle=False)
-    except (ValueError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+    except (ValueError, zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
         if isinstance(exc, SerializationError):
             raise
         raise SerializationError(f"{path}: member {info.filename} is damaged (truncated or corrupt: "

@@ -79,7 +79,7 @@ def open_zip(path, max_bytes=None):
     open_regular(path, max_bytes).close()  # refuses a FIFO or device before zipfile opens it
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, EOFError) as exc:
+    except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:  # how zipfile meets damage
         raise DatasetError(f"{path} is not a readable zip archive; it is truncated or corrupt ({exc})") from None
     except OSError as exc:
         raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from exc

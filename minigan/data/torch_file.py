@@ -89,7 +89,7 @@ def read(archive, source):
 def _member(archive, name, source):
     try:
         return archive.read(name)
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
         raise DatasetError(f"{source}: its member {name} is corrupt or truncated ({exc})") from None
 
 
