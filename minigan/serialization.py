@@ -27,8 +27,6 @@ naming it instead of allocating what it claims.
 import json
 import math
 import os
-import zipfile
-import zlib
 from collections import OrderedDict
 
 import numpy
@@ -38,7 +36,7 @@ from .atomic import atomic_path
 from .autograd import Tensor
 from .data import torch_file
 from .data.errors import DatasetError
-from .data.limits import open_zip
+from .data.limits import ZIP_ERRORS, open_zip
 
 FORMAT, VERSION = "minigan", 1
 MANIFEST = "manifest.npy"
@@ -181,7 +179,7 @@ def _read_member(archive, info, path):
                                      f"file is damaged")
         with archive.open(info) as member:
             return numpy.lib.format.read_array(member, allow_pickle=False)
-    except (ValueError, zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
+    except ZIP_ERRORS as exc:
         if isinstance(exc, SerializationError):
             raise
         raise SerializationError(f"{path}: member {info.filename} is damaged (truncated or corrupt: "

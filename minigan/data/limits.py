@@ -20,6 +20,10 @@ MAX_MEMBERS = 10_000  # members of one archive (CIFAR-10's have 9 or 10)
 MAX_GZIP_BYTES = 256 << 20  # one .gz data file, decompressed
 MAX_STATE_BYTES = 4 << 30  # one saved state (minigan.save or torch.save file), its members together
 
+# How zipfile meets a damaged archive: a bad CRC or header, a short read, a bad deflate stream,
+# an unknown version or method, a name that is not UTF-8.
+ZIP_ERRORS = (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError, ValueError)
+
 _CHUNK = 1 << 20
 _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
           stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
@@ -79,10 +83,8 @@ def open_zip(path, max_bytes=None):
     open_regular(path, max_bytes).close()  # refuses a FIFO or device before zipfile opens it
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:  # how zipfile meets damage
+    except ZIP_ERRORS as exc:
         raise DatasetError(f"{path} is not a readable zip archive; it is truncated or corrupt ({exc})") from None
-    except OSError as exc:
-        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from exc
     members = archive.infolist()
     unpacked = sum(member.file_size for member in members)
     if len(members) > MAX_MEMBERS or unpacked > max_bytes:

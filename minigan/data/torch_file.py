@@ -17,12 +17,11 @@ import collections
 import io
 import math
 import reprlib
-import zipfile
-import zlib
 
 import numpy as np
 
 from .errors import DatasetError
+from .limits import ZIP_ERRORS
 from .safe_pickle import Placeholder, Refused, RestrictedUnpickler, load_checked
 
 # What torch.save of the old format (torch < 1.6, or _use_new_zipfile_serialization=False)
@@ -89,7 +88,7 @@ def read(archive, source):
 def _member(archive, name, source):
     try:
         return archive.read(name)
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
+    except ZIP_ERRORS as exc:
         raise DatasetError(f"{source}: its member {name} is corrupt or truncated ({exc})") from None
 
 
