@@ -18,6 +18,7 @@ MAX_FILE_BYTES = 512 << 20  # one data file, or one member of an archive
 MAX_EXTRACT_BYTES = 1 << 30  # all the members of one archive together
 MAX_MEMBERS = 10_000  # members of one archive (CIFAR-10's have 9 or 10)
 MAX_GZIP_BYTES = 256 << 20  # one .gz data file, decompressed
+MAX_IMAGE_PIXELS = 1 << 26  # one image file (67 megapixels), checked before decoding it
 MAX_STATE_BYTES = 4 << 30  # one saved state (minigan.save or torch.save file), its members together
 
 # How zipfile meets a damaged archive: a bad CRC or header, a short read, a bad deflate stream,

@@ -41,6 +41,9 @@ def load_images(config):
         return data.fake(n=max(1024, 4 * config.batch_size), channels=3, seed=config.seed)[0]
     if config.dataset == "fashion-mnist":
         return data.fashion_mnist(config.data_dir, train=True)[0]
+    if config.dataset == "folder":  # resized and cropped to the model's size as they are read
+        folder = data.ImageFolder(config.data_dir, size=config.image_size)
+        return numpy.stack([folder[i][0] for i in range(len(folder))])
     return data.cifar10(config.data_dir, train=True)[0]
 
 
