@@ -1,6 +1,7 @@
 """ImageFolder: a user's own images, as torchvision.datasets.ImageFolder finds them
 (root/<class>/**/<image>, classes in sorted order), decoded by Pillow within limits."""
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -69,16 +70,20 @@ def load_image(path, size=None, max_pixels=None):
     """The image file at `path` as uint8 RGB (3, H, W), resized and center-cropped to size x size if
     `size`; a DatasetError naming the file if it is not a whole image of at most `max_pixels`."""
     max_pixels = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    too_big = f"over the limit of {max_pixels} pixels for one image (a decompression bomb, or too big to train on)"
     try:
-        with open_regular(path) as f, Image.open(f, formats=_FORMATS) as image:  # reads the header only
-            if image.width * image.height > max_pixels:
-                raise DatasetError(f"{path} is {image.width}x{image.height} pixels, over the limit of "
-                                   f"{max_pixels} pixels for one image (a decompression bomb, or too big "
-                                   f"to train on); shrink it or pass a larger max_pixels")
-            rgb = image.convert("RGB")  # decodes
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the bound is checked here
+            with open_regular(path) as f, Image.open(f, formats=_FORMATS) as image:  # reads the header only
+                if image.width * image.height > max_pixels:
+                    raise DatasetError(f"{path} is {image.width}x{image.height} pixels, {too_big}; shrink it "
+                                       f"or pass a larger max_pixels")
+                rgb = image.convert("RGB")  # decodes
     except FileNotFoundError:
         raise DatasetError(f"{path} is missing; it was there when the folder was listed") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:  # what damage raises
+    except Image.DecompressionBombError as exc:  # Pillow's own bound, past twice Image.MAX_IMAGE_PIXELS
+        raise DatasetError(f"{path} is {too_big} ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # how Pillow meets damage
         raise DatasetError(f"{path} is not a readable image ({type(exc).__name__}: {exc})") from None
     if size is not None:
         rgb = _resize_center_crop(rgb, size)
