@@ -5,6 +5,7 @@ import pytest
 
 from minigan import Tensor
 from minigan.data import DataLoader, LabeledImages, TensorDataset, default_collate
+from support.nested import assert_same
 
 torch = pytest.importorskip("torch", reason="PyTorch is the test oracle: pip install torch==2.13.0")
 
@@ -24,24 +25,7 @@ def assert_same_batches(mine, theirs):
     mine, theirs = [as_numpy(b) for b in mine], [as_numpy(b) for b in theirs]
     assert len(mine) == len(theirs)
     for a, b in zip(mine, theirs):
-        assert_equal_nested(a, b)
-
-
-def assert_equal_nested(a, b):
-    assert type(a) is type(b), (type(a), type(b))
-    if isinstance(b, dict):
-        assert list(a) == list(b)
-        for key in b:
-            assert_equal_nested(a[key], b[key])
-    elif isinstance(b, list):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            assert_equal_nested(x, y)
-    elif isinstance(b, np.ndarray):
-        assert a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_array_equal(a, b)
-    else:
-        assert a == b
+        assert_same(a, b)
 
 
 class Samples:

@@ -13,6 +13,7 @@ from nn.test_models import torch_generator  # pytorch/examples' DCGAN, built wit
 import minigan
 from minigan import SerializationError, Tensor
 from minigan.models.dcgan import Generator
+from support.nested import assert_same
 
 torch = pytest.importorskip("torch", reason="PyTorch is the test oracle: pip install torch==2.13.0")
 
@@ -27,23 +28,6 @@ def as_numpy(value):
     if isinstance(value, (list, tuple)):
         return type(value)(as_numpy(v) for v in value)
     return value
-
-
-def assert_same(loaded, expected, where="obj"):
-    assert type(loaded) is type(expected), f"{where}: {type(loaded)} != {type(expected)}"
-    if isinstance(expected, dict):
-        assert list(loaded) == list(expected), where
-        for key in expected:
-            assert_same(loaded[key], expected[key], f"{where}[{key!r}]")
-    elif isinstance(expected, (list, tuple)):
-        assert len(loaded) == len(expected), where
-        for i, (a, b) in enumerate(zip(loaded, expected)):
-            assert_same(a, b, f"{where}[{i}]")
-    elif isinstance(expected, numpy.ndarray):
-        assert loaded.dtype == expected.dtype and loaded.shape == expected.shape, where
-        numpy.testing.assert_array_equal(loaded, expected, err_msg=where)
-    else:
-        assert loaded == expected, where
 
 
 def saved_by_torch(tmp_path, obj, name="model.pt"):
