@@ -11,8 +11,8 @@ and each array is the member `<n>.npy` (n = 0, 1, ...). VALUE encodes the saved 
   - a float nan, inf or -inf: {"float": "nan"}, {"float": "inf"}, {"float": "-inf"};
   - a list, a tuple: {"list": [VALUE, ...]}, {"tuple": [VALUE, ...]};
   - a dict, an OrderedDict: {"dict": [[KEY, VALUE], ...]}, {"ordered_dict": [...]}, in order;
-    a KEY is a VALUE that is None, a bool, an int, a float or a str (torch's optimizer state is
-    keyed by parameter index);
+    a KEY is None, a bool, an int, a finite float or a str, written as itself (torch's optimizer
+    state is keyed by parameter index);
   - an array of bools or numbers (NumPy or CuPy): {"array": "<n>"}; a NumPy scalar such as
     numpy.int64(3): {"scalar": "<n>"}, its value a 0-d member; a Tensor:
     {"tensor": "<n>", "requires_grad": true or false}.
@@ -35,7 +35,7 @@ from . import backend
 from .atomic import atomic_path
 from .autograd import Tensor
 from .data import torch_file
-from .data.errors import DatasetError
+from .data.errors import DatasetError, NotAZipArchive
 from .data.limits import ZIP_ERRORS, open_zip
 
 FORMAT, VERSION = "minigan", 1
@@ -64,6 +64,8 @@ def save(obj, path):
 def _encode(value, where, arrays, stored, depth):
     if depth > MAX_DEPTH:
         raise SerializationError(f"minigan.save: {where} is nested more than {MAX_DEPTH} containers deep")
+    if isinstance(value, numpy.generic):  # before the Python types: numpy.float64 is a float
+        return {"scalar": _store(numpy.asarray(value), where, arrays, stored)}
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -73,18 +75,15 @@ def _encode(value, where, arrays, stored, depth):
         return {type(value).__name__: items}
     if isinstance(value, dict):
         for key in value:
-            if type(key) not in _KEY_TYPES:
+            if type(key) not in _KEY_TYPES or (type(key) is float and not math.isfinite(key)):
                 raise SerializationError(f"minigan.save: {where} has a key of type {type(key).__name__} "
-                                         f"({key!r:.60}); keys must be None, bool, int, float or str")
-        pairs = [[_encode(key, where, arrays, stored, depth + 1),
-                  _encode(item, f"{where}[{key!r}]", arrays, stored, depth + 1)] for key, item in value.items()]
+                                         f"({key!r:.60}); keys must be None, bool, int, finite float or str")
+        pairs = [[key, _encode(item, f"{where}[{key!r}]", arrays, stored, depth + 1)] for key, item in value.items()]
         return {"ordered_dict" if isinstance(value, OrderedDict) else "dict": pairs}
     if isinstance(value, Tensor):
         return {"tensor": _store(value.data, where, arrays, stored), "requires_grad": bool(value.requires_grad)}
     if backend.is_array(value):
         return {"array": _store(value, where, arrays, stored)}
-    if isinstance(value, numpy.generic):
-        return {"scalar": _store(numpy.asarray(value), where, arrays, stored)}
     raise SerializationError(f"minigan.save: {where} is a {type(value).__module__}.{type(value).__qualname__}, "
                              f"which cannot be saved; give arrays, Tensors, numbers, str, None and "
                              f"dicts, lists and tuples of them")
@@ -96,8 +95,9 @@ def _store(array, where, arrays, stored):
         raise SerializationError(f"minigan.save: {where} is an array of {array.dtype}, which cannot be "
                                  f"saved; only bool and numeric arrays can")
     if id(array) not in stored:
-        stored[id(array)] = (str(len(stored)), array)  # the array too: its id must stay taken
-        arrays[str(len(stored) - 1)] = backend.to_numpy(array)
+        name = str(len(stored))
+        stored[id(array)] = (name, array)  # the array too: its id must stay taken
+        arrays[name] = backend.to_numpy(array)
     return stored[id(array)][0]
 
 
@@ -119,15 +119,15 @@ def load(path, map_location=None, max_bytes=None):
                                          f"wrote it (it has no {MANIFEST} and no <folder>/data.pkl)")
     except FileNotFoundError:
         raise FileNotFoundError(f"minigan.load: there is no file {path}") from None
+    except NotAZipArchive:
+        raise SerializationError(f"minigan.load: {_what_else(path)}") from None
     except DatasetError as exc:
-        raise SerializationError(f"minigan.load: {_describe_unreadable(path, exc)}") from None
+        raise SerializationError(f"minigan.load: {exc}") from None
     return obj if map_location in (None, "cpu") else _to_device(obj, map_location, {})
 
 
-def _describe_unreadable(path, error):
-    """Why `path` could not be read: `error`, or what it is if it is no zip archive at all."""
-    if "not a readable zip archive" not in str(error):
-        return str(error)
+def _what_else(path):
+    """What the regular file `path`, no whole zip archive, is instead, and what to do."""
     with open(path, "rb") as f:
         head = f.read(len(torch_file.LEGACY_MAGIC))
     if head == torch_file.LEGACY_MAGIC:
@@ -200,10 +200,11 @@ def _decode(value, arrays, used, path, depth):
             return _decode_dict(tag, content, arrays, used, path, depth)
         if tag == "float" and content in _NON_FINITE and not rest:
             return _NON_FINITE[content]
-        if tag in ("array", "scalar") and content in arrays and not rest:
-            return _use(tag, content, arrays, used)
-        if tag == "tensor" and content in arrays and rest and rest[0][0] == "requires_grad" and rest[0][1] in (True, False):
-            return _use(tag, content, arrays, used, requires_grad=rest[0][1])
+        member = content if isinstance(content, str) and content in arrays else None
+        if tag in ("array", "scalar") and member and not rest:
+            return _use(tag, member, arrays, used)
+        if tag == "tensor" and member and rest and rest[0][0] == "requires_grad" and type(rest[0][1]) is bool:
+            return _use(tag, member, arrays, used, requires_grad=rest[0][1])
     raise SerializationError(f"{path}: its manifest has an entry it cannot decode ({str(value):.80}); the "
                              f"file is damaged or from another minigan")
 

@@ -12,7 +12,7 @@ import stat
 import zipfile
 import zlib
 
-from .errors import DatasetError
+from .errors import DatasetError, NotAZipArchive
 
 MAX_FILE_BYTES = 512 << 20  # one data file, or one member of an archive
 MAX_EXTRACT_BYTES = 1 << 30  # all the members of one archive together
@@ -85,7 +85,7 @@ def open_zip(path, max_bytes=None):
     try:
         archive = zipfile.ZipFile(path)
     except ZIP_ERRORS as exc:
-        raise DatasetError(f"{path} is not a readable zip archive; it is truncated or corrupt ({exc})") from None
+        raise NotAZipArchive(f"{path} is not a readable zip archive; it is truncated or corrupt ({exc})") from None
     members = archive.infolist()
     unpacked = sum(member.file_size for member in members)
     if len(members) > MAX_MEMBERS or unpacked > max_bytes:

@@ -38,7 +38,7 @@ def test_plain_containers_keep_their_types_and_values(tmp_path):
                    numpy.array([True, False]), numpy.zeros((0, 3)), numpy.array(3.5),
                    numpy.asfortranarray(rng.standard_normal((2, 3))), rng.standard_normal((4, 6))[::2, ::3],
                    numpy.array([1 + 2j], numpy.complex64), numpy.arange(4, dtype=numpy.uint8)],
-        "scalars": [numpy.float32(1.5), numpy.int64(-2), numpy.bool_(True)],
+        "scalars": [numpy.float32(1.5), numpy.float64(0.25), numpy.int64(-2), numpy.bool_(True)],
         "tensors": [Tensor(numpy.ones((2, 2), numpy.float32), requires_grad=True), Tensor(numpy.zeros(3))],
         "ordered": OrderedDict([("b", 1), ("a", 2)]),
     }
@@ -95,6 +95,7 @@ def test_the_file_is_the_documented_npz(tmp_path):
     ({"labels": numpy.array(["cat", "dog"])}, "obj['labels']", "array of <U3"),
     ({"objects": numpy.array([None, 1], dtype=object)}, "obj['objects']", "array of object"),
     ({("a", 1): numpy.ones(1)}, "obj has a key of type tuple", ""),
+    ({"groups": {float("nan"): 1}}, "obj['groups'] has a key of type float (nan)", ""),
     ({"module": Generator(nz=2, ngf=2)}, "obj['module']", "minigan.models.dcgan.Generator"),
 ])
 def test_unsupported_objects_are_refused_naming_where_and_what_and_nothing_is_written(tmp_path, bad, where, kind):

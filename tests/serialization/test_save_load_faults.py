@@ -140,6 +140,8 @@ def test_a_pickled_object_member_is_refused_without_unpickling(tmp_path):
      r"members \['1'\] are named by no entry"),
     ({"manifest.npy": manifest({"set": [1, 2]})}, "cannot decode"),
     ({"manifest.npy": manifest({"dict": [[[1], 2]]})}, "dict entry it cannot decode"),
+    ({"manifest.npy": manifest({"array": [0]})}, "cannot decode"),
+    ({"manifest.npy": manifest({"tensor": "0", "requires_grad": 1}), "0.npy": npy(numpy.ones(1))}, "cannot decode"),
     ({"manifest.npy": manifest({"tensor": "0", "requires_grad": "yes"}), "0.npy": npy(numpy.ones(1))},
      "cannot decode"),
     ({"manifest.npy": npy(numpy.asarray("{not json"))}, "manifest is not JSON"),
