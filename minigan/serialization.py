@@ -104,8 +104,8 @@ def _store(array, where, arrays, stored):
 def load(path, map_location=None, max_bytes=None):
     """The object saved at `path` by minigan.save, or by torch.save (its zip format, torch >= 1.6,
     read without torch: tensors come back as NumPy arrays). Arrays are loaded to the CPU, or with
-    map_location='cuda' to the GPU; files whose members declare more than `max_bytes` unpacked
-    (default minigan.data.limits.MAX_STATE_BYTES) are refused."""
+    map_location='cuda' to the GPU. Files whose members declare more than `max_bytes` unpacked
+    (default minigan.data.limits.MAX_STATE_BYTES), or tensors claiming more, are refused."""
     if map_location not in (None, "cpu") and not str(map_location).startswith("cuda"):
         raise ValueError(f"minigan.load: map_location must be None, 'cpu' or 'cuda', got {map_location!r}")
     try:
@@ -113,7 +113,7 @@ def load(path, map_location=None, max_bytes=None):
             if MANIFEST in archive.namelist():
                 obj = _decode_archive(archive, path)
             elif torch_file.folder(archive) is not None:
-                obj = torch_file.read(archive, str(path))
+                obj = torch_file.read(archive, str(path), max_bytes)
             else:
                 raise SerializationError(f"{path} is a zip archive, but neither minigan.save nor torch.save "
                                          f"wrote it (it has no {MANIFEST} and no <folder>/data.pkl)")

@@ -21,7 +21,7 @@ import reprlib
 import numpy as np
 
 from .errors import DatasetError
-from .limits import ZIP_ERRORS
+from .limits import MAX_STATE_BYTES, ZIP_ERRORS, format_size
 from .safe_pickle import Placeholder, Refused, RestrictedUnpickler, load_checked
 
 # What torch.save of the old format (torch < 1.6, or _use_new_zipfile_serialization=False)
@@ -69,8 +69,9 @@ def folder(archive):
     return tops[0] if len(tops) == 1 else None
 
 
-def read(archive, source):
-    """The object in the torch.save archive (a zipfile.ZipFile), tensors as NumPy arrays."""
+def read(archive, source, max_bytes=None):
+    """The object in the torch.save archive (a zipfile.ZipFile), tensors as NumPy arrays, none
+    declaring more than `max_bytes` (default MAX_STATE_BYTES)."""
     prefix = folder(archive)
     if prefix is None:
         raise DatasetError(f"{source} is a zip archive but not a torch.save file: it has no single "
@@ -81,7 +82,8 @@ def read(archive, source):
         raise DatasetError(f"{source}: its byteorder member says {reprlib.repr(byteorder)}, not little or big")
     pickled = _member(archive, prefix + "data.pkl", source)
     unpickler = _TorchUnpickler(io.BytesIO(pickled), len(pickled), archive, prefix,
-                                "<" if byteorder == b"little" else ">", source)
+                                "<" if byteorder == b"little" else ">", source,
+                                MAX_STATE_BYTES if max_bytes is None else max_bytes)
     return load_checked(unpickler, source)
 
 
@@ -99,7 +101,7 @@ def _rebuild_tensor_v2(load, storage, offset, size, stride, requires_grad, hooks
     if not isinstance(storage, _Storage):
         raise Refused(f"{what} given a {type(storage).__name__} for its storage")
     if not (_naturals(size) and _naturals(stride) and len(size) == len(stride) and type(offset) is int
-            and offset >= 0 and requires_grad in (True, False)):
+            and offset >= 0 and type(requires_grad) is bool):
         raise Refused(f"{what}: size and stride must be tuples of as many non-negative ints, offset a "
                       f"non-negative int")
     if not (isinstance(hooks, dict) and not hooks and not metadata):
@@ -108,12 +110,14 @@ def _rebuild_tensor_v2(load, storage, offset, size, stride, requires_grad, hooks
     last = offset + sum((n - 1) * s for n, s in zip(size, stride)) if math.prod(size) else offset - 1
     if last >= len(elements):
         raise Refused(f"{what} reaches element {last} of its storage, which has {len(elements)}")
+    if math.prod(size) * elements.itemsize > load.max_bytes:  # overlapping views, stride 0, can claim any size
+        raise Refused(f"{what} declares more than {format_size(load.max_bytes)} of elements")
     view = np.lib.stride_tricks.as_strided(elements[offset:], size, [s * elements.itemsize for s in stride])
     return Placeholder(view)
 
 
 def _rebuild_parameter(load, data, requires_grad, hooks):
-    if not isinstance(data, Placeholder) or requires_grad not in (True, False) or not isinstance(hooks, dict) or hooks:
+    if not isinstance(data, Placeholder) or type(requires_grad) is not bool or not isinstance(hooks, dict) or hooks:
         raise Refused("torch._utils._rebuild_parameter: only a tensor without backward hooks is allowed")
     return data
 
@@ -138,9 +142,10 @@ class _TorchUnpickler(RestrictedUnpickler):
     }
     ALLOW = "tensors of bool, integer, float and complex storages, OrderedDict and plain containers"
 
-    def __init__(self, file, size, archive, prefix, byteorder, source):
+    def __init__(self, file, size, archive, prefix, byteorder, source, max_bytes):
         super().__init__(file, size)
         self.archive, self.prefix, self.byteorder, self.source = archive, prefix, byteorder, source
+        self.max_bytes = max_bytes
         self.storages = {}
 
     def persistent_load(self, pid):

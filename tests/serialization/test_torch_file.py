@@ -183,6 +183,7 @@ def rebuild(pid, offset, size, stride):
     (rebuild(storage("FloatStorage", "0", 2), 0, (3,), (1,)), "reaches element 2 of its storage, which has 2"),
     (rebuild(storage("FloatStorage", "0", 2), 1, (2, 2), (0, 1)), "reaches element 2 of its storage"),
     (rebuild(storage("FloatStorage", "0", 2), -1, (1,), (1,)), "size and stride must be tuples"),
+    (rebuild(storage("FloatStorage", "0", 2), 0, (1 << 30, 1 << 10), (0, 0)), r"declares more than 4\.0 GiB"),
     (rebuild(storage("FloatStorage", "0", 2), 0, (2,), (-1,)), "size and stride must be tuples"),
     (rebuild(storage("FloatStorage", "0", 3), 0, (1,), (1,)), r"holds 8 bytes, not 12"),
     (rebuild(storage("DoubleStorage", "0", 2), 0, (1,), (1,)), r"holds 8 bytes, not 16"),
