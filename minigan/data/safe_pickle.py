@@ -74,7 +74,7 @@ class PlaceholderArray(Placeholder):
         if self.value is not None or not (type(state) is tuple and len(state) == 5 and state[0] == 1
                                           and isinstance(state[2], PlaceholderDtype) and state[3] in (True, False)):
             raise Refused(f"numpy array state {reprlib.repr(state)}: expected (1, shape, dtype, fortran, data) "
-                           f"once, after _reconstruct")
+                          f"once, after _reconstruct")
         self.value = _array(state[4], state[2].value, state[1], "F" if state[3] else "C", "numpy array state")
 
 
@@ -106,7 +106,7 @@ def _codecs_encode(load, text, encoding):
     # Python 3 pickles bytes at protocols 0-2 as _codecs.encode(str, 'latin1').
     if type(text) is not str or encoding != "latin1":
         raise Refused(f"_codecs.encode({type(text).__name__}, {reprlib.repr(encoding)}): only "
-                       f"_codecs.encode(str, 'latin1'), which is how bytes are pickled, is allowed")
+                      f"_codecs.encode(str, 'latin1'), which is how bytes are pickled, is allowed")
     load.spend(len(text), "_codecs.encode")
     return text.encode("latin1")
 
@@ -133,7 +133,7 @@ def _dtype(load, name, align, copy):
             pass
     kind = _KIND_NAMES.get(text[:1], "") if isinstance(text, str) else ""
     raise Refused(f"numpy.dtype({reprlib.repr(name)}), a non-numeric dtype{kind}: only bool, integer, "
-                   f"float and complex dtypes are allowed")
+                  f"float and complex dtypes are allowed")
 
 
 def _reconstruct(load, cls, shape, typecode):
@@ -141,7 +141,7 @@ def _reconstruct(load, cls, shape, typecode):
     # another shape would be allocated here, before the state could be checked.
     if cls is not _NDARRAY or shape != (0,) or typecode not in (b"b", "b"):
         raise Refused(f"numpy _reconstruct{reprlib.repr((cls, shape, typecode))}: only the empty "
-                       f"ndarray that numpy writes is allowed")
+                      f"ndarray that numpy writes is allowed")
     return PlaceholderArray()
 
 

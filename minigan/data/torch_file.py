@@ -97,7 +97,8 @@ def _member(archive, name, source):
 # The stand-ins; each takes the unpickler first.
 
 def _rebuild_tensor_v2(load, storage, offset, size, stride, requires_grad, hooks, metadata=None):
-    what = f"torch._utils._rebuild_tensor_v2(offset={offset!r}, size={reprlib.repr(size)}, stride={reprlib.repr(stride)})"
+    what = (f"torch._utils._rebuild_tensor_v2(offset={offset!r}, size={reprlib.repr(size)}, "
+            f"stride={reprlib.repr(stride)})")
     if not isinstance(storage, _Storage):
         raise Refused(f"{what} given a {type(storage).__name__} for its storage")
     if not (_naturals(size) and _naturals(stride) and len(size) == len(stride) and type(offset) is int

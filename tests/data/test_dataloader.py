@@ -95,8 +95,7 @@ def test_shuffle_covers_every_sample_once_per_epoch_and_reshuffles():
 
 
 def test_the_same_seed_gives_the_same_epochs_and_drop_last_drops_the_partial_batch():
-    make = lambda: DataLoader(Samples(10, lambda i: i), batch_size=4, shuffle=True, seed=1, drop_last=True)  # noqa: E731
-    a, b = make(), make()
+    a, b = (DataLoader(Samples(10, lambda i: i), batch_size=4, shuffle=True, seed=1, drop_last=True) for _ in "ab")
     assert [ids(a) for _ in range(3)] == [ids(b) for _ in range(3)]
     assert len(a) == 2 and all(len(batch) == 4 for batch in ids(a))
 

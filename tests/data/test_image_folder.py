@@ -18,7 +18,8 @@ def write_image(path, array, **options):
 
 @pytest.fixture
 def folder(tmp_path):
-    """root/cat (2 PNGs, one RGBA, one grey in a sub-folder), root/dog (a JPEG), a text file, an empty non-class file."""
+    """root/cat: 3 PNGs (RGB, RGBA, grey in a sub-folder) and a text file; root/dog: a JPEG;
+    root/README, a file beside the class folders."""
     rng = np.random.default_rng(0)
     root = tmp_path / "images"
     pixels = {
