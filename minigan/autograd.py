@@ -25,9 +25,9 @@ def no_grad():
 class Tensor:
     """An array with an optional gradient and the Function that produced it.
 
-    Its operators (+ - * / @, unary -, reshape, sum, mean) are ops like any other; the package
-    binds them from minigan.functional.arithmetic on import (setup_tensor), so that this engine,
-    below the ops, imports none of them.
+    Its operators (+ - * / @ ** < == ..., indexing) and op methods (exp, sum, max, view, ...) are
+    ops like any other; the package binds them from minigan.functional.arithmetic on import
+    (setup_tensor), so that this engine, below the ops, imports none of them.
     """
 
     __array_priority__ = 1000  # so `ndarray * Tensor` defers to Tensor.__rmul__
@@ -43,12 +43,35 @@ class Tensor:
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
     is_leaf = property(lambda self: self.creator is None)
     device = property(lambda self: backend.device_of(self.data))
 
+    def size(self, dim=None):
+        """The shape as a tuple, or the size of dimension dim (negative counts from the end),
+        as torch's Tensor.size()."""
+        if dim is None:
+            return self.shape
+        if not -self.ndim <= dim < self.ndim:
+            raise IndexError(f"size({dim}): dim out of range for a tensor of shape {self.shape} "
+                             f"(expected a dim in [{-self.ndim}, {self.ndim - 1}])")
+        return self.shape[dim]
+
+    def numel(self):
+        return self.data.size
+
+    def dim(self):
+        return self.ndim
+
     def __len__(self):
         return len(self.data)
+
+    def __bool__(self):
+        """As torch: the truth of a one-element tensor; ambiguous otherwise (not len(self) != 0,
+        which `if tensor == other:` would silently use once == returns a tensor)."""
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous: "
+                               f"use .any() or .all() of its data, or compare its .item()")
+        return bool(self.data)
 
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
@@ -72,7 +95,7 @@ class Tensor:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input of the ops that made it had requires_grad=True)")
         if gradient is None:
-            if self.size != 1:
+            if self.numel() != 1:
                 raise RuntimeError(f"backward() without a gradient needs a scalar output, "
                                    f"but this tensor has shape {self.shape}; pass gradient= "
                                    f"of that shape")

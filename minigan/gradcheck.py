@@ -44,7 +44,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-7, rtol=1e-5, elementwise_limit=512,
     for t, grad in zip(checked, analytic):
         position = next(i for i, x in enumerate(inputs) if x is t)
         where = f"input {position} (shape {t.shape})"
-        if t.size <= elementwise_limit:
+        if t.numel() <= elementwise_limit:
             _check_elements(t, grad, loss, eps, atol, rtol, where)
         else:
             _check_directions(t, grad, loss, eps, atol, rtol, where, rng, directions)
@@ -71,7 +71,7 @@ def _check_elements(t, grad, loss, eps, atol, rtol, where):
     bad = ~numpy.isclose(grad, numeric, atol=atol, rtol=rtol)
     if bad.any():
         worst = numpy.unravel_index(numpy.argmax(numpy.abs(grad - numeric) * bad), t.shape)
-        raise GradcheckError(f"gradcheck failed for {where}: {int(bad.sum())} of {t.size} elements "
+        raise GradcheckError(f"gradcheck failed for {where}: {int(bad.sum())} of {t.numel()} elements "
                              f"differ; worst at index {tuple(int(i) for i in worst)}: backward gives "
                              f"{grad[worst]:.10g}, finite differences {numeric[worst]:.10g}")
 

@@ -64,12 +64,12 @@ class FlatParameters:
 
     def __init__(self, params):
         xp = array_module(params[0].data)
-        dtype, total = params[0].dtype, sum(p.size for p in params)
+        dtype, total = params[0].dtype, sum(p.numel() for p in params)
         self.buffers = {role: xp.zeros(total, dtype) for role in self.ROLES}
         self.slices, start = {}, 0
         for p in params:
-            self.slices[p] = slice(start, start + p.size)
-            start += p.size
+            self.slices[p] = slice(start, start + p.numel())
+            start += p.numel()
             self.view("param", p)[...] = p.data
             p.data = self.view("param", p)
             p.grad_buffer = self.view("grad", p)

@@ -22,7 +22,7 @@ def np_(a):
 def test_data_is_the_backend_array(xp, tensor):
     x = tensor([[1.0, 2.0], [3.0, 4.0]])
     assert backend.array_module(x.data) is xp
-    assert x.shape == (2, 2) and x.ndim == 2 and x.size == 4 and len(x) == 2
+    assert x.shape == (2, 2) and x.ndim == 2 and x.numel() == 4 and len(x) == 2
     assert x.device == ("cpu" if xp is numpy else "cuda")
     assert x.is_leaf and not x.requires_grad and x.grad is None
     numpy.testing.assert_array_equal(x.numpy(), [[1.0, 2.0], [3.0, 4.0]])

@@ -128,7 +128,7 @@ def test_adam_steps_every_parameter_in_one_kernel_call(xp, rng, monkeypatch):
     monkeypatch.setattr(kernels, "adam_update", lambda param, *args: calls.append(param.size) or
                         fused(param, *args))
     model = _mlp(nn).to(device=device_of(xp), dtype=f64)
-    sizes = [p.size for p in model.parameters()]
+    sizes = [p.numel() for p in model.parameters()]
     opt = optim.Adam(model.parameters(), lr=0.01)
     for step in range(3):
         opt.zero_grad()

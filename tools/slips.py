@@ -74,7 +74,7 @@ SLIPS = [
     Slip("grad_shares_memory", "minigan/autograd.py", "tensor.grad = grad.copy()", "tensor.grad = grad",
          ("tests/test_autograd.py",), "two leaves' .grad share one array"),
     # --- functional ops -----------------------------------------------------------------------
-    Slip("sum_to_drops_keepdims", "minigan/functional/arithmetic.py",
+    Slip("sum_to_drops_keepdims", "minigan/functional/broadcast.py",
          "return grad.sum(axis=axes, keepdims=True).reshape(shape)",
          "return grad.sum(axis=axes[:1], keepdims=True).reshape(shape)",
          (PARITY, "-k", "add or mul"), "broadcasting's gradient sums over only the first broadcast axis"),

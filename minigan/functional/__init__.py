@@ -1,12 +1,16 @@
-"""Differentiable ops, with torch.nn.functional's names and signatures."""
-from .activation import leaky_relu, relu, sigmoid, tanh
-from .arithmetic import flatten, matmul, mean, reshape, sum
+"""Differentiable ops, with torch.nn.functional's (and torch's) names and signatures."""
+from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, tanh
+from .arithmetic import matmul
 from .batchnorm import batch_norm
 from .conv import conv2d, conv_transpose2d
+from .indexing import getitem
 from .linear import linear
 from .loss import binary_cross_entropy_with_logits
+from .math import abs, clamp, eq, exp, ge, gt, le, log, lt, maximum, minimum, ne, pow, sqrt, where
+from .normalization import group_norm, instance_norm, layer_norm
 from .pooling import avg_pool2d, max_pool2d
+from .reduction import argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from .shape import cat, chunk, expand, flatten, permute, reshape, split, squeeze, stack, transpose, unsqueeze, view
 
-__all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
-           "flatten", "leaky_relu", "linear", "matmul", "max_pool2d", "mean", "relu", "reshape", "sigmoid",
-           "sum", "tanh"]
+# Every op imported above (the family modules themselves are not callable).
+__all__ = sorted(name for name, value in globals().items() if callable(value) and not name.startswith("_"))

@@ -55,3 +55,69 @@ def tanh(input):  # noqa: A002
 
 def sigmoid(input):  # noqa: A002
     return Sigmoid()(input)
+
+
+# --- smooth activations: GELU, SiLU, ELU ----------------------------------------------------
+
+def _out_of_place(name, inplace):
+    if inplace:
+        raise NotImplementedError(f"{name}: inplace=True is not supported: minigan's activations return a new "
+                                  f"tensor (use y = {name}(x))")
+
+
+class GELU(Function):
+    """x * Phi(x), exactly (erf) or with torch's tanh approximation; saves x, as torch does."""
+
+    def __init__(self, approximate):
+        self.approximate = approximate
+
+    def forward(self, x):
+        self.x = x
+        return kernels(array_module(x)).gelu(x, self.approximate)
+
+    def backward(self, grad):
+        return kernels(array_module(grad)).gelu_backward(grad, self.x, self.approximate)
+
+
+class SiLU(Function):
+    """x * sigmoid(x); saves x and sigmoid(x), from which the slope is s (1 + x (1 - s))."""
+
+    def forward(self, x):
+        self.x, self.s = x, kernels(array_module(x)).sigmoid(x)
+        return x * self.s
+
+    def backward(self, grad):
+        return grad * self.s * (1 + self.x * (1 - self.s))
+
+
+class ELU(Function):
+    """x > 0 ? x : alpha (exp(x) - 1); saves x. The slope at 0 is alpha (the negative side's), as
+    torch's."""
+
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = array_module(x)
+        self.x = x
+        negative = self.alpha * xp.expm1(xp.minimum(x, 0))  # exp of the positive side would overflow
+        return xp.where(x > 0, x, negative.astype(x.dtype, copy=False))
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        slope = self.alpha * xp.exp(xp.minimum(self.x, 0))
+        return xp.where(self.x > 0, grad, (grad * slope).astype(grad.dtype, copy=False))
+
+
+def gelu(input, approximate="none"):  # noqa: A002
+    return GELU(approximate)(input)
+
+
+def silu(input, inplace=False):  # noqa: A002
+    _out_of_place("silu", inplace)
+    return SiLU()(input)
+
+
+def elu(input, alpha=1.0, inplace=False):  # noqa: A002
+    _out_of_place("elu", inplace)
+    return ELU(alpha)(input)

@@ -1,16 +1,7 @@
-"""Tensor arithmetic with NumPy broadcasting, reshape and reductions."""
+"""Tensor arithmetic with NumPy broadcasting, and setup_tensor: every op bound to Tensor."""
 from ..autograd import Function, Tensor
-from ..backend import array_module
-
-
-def sum_to(grad, shape):
-    """Sum a broadcast gradient back down to the operand's shape."""
-    if grad.shape == shape:
-        return grad
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, size in enumerate(shape)
-                                      if size == 1 and grad.shape[lead + i] != 1)
-    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+from . import indexing, math, reduction, shape
+from .broadcast import sum_to
 
 
 class Add(Function):
@@ -75,37 +66,6 @@ class MatMul(Function):
         return grad_a, grad_b
 
 
-class Reshape(Function):
-    def __init__(self, shape):
-        self.shape = shape
-
-    def forward(self, a):
-        self.in_shape = a.shape
-        try:
-            return a.reshape(self.shape)
-        except ValueError:
-            raise ValueError(f"reshape: cannot reshape {a.shape} ({a.size} elements) "
-                             f"into {self.shape}") from None
-
-    def backward(self, grad):
-        return grad.reshape(self.in_shape)
-
-
-class Sum(Function):
-    def __init__(self, dim, keepdim):
-        self.dim, self.keepdim = dim, keepdim
-
-    def forward(self, a):
-        self.in_shape = a.shape
-        return a.sum(axis=self.dim, keepdims=self.keepdim)
-
-    def backward(self, grad):
-        xp = array_module(grad)
-        if self.dim is not None and not self.keepdim:
-            grad = xp.expand_dims(grad, self.dim)
-        return xp.ascontiguousarray(xp.broadcast_to(grad, self.in_shape))
-
-
 def add(a, b):
     return Add()(a, b)
 
@@ -130,29 +90,9 @@ def matmul(a, b):
     return MatMul()(a, b)
 
 
-def reshape(a, *shape):
-    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    return Reshape(shape)(a)
-
-
-def sum(a, dim=None, keepdim=False):  # noqa: A001  (torch's name)
-    return Sum(dim, keepdim)(a)
-
-
-def mean(a, dim=None, keepdim=False):
-    dims = range(a.ndim) if dim is None else (dim,) if isinstance(dim, int) else dim
-    count = 1
-    for d in dims:
-        count *= a.shape[d]
-    return sum(a, dim, keepdim) / count
-
-
-def flatten(a, start_dim=1):
-    return reshape(a, *a.shape[:start_dim], -1)
-
-
 def setup_tensor():
-    """Bind these ops to Tensor as its operators and methods (called once, by minigan/__init__)."""
+    """Bind the ops to Tensor as its operators and methods, under torch's names (called once, by
+    minigan/__init__)."""
     def reflected(op):  # `other OP tensor`, where other is no Tensor: op(other, tensor)
         return lambda self, other: op(other, self)
     Tensor.__neg__ = neg
@@ -161,4 +101,15 @@ def setup_tensor():
     Tensor.__mul__, Tensor.__rmul__ = mul, reflected(mul)
     Tensor.__truediv__, Tensor.__rtruediv__ = div, reflected(div)
     Tensor.__matmul__, Tensor.__rmatmul__ = matmul, reflected(matmul)
-    Tensor.reshape, Tensor.sum, Tensor.mean = reshape, sum, mean
+    Tensor.__pow__, Tensor.__rpow__ = math.pow, reflected(math.pow)
+    Tensor.__abs__ = math.abs
+    Tensor.__eq__, Tensor.__ne__ = math.eq, math.ne
+    Tensor.__lt__, Tensor.__le__, Tensor.__gt__, Tensor.__ge__ = math.lt, math.le, math.gt, math.ge
+    Tensor.__getitem__ = indexing.getitem
+    Tensor.where = lambda self, condition, other: math.where(condition, self, other)
+    for module, names in [
+            (math, "abs clamp eq exp ge gt le log lt maximum minimum ne pow sqrt"),
+            (reduction, "argmax argmin logsumexp max mean min std sum var"),
+            (shape, "chunk expand flatten permute reshape split squeeze transpose unsqueeze view")]:
+        for name in names.split():
+            setattr(Tensor, name, getattr(module, name))

@@ -79,7 +79,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
                              f"{tuple(input.shape)}, got {tuple(v.shape)}")
     running_mean, running_var = unwrap(running_mean), unwrap(running_var)
     if training:
-        if input.size // channels < 2:
+        if input.numel() // channels < 2:
             raise ValueError(f"batch_norm: training needs more than 1 value per channel, "
                              f"got input shape {tuple(input.shape)}")
         fn = BatchNormTrain(running_mean, running_var, momentum, eps)

@@ -51,19 +51,52 @@ class Module:
     def forward(self, *args):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    # --- traversal ---------------------------------------------------------
-    def named_modules(self, prefix="", memo=None):
-        """Each module once (a shared one under its first name), parents before children."""
+    def add_module(self, name, module):
+        """Register module (or None) as the child `name`, as torch's add_module."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string, got {type(name).__name__}")
+        if "." in name or not name:
+            raise KeyError(f"module name can't contain \".\" or be empty, got {name!r}")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        self._modules[name] = module
+
+    # --- traversal (torch's orders: parents before children, each module once) ---------
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(name, module) for this module and every descendant, depth first; a shared module once,
+        under its first name, unless remove_duplicate=False."""
         memo = set() if memo is None else memo
         if id(self) in memo:
             return
-        memo.add(id(self))
+        if remove_duplicate:
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+            if child is not None:
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
+
+    def modules(self):
+        return (module for _, module in self.named_modules())
+
+    def named_children(self):
+        """(name, child) for each direct child, a shared one once."""
+        seen = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
 
     def children(self):
-        return iter(self._modules.values())
+        return (child for _, child in self.named_children())
+
+    def apply(self, fn):
+        """fn(module) on every descendant, children before their parent, then on self; returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     def _named(self, table):
         seen = set()  # a tied tensor is listed once, as in PyTorch
@@ -113,16 +146,30 @@ class Module:
         return missing, unexpected
 
     def train(self, mode=True):
-        for _, module in self.named_modules():
+        if not isinstance(mode, bool):
+            raise ValueError(f"train(mode): mode is expected to be a bool, got {mode!r}")
+        for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self
 
     def eval(self):
         return self.train(False)
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
+        """Drop every parameter's gradient (set_to_none=True, torch's default), or fill it with zeros."""
         for p in self.parameters():
-            p.grad = None
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad[...] = 0
+
+    def requires_grad_(self, requires_grad=True):
+        """Whether autograd records gradients for this module's parameters (False freezes them)."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
 
     def to(self, device=None, dtype=None):
         """Move every parameter and buffer to device ('cpu' or 'cuda') and/or float dtype."""
@@ -131,6 +178,29 @@ class Module:
             if tensor.grad is not None:
                 tensor.grad = _convert(tensor.grad, device, dtype)
         return self
+
+
+    # --- printing, as torch's: extra_repr() on one line, then each child indented ------------
+    def extra_repr(self):
+        """The module's settings, as its repr shows them in parentheses (torch's hook)."""
+        return ""
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): {indent(repr(child))}" for name, child in self._modules.items()]
+        lines = extra_lines + child_lines
+        if not lines:
+            return f"{type(self).__name__}()"
+        if len(extra_lines) == 1 and not child_lines:
+            return f"{type(self).__name__}({extra_lines[0]})"
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def indent(text, spaces=2):
+    """text with every line but the first indented (a child's repr inside its parent's)."""
+    first, *rest = text.split("\n")
+    return "\n".join([first, *(" " * spaces + line for line in rest)])
 
 
 def _convert(array, device, dtype):

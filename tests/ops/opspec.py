@@ -229,9 +229,6 @@ class TorchFunctional:
     def reshape(self, a, *shape):
         return a.reshape(*shape)
 
-    def flatten(self, a, start_dim=1):  # minigan's default is nn.Flatten's
-        return self.torch.flatten(a, start_dim)
-
     def __getattr__(self, name):
         found = getattr(self.torch.nn.functional, name, None)
         return found if found is not None else getattr(self.torch, name)
@@ -263,7 +260,8 @@ def upstream_gradients(rng, dtype):
 def _collect(case, inputs, output):
     """A run's output, and by input position each gradient and each state, as they are."""
     pairs = [(i, spec, x) for i, (spec, x) in enumerate(zip(case.inputs, inputs)) if isinstance(spec, Input)]
-    return Run(output, {i: x.grad for i, spec, x in pairs if spec.grad},
+    # A non-differentiable op's inputs may require grad (its output must not): no gradients to compare.
+    return Run(output, {i: x.grad for i, spec, x in pairs if spec.grad and case.op.differentiable},
                {i: x for i, spec, x in pairs if spec.state})
 
 

@@ -1,5 +1,6 @@
 """The specs of the first ops: convolution, transposed convolution, batchnorm, pooling, the
-activations, linear, the BCE loss and tensor arithmetic (the format is in ../opspec.py)."""
+activations, linear, the BCE loss and tensor arithmetic (the format is in ../opspec.py); the
+reductions, shape ops and elementwise math have their own modules here."""
 import itertools
 import math
 
@@ -268,31 +269,6 @@ MATMUL = Op(
     call=lambda F, a, b, form: a @ b if form == "operator" else F.matmul(a, b),
     errors=[bad("matmul: cannot multiply shapes (2, 3) and (4, 5)", (2, 3), (4, 5), form="operator")])
 
-RESHAPE = Op(
-    "reshape", lambda shape: [shape],
-    grid(shape=[(2, 3, 2, 2)], to=[(6, 4), ((4, -1),), (2, 12)], form=["method", "function"], checks=HOST)
-    + case(shape=(2, 3, 2, 2), to=((4, -1),), form="method", checks={DEVICE}),
-    call=lambda F, a, to, form: a.reshape(*to) if form == "method" else F.reshape(a, *to),
-    errors=[bad("reshape: cannot reshape (2, 3) (6 elements) into (4, 2)", (2, 3), to=(4, 2), form="method")])
-
-FLATTEN = Op("flatten", lambda shape: [shape], grid(shape=[(2, 3, 2, 2)], start_dim=[None, 2]),
-             call=lambda F, a, start_dim: F.flatten(a) if start_dim is None else F.flatten(a, start_dim))
-
-REDUCTIONS = [dict(dim=d, keepdim=k) for d, k in
-              [(None, False), (0, False), (1, True), (-1, False), (-2, True), ((0, 2), False), ((0, 2), True),
-               ((1, -1), False)]]
-
-
-def reduction(name):
-    return Op(name, lambda shape: [shape],
-              grid(shape=[(2, 3, 4)], dims=REDUCTIONS, form=["method", "function"], checks=HOST)
-              + grid(shape=[(2, 3, 4)], dims=REDUCTIONS[-3:], form=["method"], checks={DEVICE}),
-              call=lambda F, a, dim, keepdim, form: getattr(a, name)(dim, keepdim) if form == "method"
-              else getattr(F, name)(a, dim=dim, keepdim=keepdim))
-
-
-SUM, MEAN = reduction("sum"), reduction("mean")
-
 # Graphs: leaves and an intermediate result used several times (diamonds: their gradients add up),
 # and a chain of every arithmetic op with broadcasting.
 def diamonds(F, a, b):
@@ -305,5 +281,4 @@ ARITHMETIC_CHAIN = Op("arithmetic_chain", lambda: [(3, 4, 5), (4, 5)], case(),
                       call=lambda F, a, b: ((a * b - b / (a * a + 1)) @ b.reshape(5, 4)).sum(0) + (-a).mean())
 
 OPS = [CONV2D, CONV_TRANSPOSE2D, BATCH_NORM, AVG_POOL2D, MAX_POOL2D, LEAKY_RELU, RELU, TANH, SIGMOID, LINEAR,
-       BCE_WITH_LOGITS, ADD, SUB, MUL, DIV, NEG, MATMUL, RESHAPE, FLATTEN, SUM, MEAN, DIAMOND,
-       ARITHMETIC_CHAIN]
+       BCE_WITH_LOGITS, ADD, SUB, MUL, DIV, NEG, MATMUL, DIAMOND, ARITHMETIC_CHAIN]
