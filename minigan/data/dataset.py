@@ -1,6 +1,6 @@
 """Datasets as torch.utils.data knows them: an object with __len__ and __getitem__(index) ->
 sample. LabeledImages holds a labelled image set in memory (CIFAR10 and FashionMNIST are ones);
-TensorDataset pairs arrays row by row."""
+TensorDataset pairs arrays row by row; Subset picks items of another dataset."""
 import numbers
 
 from ..autograd import Tensor
@@ -29,6 +29,19 @@ class LabeledImages:
         if self.target_transform is not None:
             label = self.target_transform(label)
         return image, label
+
+
+class Subset:
+    """The items of `dataset` at `indices`, in that order, as torch.utils.data.Subset."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, indices
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        return self.dataset[self.indices[index]]
 
 
 class TensorDataset:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minigan import Tensor
-from minigan.data import DataLoader, LabeledImages, TensorDataset, default_collate
+from minigan.data import DataLoader, LabeledImages, Subset, TensorDataset, default_collate
 from support.nested import assert_same
 
 torch = pytest.importorskip("torch", reason="PyTorch is the test oracle: pip install torch==2.13.0")
@@ -77,6 +77,15 @@ def test_tensor_dataset_matches_torch():
     assert_same_batches(list(mine), list(theirs))
     row = TensorDataset(Tensor(x), y)[-1]
     assert isinstance(row[0], Tensor) and isinstance(row[1], np.integer) and row[1] == 1
+
+
+def test_a_subset_gives_the_items_at_its_indices_as_torch():
+    dataset = Samples(10, lambda i: (np.full(2, i), i))
+    indices = [7, 2, 2, 9]
+    mine = DataLoader(Subset(dataset, indices), batch_size=3)
+    theirs = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=3)
+    assert len(Subset(dataset, range(4))) == 4
+    assert_same_batches(list(mine), list(theirs))
 
 
 def ids(loader):
