@@ -1,12 +1,16 @@
 """The Tensor API around the ops (their values and gradients are in tests/ops/specs/): size(),
 numel(), dim(), truth values, comparisons that carry no gradient, max(dim)'s (values, indices),
 and the op names bound to Tensor and exported at the top level under torch's names."""
+import inspect
+
 import numpy
 import pytest
 
 import minigan
 from minigan import Tensor
 from minigan import functional as F
+from minigan.functional import indexing, math, reduction, shape
+from ops.specs import OPS
 from minigan.backend import to_numpy
 
 # Ops that torch has both as torch.NAME and as Tensor.NAME; minigan binds and exports each.
@@ -95,3 +99,13 @@ def test_ops_are_tensor_methods_under_torchs_names(name, torch):
 def test_ops_are_exported_at_the_top_level_as_in_torch(name, torch):
     assert hasattr(torch, name)
     assert getattr(minigan, name) is getattr(F, name) and name in minigan.__all__
+
+
+def test_every_op_of_these_families_has_a_spec():
+    """A new op in math, reduction, shape or indexing needs its entry in tests/ops/specs/."""
+    specified = {op.name for op in OPS}
+    ops = {name for module in (math, reduction, shape, indexing) for name, fn in vars(module).items()
+           if callable(fn) and getattr(fn, "__module__", None) == module.__name__ and not name.startswith("_")
+           and inspect.isfunction(fn)}
+    assert {"cat", "getitem", "max", "eq"} <= ops
+    assert ops <= specified, f"no spec: {sorted(ops - specified)}"

@@ -12,7 +12,7 @@ import numbers
 
 from ..autograd import Function, unwrap
 from ..backend import array_module
-from .arithmetic import sum_to
+from .broadcast import sum_to
 
 
 class Normalization(Function):

@@ -12,7 +12,7 @@ from .dims import normalize_dim, normalize_dims
 from .math import maximum, minimum, sqrt
 
 
-def kept_shape(shape, dims):
+def _kept_shape(shape, dims):
     """shape with each of dims set to 1: the shape of a reduction with keepdim=True."""
     return tuple(1 if i in dims else n for i, n in enumerate(shape))
 
@@ -34,7 +34,7 @@ class Sum(Function):
 
     def backward(self, grad):
         xp = array_module(grad)
-        grad = grad.reshape(kept_shape(self.in_shape, self.dims))
+        grad = grad.reshape(_kept_shape(self.in_shape, self.dims))
         return xp.ascontiguousarray(xp.broadcast_to(grad, self.in_shape))
 
 
