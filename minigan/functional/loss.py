@@ -4,18 +4,18 @@ from ..backend import array_module, kernels
 
 
 class BCEWithLogits(Function):
-    """mean(softplus(x) - x * t), written so exp never sees a positive argument; one fused
-    kernel for the terms and one for the input gradient."""
+    """mean(softplus(x) - x * t), written so exp never sees a positive argument. One fused
+    kernel gives the loss and d loss / d x together; backward only scales the latter."""
 
     def forward(self, x, target):
-        self.x, self.target = x, target
-        return kernels(array_module(x)).bce_with_logits_terms(x, target).mean()
+        loss, grad_x = kernels(array_module(x)).bce_with_logits_mean(x, target)
+        self.grad_x = grad_x if self.needs_grad[0] else None
+        self.x = x if self.needs_grad[1] else None
+        return loss
 
     def backward(self, grad):
-        n = self.x.size
-        grad_x = kernels(array_module(grad)).bce_with_logits_backward(self.x, self.target, grad, n) \
-            if self.needs_grad[0] else None
-        grad_t = grad * -self.x / n if self.needs_grad[1] else None
+        grad_x = grad * self.grad_x if self.needs_grad[0] else None
+        grad_t = grad * -self.x / self.x.size if self.needs_grad[1] else None
         return grad_x, grad_t
 
 

@@ -23,5 +23,6 @@ class GraphedStep:
             return self.step(real)
         self.static_real[...] = real.data
         if self.graph is None:
-            self.graph = CudaGraph(lambda: self.step(Tensor(self.static_real)), self.cupy)
+            # The first call was the warm-up: every kernel of the step is compiled and loaded.
+            self.graph = CudaGraph(lambda: self.step(Tensor(self.static_real)), self.cupy, warm_up=False)
         return self.graph.replay().copy()  # the graph's outputs are overwritten by the next replay

@@ -82,6 +82,7 @@ class Trainer:
         fixed = numpy.random.default_rng([config.seed, 2]).standard_normal((SAMPLE_COUNT, config.nz, 1, 1))
         self.fixed_noise = self.to_device(fixed.astype(numpy.float32))
         self.graphed_step = GraphedStep(self.train_step, self.xp) if config.cuda_graph else None
+        self._labels = None  # labels(n)'s (ones, zeros)
         self.step = 0
         self.history = []  # metrics.jsonl records of this run so far
         self.stop_requested = False  # set (by cli.py's signal handler) to end run() after the step in flight
@@ -130,7 +131,7 @@ class Trainer:
         """One D update and one G update; returns the logged scalars (loss_D, loss_G, D(x),
         D(G(z))) as one device array (no host sync)."""
         n = real.shape[0]
-        ones, zeros = Tensor(self.xp.ones(n, numpy.float32)), Tensor(self.xp.zeros(n, numpy.float32))
+        ones, zeros = self.labels(n)
         z = backend.kernels(self.xp).random_normal(self.noise_state, (n, self.config.nz, 1, 1), numpy.float32)
         fake = self.G(Tensor(z))
 
@@ -152,6 +153,13 @@ class Trainer:
         with no_grad():
             return self.xp.stack([loss_D.data, loss_G.data, F.sigmoid(d_real).data.mean(),
                                   F.sigmoid(d_fake).data.mean()])
+
+    def labels(self, n):
+        """The BCE targets of a batch of n, (ones, zeros), made on the first step: a step
+        fills no label vectors (on the GPU, two launches fewer per step)."""
+        if self._labels is None or self._labels[0].shape[0] != n:
+            self._labels = Tensor(self.xp.ones(n, numpy.float32)), Tensor(self.xp.zeros(n, numpy.float32))
+        return self._labels
 
     def update_ema(self):
         decay = self.config.ema
