@@ -68,6 +68,33 @@ def test_a_torch_optimizer_state_dict_round_trips(tmp_path, torch):
     assert_same(minigan.load(tmp_path / "opt.mg"), state)
 
 
+@pytest.mark.parametrize("make", [lambda p: minigan.optim.Adam(p, lr=1e-2, amsgrad=True),
+                                  lambda p: minigan.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True)])
+def test_a_minigan_optimizer_resumed_from_its_saved_state_steps_as_the_original(tmp_path, make):
+    rng = numpy.random.default_rng(3)
+    x = Tensor(rng.standard_normal((4, 3)).astype(numpy.float32))
+
+    def step(model, optimizer):
+        optimizer.zero_grad()
+        (model(x) * model(x)).sum().backward()
+        optimizer.step()
+
+    model = minigan.nn.Linear(3, 2)
+    optimizer = make(model.parameters())
+    step(model, optimizer)
+    minigan.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, tmp_path / "ckpt.mg")
+    checkpoint = minigan.load(tmp_path / "ckpt.mg")
+    assert_same(checkpoint["optimizer"], optimizer.state_dict())
+    resumed = minigan.nn.Linear(3, 2)
+    resumed.load_state_dict(checkpoint["model"])
+    resumed_optimizer = make(resumed.parameters())
+    resumed_optimizer.load_state_dict(checkpoint["optimizer"])
+    step(model, optimizer)
+    step(resumed, resumed_optimizer)
+    for a, b in zip(model.parameters(), resumed.parameters()):
+        numpy.testing.assert_array_equal(a.data, b.data)
+
+
 def test_an_array_saved_twice_is_stored_once_and_loads_as_one_object(tmp_path):
     weight = numpy.arange(6.0)
     minigan.save({"encoder.weight": weight, "decoder.weight": weight, "copy": weight.copy()}, tmp_path / "t.mg")
