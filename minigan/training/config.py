@@ -65,6 +65,11 @@ class Config:
             problems.append(f"matmul must be one of {MATMUL_CHOICES}, got {self.matmul!r}")
         if self.backend != "cupy" and (self.cuda_graph or self.matmul != "auto"):
             problems.append("--cuda-graph and --matmul are for the GPU: add --backend cupy")
+        if self.cuda_graph and self.matmul == "cublas":
+            # Binding the handle to the capture stream is not enough: CuPy 14 sets cuBLAS's stream
+            # again in every gemm call and refuses that while capturing (see minigan/cuda_graph.py).
+            problems.append("--cuda-graph cannot use --matmul cublas yet (CuPy refuses cuBLAS calls "
+                            "during a capture): use --matmul exact or tf32, or auto")
         if problems:
             raise ValueError("invalid training configuration: " + "; ".join(problems))
 
@@ -105,7 +110,7 @@ _HELP = {
     "cuda_graph": "run each training step as one captured CUDA graph (needs --backend cupy)",
     "matmul": "GPU matrix products: cublas; exact (own FP32 GEMM); tf32 (own tensor-core GEMM); "
               f"auto: cublas, or with --cuda-graph {GRAPH_DEFAULT_MATMUL}, the fastest engine verified "
-              "inside a graph (cublas inside a graph is not verified on a GPU yet)",
+              "inside a graph (cublas cannot run inside a graph yet)",
     "dataset": "cifar10, fashion-mnist, folder (your images: --data-dir DIR/<class>/*.png|jpg, "
                "resized and center-cropped to --image-size) or fake",
     "data_dir": "folder holding (or receiving) the data set; with --dataset folder, the image folder",

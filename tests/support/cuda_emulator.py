@@ -476,4 +476,5 @@ class FakeCupy(types.SimpleNamespace):
                                      Device=lambda device_id=0: device)
         super().__init__(RawModule=raw_module, cuda=cuda, ndarray=numpy.ndarray,
                          ascontiguousarray=numpy.ascontiguousarray, asarray=numpy.asarray,
-                         empty=numpy.empty, empty_like=numpy.empty_like, zeros=numpy.zeros)
+                         empty=numpy.empty, empty_like=numpy.empty_like, zeros=numpy.zeros,
+                         arange=numpy.arange, argsort=numpy.argsort, int64=numpy.int64)
