@@ -8,14 +8,16 @@ import numpy as np
 
 from ..autograd import Tensor
 from ..backend import array_module, is_array
+from ..config import config
 
 
 class DataLoader:
     """Iterate over `dataset` in batches of `batch_size` samples, as torch.utils.data.DataLoader.
 
-    Each iteration is one epoch. With shuffle=True every epoch draws a new order from one
-    generator, numpy.random.default_rng(seed): a seed makes the sequence of epochs repeatable,
-    seed=None draws it from the operating system. drop_last=True leaves out a last, smaller batch.
+    Each iteration is one epoch. With shuffle=True every epoch draws a new order: from the
+    loader's own generator, numpy.random.default_rng(seed), given a seed; with seed=None, as torch
+    does, from a generator seeded anew each epoch by minigan's default generator (so that
+    minigan.manual_seed makes it repeatable). drop_last=True leaves out a last, smaller batch.
     collate_fn(list of samples) makes a batch; the default is default_collate.
     """
 
@@ -27,7 +29,7 @@ class DataLoader:
         self.dataset, self.batch_size = dataset, int(batch_size)
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         self.collate_fn = default_collate if collate_fn is None else collate_fn
-        self.generator = np.random.default_rng(seed)
+        self.generator = None if seed is None else np.random.default_rng(seed)
 
     def __len__(self):
         """Batches per epoch."""
@@ -36,7 +38,11 @@ class DataLoader:
 
     def __iter__(self):
         n = len(self.dataset)
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        if self.shuffle:
+            generator = self.generator or np.random.default_rng(config.generator.integers(2**63))
+            order = generator.permutation(n)
+        else:
+            order = np.arange(n)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             yield self.collate_fn([self.dataset[int(i)] for i in order[start:start + self.batch_size]])
 

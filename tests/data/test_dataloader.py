@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import minigan
 from minigan import Tensor
 from minigan.data import DataLoader, LabeledImages, Subset, TensorDataset, default_collate
 from support.nested import assert_same
@@ -107,6 +108,14 @@ def test_the_same_seed_gives_the_same_epochs_and_drop_last_drops_the_partial_bat
     a, b = (DataLoader(Samples(10, lambda i: i), batch_size=4, shuffle=True, seed=1, drop_last=True) for _ in "ab")
     assert [ids(a) for _ in range(3)] == [ids(b) for _ in range(3)]
     assert len(a) == 2 and all(len(batch) == 4 for batch in ids(a))
+
+
+def test_seed_none_follows_minigans_default_generator_as_torch_follows_its_own():
+    loader = DataLoader(Samples(20, lambda i: i), batch_size=20, shuffle=True)
+    minigan.manual_seed(5)
+    first = [ids(loader) for _ in range(2)]
+    minigan.manual_seed(5)
+    assert [ids(loader) for _ in range(2)] == first and first[0] != first[1]
 
 
 def test_seed_none_draws_different_orders():
