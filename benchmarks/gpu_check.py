@@ -258,7 +258,7 @@ def results_folder(args, gpu_name):
 
 def write_summary(record, folder):
     """gpu_check.json and gpu_check.md into folder, each written atomically; returns their paths."""
-    from minigan.training.atomic import write_text
+    from minigan.atomic import write_text
     os.makedirs(folder, exist_ok=True)
     paths = os.path.join(folder, "gpu_check.json"), os.path.join(folder, "gpu_check.md")
     write_text(paths[0], json.dumps(record, indent=1, default=str))

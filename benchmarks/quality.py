@@ -27,7 +27,7 @@ import workloads
 from minigan import backend, data
 from minigan.metrics import frechet_distance, random_features
 from minigan.training import Config, Trainer
-from minigan.training.atomic import write_text
+from minigan.atomic import write_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODES = {"eager": dict(cuda_graph=False),  # cuBLAS on the GPU

@@ -23,6 +23,7 @@ from .functional import (abs, argmax, argmin, cat, chunk, clamp, eq, exp, flatte
                          stack, std, sum, transpose, unsqueeze, var, where)
 from .gradcheck import GradcheckError, gradcheck
 from .init import manual_seed
+from .serialization import SerializationError, load, save
 from .threads import get_num_threads, set_num_threads
 
 functional.arithmetic.setup_tensor()  # Tensor's operators, as DeZero's setup_variable
@@ -32,3 +33,4 @@ __all__ = ["__version__", "Function", "FunctionHook", "GradcheckError", "Tensor"
            "is_grad_enabled", "le", "log", "logsumexp", "lt", "manual_seed", "matmul", "max", "maximum", "mean",
            "min", "minimum", "ne", "nn", "no_grad", "optim", "permute", "pow", "reshape", "set_num_threads", "split", "sqrt", "squeeze",
            "stack", "std", "sum", "tensor", "transpose", "unsqueeze", "var", "where"]
+__all__ += ["SerializationError", "load", "save"]

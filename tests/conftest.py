@@ -12,6 +12,7 @@ the cuda kernel table alone on the emulator.
 import collections
 import contextlib
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy
@@ -144,6 +145,26 @@ def device_xp(request):
         return backend.require_cupy()
     except RuntimeError as error:  # require_cupy says what is missing
         pytest.skip(str(error))
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(name, size, *options): a fresh tmpfs at tmp_path/name, unmounted afterwards."""
+    mounted = []
+
+    def mount(name, size, *options):
+        point = tmp_path / name
+        point.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join([f"size={size}", *options]),
+                                 "tmpfs", str(point)], capture_output=True, text=True)
+        if result.returncode:
+            pytest.skip(f"mounting a tmpfs is not permitted here (run as root): {result.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in reversed(mounted):
+        subprocess.run(["umount", "-l", str(point)], check=True)
 
 
 # The fast op checks run first, so that a wrong op fails in seconds; then the rest of

@@ -42,7 +42,7 @@ SLIPS = [
          '    ("__builtin__", "set"): _set,\n    ("builtins", "getattr"): getattr,\n}',
          ("tests/data/test_safe_pickle_allowlist.py",),
          "the safe unpickler allows one more callable, builtins.getattr"),
-    Slip("atomic_write_without_fsync", "minigan/training/atomic.py",
+    Slip("atomic_write_without_fsync", "minigan/atomic.py",
          "with open(tmp, \"rb+\") as f:\n            os.fsync(f.fileno())",
          "with open(tmp, \"rb+\") as f:\n            f.flush()",
          ("tests/training/test_atomic.py",),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dataset import LabeledImages
 from .download import download as fetch, safe_extract
 from .errors import DatasetError
 from .limits import open_regular
@@ -13,6 +14,7 @@ from .safe_pickle import safe_load
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 _PY_DIR, _PY_TAR = "cifar-10-batches-py", "cifar-10-python.tar.gz"
 _BIN_DIR, _BIN_TAR = "cifar-10-batches-bin", "cifar-10-binary.tar.gz"
@@ -45,6 +47,16 @@ def cifar10(root, train=True, download=True, url=CIFAR10_URL, md5=CIFAR10_MD5, p
             f"--dataset fashion-mnist (works offline with Debian's dataset-fashion-mnist package)."
         ) from exc
     return cifar10(root, train, download=False, url=url, md5=md5, progress=progress)
+
+
+class CIFAR10(LabeledImages):
+    """torchvision.datasets.CIFAR10: item i is (image uint8 (3, 32, 32), label); see LabeledImages.
+    Found as cifar10() finds it; download=True may fetch it into root."""
+
+    def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
+        images, labels = cifar10(root, train, download=download)
+        super().__init__(images, labels, CLASSES, transform, target_transform)
+        self.train = train
 
 
 def _obtain(root, download, url, md5, progress):

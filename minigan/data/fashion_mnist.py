@@ -1,4 +1,5 @@
-"""Fashion-MNIST from idx .gz files, padded to 32x32 so it fits the DCGAN's 32-pixel layers."""
+"""Fashion-MNIST from idx .gz files: for the DCGAN padded to 32x32 to fit its 32-pixel layers
+(fashion_mnist), and as torchvision's 28x28 dataset (FashionMNIST)."""
 
 import math
 import struct
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dataset import LabeledImages
 from .download import download as fetch
 from .errors import DatasetError
 from .limits import read_gzip
@@ -22,14 +24,32 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # package dataset-fashio
 
 _UBYTE = 0x08  # idx type code of unsigned bytes, the only type Fashion-MNIST uses
 _PAD = 2  # 28 + 2 * 2 = 32
+CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
 def fashion_mnist(root=None, train=True, download=True, progress=True):
-    """Return (images uint8 (N, 1, 32, 32), labels int64 (N,)) of the train or test split.
+    """Return (images uint8 (N, 1, 32, 32), labels int64 (N,)) of the train or test split, the
+    28x28 images padded with 2 black pixels on each side.
 
     Reads from `root` if it has the files, else from Debian's package, else
     downloads into `root`.
     """
+    images, labels = _read_split(root, train, download, progress)
+    return np.pad(images, ((0, 0), (0, 0), (_PAD, _PAD), (_PAD, _PAD))), labels
+
+
+class FashionMNIST(LabeledImages):
+    """torchvision.datasets.FashionMNIST: item i is (image uint8 (1, 28, 28), label), unpadded;
+    see LabeledImages. Found as fashion_mnist() finds it; download=True may fetch it into root."""
+
+    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=False):
+        images, labels = _read_split(root, train, download, progress=True)
+        super().__init__(images, labels, CLASSES, transform, target_transform)
+        self.train = train
+
+
+def _read_split(root, train, download, progress):
+    """(images uint8 (N, 1, 28, 28), labels int64 (N,)) of one split."""
     prefix = "train" if train else "t10k"
     names = (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz")
     folder = _find(root, names, download, progress)
@@ -40,8 +60,7 @@ def fashion_mnist(root=None, train=True, download=True, progress=True):
                            f"got images {images.shape} and labels {labels.shape}")
     if labels.size and labels.max() > 9:
         raise DatasetError(f"{folder / names[1]} has labels outside 0..9")
-    padded = np.pad(images, ((0, 0), (_PAD, _PAD), (_PAD, _PAD)))
-    return padded[:, None], labels.astype(np.int64)
+    return images[:, None], labels.astype(np.int64)
 
 
 def _find(root, names, download, progress):

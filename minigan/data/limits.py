@@ -2,20 +2,28 @@
 
 The real data sets sit far below every limit: CIFAR-10's largest file is 31 MB
 and its archives extract to about 180 MB; Fashion-MNIST's largest file is
-47 MB once decompressed. A file over a limit is not one of them.
+47 MB once decompressed. A file over a limit is not one of them. Saved weights are
+bounded more loosely (a DCGAN's are a few MB); pass max_bytes for a larger model.
 """
 
 import gzip
 import os
 import stat
+import zipfile
 import zlib
 
-from .errors import DatasetError
+from .errors import DatasetError, NotAZipArchive
 
 MAX_FILE_BYTES = 512 << 20  # one data file, or one member of an archive
 MAX_EXTRACT_BYTES = 1 << 30  # all the members of one archive together
 MAX_MEMBERS = 10_000  # members of one archive (CIFAR-10's have 9 or 10)
 MAX_GZIP_BYTES = 256 << 20  # one .gz data file, decompressed
+MAX_IMAGE_PIXELS = 1 << 26  # one image file (67 megapixels), checked before decoding it
+MAX_STATE_BYTES = 4 << 30  # one saved state (minigan.save or torch.save file), its members together
+
+# How zipfile meets a damaged archive: a bad CRC or header, a short read, a bad deflate stream,
+# an unknown version or method, a name that is not UTF-8.
+ZIP_ERRORS = (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError, ValueError)
 
 _CHUNK = 1 << 20
 _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
@@ -63,6 +71,29 @@ def read_gzip(path, max_bytes=None):
     except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(f"{path} is not a readable .gz file ({exc})") from exc
     return data
+
+
+def open_zip(path, max_bytes=None):
+    """A zipfile.ZipFile of `path` once its members are at most MAX_MEMBERS and declare at most
+    `max_bytes` (default MAX_STATE_BYTES as it is when called) unpacked, all together.
+
+    zipfile never unpacks a member past its declared size, so the declared sizes bound memory.
+    Raises FileNotFoundError for a missing file, DatasetError for anything else wrong.
+    """
+    max_bytes = MAX_STATE_BYTES if max_bytes is None else max_bytes
+    open_regular(path, max_bytes).close()  # refuses a FIFO or device before zipfile opens it
+    try:
+        archive = zipfile.ZipFile(path)
+    except ZIP_ERRORS as exc:
+        raise NotAZipArchive(f"{path} is not a readable zip archive; it is truncated or corrupt ({exc})") from None
+    members = archive.infolist()
+    unpacked = sum(member.file_size for member in members)
+    if len(members) > MAX_MEMBERS or unpacked > max_bytes:
+        archive.close()
+        raise DatasetError(f"{path} holds {len(members)} members declaring {format_size(unpacked)} in all, over "
+                           f"the limits ({MAX_MEMBERS} members, {format_size(max_bytes)}); pass a larger "
+                           f"max_bytes if it is a real file")
+    return archive
 
 
 def format_size(n):

@@ -27,7 +27,7 @@ _KIND_NAMES = {"O": " object", "V": " void", "U": " str", "S": " bytes", "M": " 
 _SCALARS = (bytes, bytearray, str, int, float, complex, bool, type(None))
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """A stand-in refused its arguments; safe_load adds the file's name."""
 
 
@@ -46,7 +46,7 @@ class _Ndarray:
 _NDARRAY = _Ndarray()
 
 
-class _Pending:
+class Placeholder:
     """A numpy object the pickle declared; `value` is what was built from it once checked."""
 
     __hash__ = None  # like an array: never a dict key or set member, where it could not be replaced
@@ -55,26 +55,26 @@ class _Pending:
         self.value = value
 
     def __setstate__(self, state):
-        raise _Refused(f"a state for a numpy {type(self.value).__name__} that takes none")
+        raise Refused(f"a state for a numpy {type(self.value).__name__} that takes none")
 
 
-class _PendingDtype(_Pending):
+class PlaceholderDtype(Placeholder):
     def __setstate__(self, state):
         # numpy writes (3, byte order, None, None, None, -1, -1, 0) for every numeric dtype;
         # the rest would describe fields, subarrays or object flags.
         if not (type(state) is tuple and len(state) == 8 and state[0] == 3 and _text(state[1]) in _BYTE_ORDERS
                 and state[2:] == (None, None, None, -1, -1, 0)):
-            raise _Refused(f"numpy.dtype state {reprlib.repr(state)}: only a byte order is allowed")
+            raise Refused(f"numpy.dtype state {reprlib.repr(state)}: only a byte order is allowed")
         self.value = self.value.newbyteorder(_text(state[1]))
 
 
-class _PendingArray(_Pending):
+class PlaceholderArray(Placeholder):
     def __setstate__(self, state):
         # numpy writes (1, shape, dtype, is_fortran, data) once, after _reconstruct
         if self.value is not None or not (type(state) is tuple and len(state) == 5 and state[0] == 1
-                                          and isinstance(state[2], _PendingDtype) and state[3] in (True, False)):
-            raise _Refused(f"numpy array state {reprlib.repr(state)}: expected (1, shape, dtype, fortran, data) "
-                           f"once, after _reconstruct")
+                                          and isinstance(state[2], PlaceholderDtype) and state[3] in (True, False)):
+            raise Refused(f"numpy array state {reprlib.repr(state)}: expected (1, shape, dtype, fortran, data) "
+                          f"once, after _reconstruct")
         self.value = _array(state[4], state[2].value, state[1], "F" if state[3] else "C", "numpy array state")
 
 
@@ -89,12 +89,12 @@ def _array(data, dtype, shape, order, what):
     A view, not a copy: arrays that a pickle builds many times over one buffer cost it once.
     """
     if not (type(shape) is tuple and all(type(n) is int and n >= 0 for n in shape)):
-        raise _Refused(f"{what}: shape {reprlib.repr(shape)} is not a tuple of non-negative ints")
+        raise Refused(f"{what}: shape {reprlib.repr(shape)} is not a tuple of non-negative ints")
     if not isinstance(data, (bytes, bytearray)):
-        raise _Refused(f"{what}: data of type {type(data).__name__}, where only bytes are allowed")
+        raise Refused(f"{what}: data of type {type(data).__name__}, where only bytes are allowed")
     declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if declared != len(data):
-        raise _Refused(f"{what}: an array declared as {dtype} {shape}, {declared} bytes, holds {len(data)} bytes")
+        raise Refused(f"{what}: an array declared as {dtype} {shape}, {declared} bytes, holds {len(data)} bytes")
     array = np.frombuffer(data, dtype).reshape(shape, order=order)
     array.flags.writeable = False  # a bytearray may back other arrays too
     return array
@@ -105,8 +105,8 @@ def _array(data, dtype, shape, order, what):
 def _codecs_encode(load, text, encoding):
     # Python 3 pickles bytes at protocols 0-2 as _codecs.encode(str, 'latin1').
     if type(text) is not str or encoding != "latin1":
-        raise _Refused(f"_codecs.encode({type(text).__name__}, {reprlib.repr(encoding)}): only "
-                       f"_codecs.encode(str, 'latin1'), which is how bytes are pickled, is allowed")
+        raise Refused(f"_codecs.encode({type(text).__name__}, {reprlib.repr(encoding)}): only "
+                      f"_codecs.encode(str, 'latin1'), which is how bytes are pickled, is allowed")
     load.spend(len(text), "_codecs.encode")
     return text.encode("latin1")
 
@@ -120,7 +120,7 @@ def _set(load, items):
 def _bytes(load, *args):
     # Protocols 0-2 pickle b'' as bytes(); bytes(n) would allocate n bytes.
     if args:
-        raise _Refused(f"bytes{reprlib.repr(args)}: only bytes() is allowed")
+        raise Refused(f"bytes{reprlib.repr(args)}: only bytes() is allowed")
     return b""
 
 
@@ -128,40 +128,40 @@ def _dtype(load, name, align, copy):
     text = _text(name)
     if isinstance(text, str) and _DTYPE_NAME.fullmatch(text):
         try:
-            return _PendingDtype(np.dtype(text))
+            return PlaceholderDtype(np.dtype(text))
         except TypeError:  # not a type numpy has, such as 'i3'
             pass
     kind = _KIND_NAMES.get(text[:1], "") if isinstance(text, str) else ""
-    raise _Refused(f"numpy.dtype({reprlib.repr(name)}), a non-numeric dtype{kind}: only bool, integer, "
-                   f"float and complex dtypes are allowed")
+    raise Refused(f"numpy.dtype({reprlib.repr(name)}), a non-numeric dtype{kind}: only bool, integer, "
+                  f"float and complex dtypes are allowed")
 
 
 def _reconstruct(load, cls, shape, typecode):
     # numpy pickles every array as _reconstruct(ndarray, (0,), b'b') and then its state;
     # another shape would be allocated here, before the state could be checked.
     if cls is not _NDARRAY or shape != (0,) or typecode not in (b"b", "b"):
-        raise _Refused(f"numpy _reconstruct{reprlib.repr((cls, shape, typecode))}: only the empty "
-                       f"ndarray that numpy writes is allowed")
-    return _PendingArray()
+        raise Refused(f"numpy _reconstruct{reprlib.repr((cls, shape, typecode))}: only the empty "
+                      f"ndarray that numpy writes is allowed")
+    return PlaceholderArray()
 
 
 def _frombuffer(load, data, dtype, shape, order):
     # Protocol 5 pickles an array as _frombuffer(its bytes, dtype, shape, order).
     _check_dtype(dtype, "numpy _frombuffer")
     if order not in ("C", "F"):
-        raise _Refused(f"numpy _frombuffer with order {reprlib.repr(order)}: only 'C' and 'F' are allowed")
-    return _PendingArray(_array(data, dtype.value, shape, order, "numpy _frombuffer"))
+        raise Refused(f"numpy _frombuffer with order {reprlib.repr(order)}: only 'C' and 'F' are allowed")
+    return PlaceholderArray(_array(data, dtype.value, shape, order, "numpy _frombuffer"))
 
 
 def _scalar(load, dtype, data):
     # numpy pickles a scalar such as np.int64(3) as scalar(dtype, its bytes).
     _check_dtype(dtype, "numpy scalar")
-    return _Pending(_array(data, dtype.value, (), "C", "numpy scalar")[()])
+    return Placeholder(_array(data, dtype.value, (), "C", "numpy scalar")[()])
 
 
 def _check_dtype(dtype, what):
-    if not isinstance(dtype, _PendingDtype):
-        raise _Refused(f"{what} given a {type(dtype).__name__} for its dtype: only a numpy dtype is allowed")
+    if not isinstance(dtype, PlaceholderDtype):
+        raise Refused(f"{what} given a {type(dtype).__name__} for its dtype: only a numpy dtype is allowed")
 
 
 # CIFAR-10's batches were written by Python 2's numpy, which names numpy.core;
@@ -183,27 +183,31 @@ _ALLOWED_GLOBALS = {
 }
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(pickle.Unpickler):
     """Resolves the allowed globals to their stand-ins, which share one budget: together they
     may copy no more than the pickle's own size, so that a small pickle calling them again and
-    again on one shared argument cannot fill memory."""
+    again on one shared argument cannot fill memory. A subclass for another kind of file names
+    its own ALLOWED_GLOBALS ({(module, name): stand-in or tag}) and says what they ALLOW."""
 
-    def __init__(self, file, size, encoding):
+    ALLOWED_GLOBALS = _ALLOWED_GLOBALS
+    ALLOW = "plain containers, bytes, str, numbers and numeric numpy arrays"
+
+    def __init__(self, file, size, encoding="ASCII"):
         super().__init__(file, encoding=encoding)
         self.budget = size
 
     def find_class(self, module, name):
         try:
-            found = _ALLOWED_GLOBALS[(module, name)]
+            found = self.ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise _Refused(f"refused to unpickle global {module}.{name}: only plain containers, bytes, str, "
-                           f"numbers and numeric numpy arrays are allowed") from None
-        return found if found is _NDARRAY else functools.partial(found, self)
+            raise Refused(f"refused to unpickle global {module}.{name}: only {self.ALLOW} "
+                          f"are allowed") from None
+        return functools.partial(found, self) if callable(found) else found  # tags go as they are
 
     def spend(self, n, what):
         self.budget -= n
         if self.budget < 0:
-            raise _Refused(f"{what}: the pickle copies more than its own size, repeating shared data")
+            raise Refused(f"{what}: the pickle copies more than its own size, repeating shared data")
 
 
 def safe_load(file_obj, *, encoding="ASCII"):
@@ -217,8 +221,19 @@ def safe_load(file_obj, *, encoding="ASCII"):
         start = file_obj.tell()
         size = file_obj.seek(0, io.SEEK_END) - start
         file_obj.seek(start)
-        obj = _RestrictedUnpickler(file_obj, size, encoding).load()
-    except _Refused as exc:
+    except OSError as exc:
+        raise DatasetError(f"{source} cannot be read ({exc})") from exc
+    return load_checked(RestrictedUnpickler(file_obj, size, encoding), source)
+
+
+def load_checked(unpickler, source):
+    """What `unpickler` (a RestrictedUnpickler) loads, its placeholders replaced by what they
+    built; any fault is a DatasetError naming `source`."""
+    try:
+        obj = unpickler.load()
+    except DatasetError:  # a fault that a stand-in found in the file around the pickle
+        raise
+    except Refused as exc:
         raise DatasetError(f"{source}: {exc}; it is not a plain data file, so it was not loaded") from None
     except Exception as exc:  # a corrupt pickle can fail in many ways
         raise DatasetError(f"{source} is not a valid pickle ({type(exc).__name__}: {exc})") from exc
@@ -250,6 +265,8 @@ def _scan(root, source):
             continue
         seen[id(item)] = item  # keeps it alive, so that its id is not reused by a rebuilt tuple
         if isinstance(item, dict):
+            # Attributes that BUILD set on an OrderedDict (torch's _metadata) are dropped unread.
+            getattr(item, "__dict__", {}).clear()
             mutables.append(item)
             pending.extend(item.keys())
             pending.extend(item.values())
@@ -261,7 +278,7 @@ def _scan(root, source):
             pending.extend(item)
         elif isinstance(item, (set, frozenset)):  # never hold placeholders, which are unhashable
             pending.extend(item)
-        elif isinstance(item, _Pending):
+        elif isinstance(item, Placeholder):
             if item.value is None:
                 raise DatasetError(f"refused {source}: it holds a numpy array whose data never came")
             built[id(item)] = item.value

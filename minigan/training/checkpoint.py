@@ -14,7 +14,7 @@ import stat
 import numpy
 
 from ..backend import to_numpy
-from .atomic import atomic_path
+from ..atomic import atomic_path
 
 FORMAT = 1
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip

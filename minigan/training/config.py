@@ -2,7 +2,7 @@
 import argparse
 import dataclasses
 
-DATASETS = ("cifar10", "fashion-mnist", "fake")
+DATASETS = ("cifar10", "fashion-mnist", "folder", "fake")
 
 # What a resumed run may change: how long it runs and what it writes, not what it trains.
 RESUMABLE_OVERRIDES = {"epochs", "max_steps", "sample_every", "checkpoint_every", "log_every",
@@ -111,8 +111,9 @@ _HELP = {
     "matmul": "GPU matrix products: cublas; exact (own FP32 GEMM); tf32 (own tensor-core GEMM); "
               f"auto: cublas, or with --cuda-graph {GRAPH_DEFAULT_MATMUL}, the fastest engine verified "
               "inside a graph (cublas cannot run inside a graph yet)",
-    "dataset": "cifar10, fashion-mnist or fake",
-    "data_dir": "folder holding (or receiving) the data set",
+    "dataset": "cifar10, fashion-mnist, folder (your images: --data-dir DIR/<class>/*.png|jpg, "
+               "resized and center-cropped to --image-size) or fake",
+    "data_dir": "folder holding (or receiving) the data set; with --dataset folder, the image folder",
     "image_size": "32, or 64 (adds one block to G and D; images are upsampled 2x)",
     "max_steps": "stop after this many steps in all (0: run --epochs)",
     "ema": "keep an exponential moving average of G with this decay, e.g. 0.999",

@@ -5,7 +5,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy  # noqa: E402
 
-from .atomic import atomic_path  # noqa: E402
+from ..atomic import atomic_path  # noqa: E402
 
 
 def grid(images, nrow=8, padding=2):

@@ -5,7 +5,7 @@ import json
 import os
 
 from . import checkpoint, rundir
-from .atomic import write_text
+from ..atomic import write_text
 from .config import RESUMABLE_OVERRIDES, Config
 
 

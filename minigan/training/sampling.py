@@ -9,7 +9,7 @@ from .. import backend
 from ..autograd import Tensor, no_grad
 from ..models.dcgan import Discriminator, Generator
 from . import checkpoint, images
-from .atomic import atomic_path
+from ..atomic import atomic_path
 from .report import reported
 from .resume import OPTIONAL_SECTIONS, check_against, checkpoint_path, load_checked, section_names
 

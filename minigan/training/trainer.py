@@ -22,7 +22,7 @@ from ..optim import Adam
 from . import images
 from . import resume as resume_rules
 from . import rundir
-from .atomic import write_text
+from ..atomic import write_text
 from .graphed_step import GraphedStep
 from .malloc import keep_freed_memory
 from .progress import Progress
@@ -42,6 +42,9 @@ def load_images(config):
         return data.fake(n=max(1024, 4 * config.batch_size), channels=3, seed=config.seed)[0]
     if config.dataset == "fashion-mnist":
         return data.fashion_mnist(config.data_dir, train=True)[0]
+    if config.dataset == "folder":  # resized and cropped to the model's size as they are read
+        folder = data.ImageFolder(config.data_dir, size=config.image_size)
+        return numpy.stack([folder[i][0] for i in range(len(folder))])
     return data.cifar10(config.data_dir, train=True)[0]
 
 

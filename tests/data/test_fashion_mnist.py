@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minigan.data import DatasetError, fashion_mnist
+from minigan.data import DatasetError, FashionMNIST, fashion_mnist
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 module = importlib.import_module("minigan.data.fashion_mnist")  # the name minigan.data.fashion_mnist is the function
@@ -59,6 +59,24 @@ def test_root_wins_over_debian(tmp_path):
     got_images, got_labels = fashion_mnist(tmp_path, train=False, download=False)
     assert_padded(got_images, images)
     np.testing.assert_array_equal(got_labels, labels)
+
+
+@pytest.mark.parametrize("train, prefix", [(True, "train"), (False, "t10k")])
+def test_the_dataset_gives_28x28_images_with_labels_as_torchvision(tmp_path, train, prefix):
+    images, labels = tiny(seed=3 if train else 4)
+    write_split(tmp_path, prefix, images, labels)
+    dataset = FashionMNIST(tmp_path, train=train)
+    assert len(dataset) == len(images) and dataset.classes[0] == "T-shirt/top" and dataset.classes[9] == "Ankle boot"
+    image, label = dataset[2]
+    assert image.shape == (1, 28, 28) and image.dtype == np.uint8 and type(label) is int
+    np.testing.assert_array_equal(image[0], images[2])
+    assert label == labels[2] and dataset.targets.dtype == np.int64
+
+
+@pytest.mark.skipif(not DEBIAN.is_dir(), reason="needs Debian's dataset-fashion-mnist package")
+def test_the_dataset_reads_the_debian_test_split():
+    dataset = FashionMNIST(train=False)
+    assert len(dataset) == 10000 and np.bincount(dataset.targets).tolist() == [1000] * 10
 
 
 @pytest.mark.parametrize("magic, message", [

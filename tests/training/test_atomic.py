@@ -8,7 +8,7 @@ at that moment, and every rename. strace would see the same calls but is not ins
 """
 import os
 
-from minigan.training import atomic
+from minigan import atomic
 
 
 def record_syscalls(monkeypatch):

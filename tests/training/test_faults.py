@@ -155,27 +155,7 @@ def test_resume_drops_a_torn_line_and_the_temp_files_of_a_killed_run(tmp_path):
     assert (out / ".keep.me").exists()
 
 
-# --- a full disk: a real, small tmpfs ---
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """mount(name, size, *options): a fresh tmpfs at tmp_path/name, unmounted afterwards."""
-    mounted = []
-
-    def mount(name, size, *options):
-        point = tmp_path / name
-        point.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join([f"size={size}", *options]),
-                                 "tmpfs", str(point)], capture_output=True, text=True)
-        if result.returncode:
-            pytest.skip(f"mounting a tmpfs is not permitted here (run as root): {result.stderr.strip()}")
-        mounted.append(point)
-        return point
-
-    yield mount
-    for point in reversed(mounted):
-        subprocess.run(["umount", "-l", str(point)], check=True)
-
+# --- a full disk: a real, small tmpfs (the tmpfs fixture is in tests/conftest.py) ---
 
 def fill(folder):
     """Write a filler file in folder until the disk is full; returns its path."""

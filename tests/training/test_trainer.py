@@ -13,7 +13,7 @@ import pytest
 
 from minigan.training import Config, Trainer, TrainingDiverged
 from minigan.training import checkpoint
-from minigan.training.atomic import atomic_path
+from minigan.atomic import atomic_path
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(dataset="fake", batch_size=8, ngf=4, ndf=4, nz=8, log_every=2, sample_every=1000,
