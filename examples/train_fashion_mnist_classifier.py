@@ -57,11 +57,8 @@ def main(argv=None):
     parser.add_argument("--out", default="fashion_mnist_classifier.pt", help="where the trained weights go")
     args = parser.parse_args(argv)
 
-    torch = importlib.import_module(args.framework)
-    if args.framework == "torch":
-        from torch.utils.data import DataLoader, Subset
-    else:
-        from minigan.data import DataLoader, Subset
+    torch = importlib.import_module(args.framework)  # the one line that differs between the two
+    DataLoader, Subset = torch.utils.data.DataLoader, torch.utils.data.Subset
     torch.manual_seed(args.seed)
 
     train_set = FashionMNIST(args.data_dir, train=True, transform=to_float)

@@ -15,7 +15,7 @@ except ModuleNotFoundError as error:
         f"becomes minigan.kernels only when installed, and it comes first on sys.path here, "
         f"shadowing any installed minigan; run `pip install -e .` in the checkout (or run from "
         f"outside it)") from None
-from . import function_hooks, functional, init, nn, optim
+from . import function_hooks, functional, init, nn, optim, utils
 from .autograd import Function, FunctionHook, Tensor, is_grad_enabled, no_grad
 from .creation import from_numpy, tensor
 from .functional import (abs, argmax, argmin, cat, chunk, clamp, eq, exp, flatten, ge, gt, le, log, logsumexp, lt,
@@ -28,9 +28,9 @@ from .threads import get_num_threads, set_num_threads
 
 functional.arithmetic.setup_tensor()  # Tensor's operators, as DeZero's setup_variable
 
-__all__ = ["__version__", "Function", "FunctionHook", "GradcheckError", "Tensor", "abs", "argmax", "argmin", "cat",
-           "chunk", "clamp", "eq", "exp", "flatten", "from_numpy", "function_hooks", "functional", "ge", "get_num_threads", "gradcheck", "gt", "init",
-           "is_grad_enabled", "le", "log", "logsumexp", "lt", "manual_seed", "matmul", "max", "maximum", "mean",
-           "min", "minimum", "ne", "nn", "no_grad", "optim", "permute", "pow", "reshape", "set_num_threads", "split", "sqrt", "squeeze",
-           "stack", "std", "sum", "tensor", "transpose", "unsqueeze", "var", "where"]
-__all__ += ["SerializationError", "load", "save"]
+__all__ = ["__version__", "Function", "FunctionHook", "GradcheckError", "SerializationError", "Tensor", "abs",
+           "argmax", "argmin", "cat", "chunk", "clamp", "eq", "exp", "flatten", "from_numpy", "function_hooks",
+           "functional", "ge", "get_num_threads", "gradcheck", "gt", "init", "is_grad_enabled", "le", "load", "log",
+           "logsumexp", "lt", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "ne", "nn",
+           "no_grad", "optim", "permute", "pow", "reshape", "save", "set_num_threads", "split", "sqrt", "squeeze",
+           "stack", "std", "sum", "tensor", "transpose", "unsqueeze", "utils", "var", "where"]
