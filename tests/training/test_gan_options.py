@@ -1,0 +1,155 @@
+"""--loss, --n-critic, --lr-g/--lr-d: three whole training steps equal a PyTorch training loop
+written here from the papers' definitions (float64, same weights, batches and noise); resume
+with --n-critic stays bit-exact; bad values are refused in one line."""
+import dataclasses
+from pathlib import Path
+
+import numpy
+import pytest
+
+from minigan import Tensor, backend
+from minigan.optim import Adam
+from minigan.training import Config, Trainer, main
+from nn.test_models import torch_discriminator, torch_generator
+
+from .test_cli_inputs import FAKE, status_and_stderr
+from .test_trainer import read_checkpoint, tiny_config
+
+torch = pytest.importorskip("torch", reason="PyTorch is the test oracle: pip install torch==2.13.0")
+TF = torch.nn.functional
+
+
+def torch_losses(loss):
+    """(D's loss, G's loss) on logits: DCGAN's non-saturating BCE, or SNGAN's hinge (Miyato et al.)."""
+    if loss == "bce":
+        return (lambda real, fake: TF.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                + TF.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)),
+                lambda fake: TF.binary_cross_entropy_with_logits(fake, torch.ones_like(fake)))
+    return (lambda real, fake: TF.relu(1 - real).mean() + TF.relu(1 + fake).mean(),
+            lambda fake: -fake.mean())
+
+
+def torch_train_step(G, D, opt_G, opt_D, reals, zs, loss):
+    """The WGAN/SNGAN loop: a D update per (batch, noise), then a G update on the last fake
+    through the updated D. Returns (mean of D's losses, G's loss)."""
+    loss_D_of, loss_G_of = torch_losses(loss)
+    losses_D = []
+    for real, z in zip(reals, zs):
+        fake = G.main(z)
+        loss_D = loss_D_of(D.main(real).reshape(-1), D.main(fake.detach()).reshape(-1))
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+        losses_D.append(loss_D.item())
+    D.requires_grad_(False)
+    loss_G = loss_G_of(D.main(fake).reshape(-1))
+    opt_G.zero_grad()
+    loss_G.backward()
+    opt_G.step()
+    D.requires_grad_(True)
+    return numpy.mean(losses_D), loss_G.item()
+
+
+@pytest.mark.parametrize("options", [
+    dict(loss="bce"),
+    dict(loss="hinge"),
+    dict(loss="bce", n_critic=2),
+    dict(loss="bce", lr_g=1e-4, lr_d=4e-4),
+    dict(loss="hinge", n_critic=3, lr_g=5e-4),
+], ids=lambda options: "-".join(f"{k}={v}" for k, v in options.items()))
+def test_three_training_steps_equal_pytorch_in_float64(options, tmp_path):
+    config = tiny_config(tmp_path, lr=3e-4, **options)
+    trainer = Trainer(config)
+    for name in ("G", "D"):  # in float64, with the optimizer the trainer made (its lr, betas)
+        net, opt = getattr(trainer, name), getattr(trainer, "opt_" + name)
+        net.to(dtype=numpy.float64)
+        setattr(trainer, "opt_" + name, Adam(net.parameters(), opt.lr, opt.betas, opt.eps))
+    nc, size = trainer.images.shape[1], config.image_size
+    G, D = torch_generator(config.nz, config.ngf, nc, size).double(), torch_discriminator(config.ndf, nc, size).double()
+    for theirs, mine in ((G, trainer.G), (D, trainer.D)):
+        theirs.load_state_dict({k: torch.from_numpy(numpy.array(v.data)) for k, v in mine.state_dict().items()})
+    betas = (config.beta1, 0.999)
+    opt_G = torch.optim.Adam(G.parameters(), lr=options.get("lr_g", config.lr), betas=betas)
+    opt_D = torch.optim.Adam(D.parameters(), lr=options.get("lr_d", config.lr), betas=betas)
+
+    # The noise each D update draws, in order, from a copy of the trainer's stream.
+    kernels, noise_state = backend.kernels(numpy), trainer.noise_state.copy()
+    rng = numpy.random.default_rng(5)
+    for step in range(3):
+        reals = [rng.uniform(-1, 1, (config.batch_size, nc, size, size)) for _ in range(config.n_critic)]
+        zs = [kernels.random_normal(noise_state, (config.batch_size, config.nz, 1, 1), numpy.float64)
+              for _ in reals]
+        loss_D, loss_G, *_ = trainer.train_step(*map(Tensor, reals)).tolist()
+        expected_D, expected_G = torch_train_step(G, D, opt_G, opt_D, [torch.from_numpy(r) for r in reals],
+                                                  [torch.from_numpy(z) for z in zs], config.loss)
+        numpy.testing.assert_allclose([loss_D, loss_G], [expected_D, expected_G], rtol=1e-10,
+                                      err_msg=f"losses at step {step}")
+        for name, theirs, mine in (("G", G, trainer.G), ("D", D, trainer.D)):
+            for key, value in theirs.state_dict().items():
+                numpy.testing.assert_allclose(mine.state_dict()[key].data, value.numpy(), rtol=1e-9,
+                                              atol=1e-12, err_msg=f"{name}.{key} after step {step}")
+
+
+def test_n_critic_steps_take_n_critic_batches_and_resume_bit_exact(tmp_path):
+    options = dict(n_critic=2, loss="hinge", lr_g=1e-4, lr_d=4e-4, ema=0.9)
+    straight = Trainer(tiny_config(tmp_path / "a", max_steps=6, **options))
+    straight.run()
+    first = Trainer(tiny_config(tmp_path / "b", max_steps=3, **options))
+    first.run()
+    resumed = Trainer.resume(first.config.out, {"max_steps": 6})
+    assert (resumed.step, resumed.config.n_critic, resumed.config.loss) == (3, 2, "hinge")
+    resumed.run()
+    a = read_checkpoint(Path(straight.config.out) / "checkpoint.npz")
+    b = read_checkpoint(Path(resumed.config.out) / "checkpoint.npz")
+    assert sorted(a) == sorted(b)
+    for key in a:
+        if key != "config":  # records max_steps and out, which differ by design
+            assert numpy.array_equal(a[key], b[key]), key
+    assert [r["loss_D"] for r in straight.history] == [r["loss_D"] for r in resumed.history]
+    # 6 steps of 2 D updates each: D's Adam took 12 steps, G's 6.
+    assert int(a["opt_D/0.step"]) == 12 and int(a["opt_G/0.step"]) == 6
+    # fake's 1024 images are 128 batches of 8: 12 batches are epoch 0; the default --epochs
+    # are counted in D's batches, half as many steps as with one D update.
+    assert straight.history[-1]["epoch"] == 0
+    assert Trainer(tiny_config(tmp_path / "c", epochs=1, n_critic=2)).total_steps == 64
+
+
+@pytest.mark.parametrize("change", [dict(n_critic=1), dict(loss="bce"), dict(lr_d=1e-3)])
+def test_resume_refuses_to_change_the_new_options(change, tmp_path):
+    trainer = Trainer(tiny_config(tmp_path, max_steps=1, n_critic=2, loss="hinge", lr_d=4e-4))
+    trainer.run()
+    with pytest.raises(ValueError, match=f"cannot change \\['{next(iter(change))}'\\]"):
+        Trainer.resume(trainer.config.out, {**change, "max_steps": 2})
+
+
+@pytest.mark.parametrize("flags, phrase", [
+    (["--n-critic", "0"], "n_critic must be positive, got 0"),
+    (["--lr-g", "-1"], "lr_g must be 0 (use --lr) or a number in (0, 10000], got -1.0"),
+    (["--lr-d", "nan"], "lr_d must be 0 (use --lr) or a number in (0, 10000], got nan"),
+    (["--loss", "wasserstein"], "loss must be one of ('bce', 'hinge'), got 'wasserstein'"),
+    (["--loss", "wgan-gp"], "--loss wgan-gp needs gradients of gradients, which minigan's autograd cannot take yet"),
+])
+def test_bad_values_are_one_line_naming_the_flag(flags, phrase, capsys, tmp_path):
+    status, err = status_and_stderr(lambda: main([*FAKE, "--out", str(tmp_path / "run"), *flags]), capsys)
+    assert status == 2 and "Traceback" not in err, err
+    # argparse's usage, then one line saying what is wrong
+    assert phrase in err.strip().splitlines()[-1] and err.count("error:") == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_help_says_why_wgan_gp_and_r1_are_missing(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "wgan-gp and the R1 penalty are not offered: they need gradients of gradients" in out
+
+
+def test_epochs_too_few_for_one_step_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="--epochs 1 of 128 batches with --n-critic 200 make no step"):
+        Trainer(tiny_config(tmp_path, epochs=1, n_critic=200))
+
+
+def test_lr_g_and_lr_d_default_to_lr():
+    config = Config(lr=3e-4, lr_d=1e-3)
+    assert (config.generator_lr, config.discriminator_lr) == (3e-4, 1e-3)
+    assert dataclasses.replace(config, lr_d=0).discriminator_lr == 3e-4
