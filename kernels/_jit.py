@@ -1,4 +1,4 @@
-"""The one Numba decorator of the CPU kernels: parallel, cached on disk where a cache can be written.
+"""The Numba decorators of the CPU kernels: parallel (or serial), cached on disk where a cache can be written.
 
 Numba caches compiled kernels beside the source (kernels/__pycache__), else in
 the user's cache directory, or in NUMBA_CACHE_DIR when that is set. If none of
@@ -53,3 +53,10 @@ if not CACHE:
 def jit(function):
     """numba.njit(parallel=True), cached where possible: the decorator of every CPU kernel."""
     return numba.njit(parallel=True, cache=CACHE)(function)
+
+
+def jit_serial(function):
+    """numba.njit, cached where possible, on one thread: for kernels whose work per call (a loss over a
+    batch) costs less than waking the parallel pool, which takes tens of microseconds, and far
+    more on a busy machine."""
+    return numba.njit(cache=CACHE)(function)

@@ -27,12 +27,35 @@ def matmul_cpu(a, b, engine="cublas"):
 
 # ---------- CUDA: kernels/cuda/gemm.cu (exact) and gemm_tf32.cu (tensor cores) ----------
 
-EXACT = _cuda.Source("gemm.cu", templates=("gemm",))
+EXACT = _cuda.Source("gemm.cu", templates=("gemm", "gemm_sum_slices", "gemv"))
 TF32 = _cuda.Source("gemm_tf32.cu", plain=("gemm_tf32",))
 GEMM_TILE = 64  # C tile per block, both kernels: GEMM_TILE_M/N in gemm.cu, GEMM_TF32_TILE_M/N in gemm_tf32.cu
+GEMM_TILE_K = 16  # K tile of both kernels (GEMM_TILE_K, GEMM_TF32_TILE_K): slices of K are multiples of it
 GEMM_THREADS = (16, 16)  # the exact kernel's block (GEMM_THREADS_X, GEMM_THREADS_Y), 4x4 outputs each
-GEMM_TF32_THREADS = 128  # the tensor-core kernel's block: 4 warps (GEMM_TF32_THREADS)
+GEMM_TF32_THREADS = 256  # the tensor-core kernel's block: 8 warps (GEMM_TF32_THREADS)
+GEMV_THREADS = 256  # the GEMV's block, outputs x lanes (GEMV_THREADS)
+GEMV_LANES = {True: 256, False: 8}  # lanes per output at most, by whether the matrix walks k contiguously
 MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y, which counts the row tiles of C
+# Split-K. A product of few C tiles and a long K leaves most of the GPU idle (DCGAN-32's first
+# layer weight gradient, 64x48 by K = 32768 at batch 128, is one tile). It is cut into slices
+# of K, one block each, until about SPLIT_K_BLOCKS blocks run, each slice at least
+# SPLIT_K_MIN_DEPTH deep; the slices' partial products are then added in a fixed order. The
+# slice count is a function of the shape alone (not of the GPU's SM count), so a product's
+# bits are the same on every GPU.
+SPLIT_K_BLOCKS = 264  # two blocks per SM of a 132-SM H100/H200
+SPLIT_K_MIN_DEPTH = 256
+SPLIT_K_MAX_SLICES = 128
+
+
+def k_slices(m, n, k):
+    """(slices, k_slice): how gemm cuts K for an (M, N, K) product; (1, K rounded up to the K
+    tile) when it does not."""
+    tiles = -(-m // GEMM_TILE) * -(-n // GEMM_TILE)
+    slices = 1
+    if tiles < SPLIT_K_BLOCKS:
+        slices = max(1, min(-(-SPLIT_K_BLOCKS // tiles), k // SPLIT_K_MIN_DEPTH, SPLIT_K_MAX_SLICES))
+    k_slice = -(-k // slices // GEMM_TILE_K) * GEMM_TILE_K or GEMM_TILE_K
+    return -(-k // k_slice) if k else 1, k_slice
 
 
 def matmul_cuda(a, b, engine="cublas"):
@@ -54,11 +77,15 @@ def gemm(a, b, trans_a=False, trans_b=False, tf32=False):
     gemm(x, y, trans_a=True), with no copy of x (a non-contiguous a or b is
     copied first).
 
-    Exact (tf32=False): each output sums its K products in the dtype with one
-    fused multiply-add per k, in ascending k, from zero: deterministic, and
-    independent of the flags and the tiling. tf32=True (float32 only, compute
-    capability 8.0 or newer): tensor cores, each input rounded to TF32 (10
-    mantissa bits), products accumulated in float32; deterministic too.
+    Exact (tf32=False): every product is summed in the dtype with fused
+    multiply-adds from zero, in a fixed order that depends on the shape alone:
+    each output in ascending k, or, for a tall K (k_slices), each slice of K
+    so and the slices in ascending order; when M or N is 1, a GEMV whose lanes
+    each sum every lanes-th k and then meet in a fixed tree. Deterministic,
+    and independent of the flags and the GPU. tf32=True (float32 only,
+    compute capability 8.0 or newer): tensor cores, each input rounded to
+    TF32 (10 mantissa bits), products accumulated in float32, split-K as the
+    exact kernel; deterministic too.
     """
     op = "gemm"
     dtype = _cuda.check_dtype(op, a.dtype)
@@ -83,15 +110,38 @@ def gemm(a, b, trans_a=False, trans_b=False, tf32=False):
                          f"more than the grid's y limit {MAX_GRID_Y}")
     cp = _cuda.get_cupy()
     c = cp.empty((m, n), dtype=dtype)
-    if m and n:
-        grid = (-(-n // GEMM_TILE), tiles_m)
-        args = (cp.ascontiguousarray(a), cp.ascontiguousarray(b), c, *_cuda.i32(m, n, k, trans_a, trans_b))
-        if tf32:
-            capability = cp.cuda.Device().compute_capability
-            if int(capability) < 80:
-                raise RuntimeError(f"minigan.kernels.{op}: tf32 needs tensor cores with TF32 "
-                                   f"(compute capability 8.0 or newer), this GPU is {capability}")
-            TF32.kernel("gemm_tf32")(grid, (GEMM_TF32_THREADS,), args)
-        else:
-            EXACT.kernel("gemm", dtype)(grid, GEMM_THREADS, args)
+    if not (m and n):
+        return c
+    a, b = cp.ascontiguousarray(a), cp.ascontiguousarray(b)
+    if tf32:
+        capability = cp.cuda.Device().compute_capability
+        if int(capability) < 80:
+            raise RuntimeError(f"minigan.kernels.{op}: tf32 needs tensor cores with TF32 "
+                               f"(compute capability 8.0 or newer), this GPU is {capability}")
+    elif (m == 1 or n == 1) and k:
+        _gemv(a, b, c, m, n, k, trans_a, trans_b)
+        return c
+    slices, k_slice = k_slices(m, n, k)
+    out = c if slices == 1 else cp.empty((slices, m, n), dtype=dtype)
+    grid = (-(-n // GEMM_TILE), tiles_m, slices)
+    args = (a, b, out, *_cuda.i32(m, n, k, trans_a, trans_b, k_slice))
+    if tf32:
+        TF32.kernel("gemm_tf32")(grid, (GEMM_TF32_THREADS,), args)
+    else:
+        EXACT.kernel("gemm", dtype)(grid, GEMM_THREADS, args)
+    if slices > 1:
+        EXACT.launch("gemm_sum_slices", dtype, m * n, (out, c, numpy.int32(slices), numpy.int64(m * n)))
     return c
+
+
+def _gemv(a, b, c, m, n, k, trans_a, trans_b):
+    """c = op(a) @ op(b) when M or N is 1: the vector is the side that is 1 (contiguous either
+    way), the matrix the other, read through its strides."""
+    if m == 1:  # c (1, N): op(B)'s (k, i) is B[k, i], or B[i, k] stored transposed
+        vector, matrix, length, strides = a, b, n, ((1, k) if trans_b else (n, 1))
+    else:  # c (M, 1): op(A)'s (i, k) is A[i, k], or A[k, i] stored transposed
+        vector, matrix, length, strides = b, a, m, ((m, 1) if trans_a else (1, k))
+    lanes = min(GEMV_LANES[strides[0] == 1], 1 << (k.bit_length() - 1))  # a power of two, at most K
+    outputs = GEMV_THREADS // lanes
+    EXACT.kernel("gemv", c.dtype)((-(-length // outputs),), (outputs, lanes),
+                                  (vector, matrix, c, *_cuda.i32(length, k), *map(numpy.int64, strides)))

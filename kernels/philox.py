@@ -29,7 +29,7 @@ class Contract(Protocol):
         to within a few ulps (the math libraries differ)."""
 
 
-def _check_state(op, state, array_type):
+def check_state(op, state, array_type):
     if not (isinstance(state, array_type) and state.dtype == numpy.uint64 and tuple(state.shape) == (6,)
             and state.flags.c_contiguous):
         raise ValueError(f"minigan.kernels.{op}: state must be a C-contiguous uint64 array of 6 from "
@@ -37,7 +37,7 @@ def _check_state(op, state, array_type):
                          f"{tuple(getattr(state, 'shape', ()))}")
 
 
-def _blocks(size):
+def blocks_for(size):
     return -(-size // VALUES_PER_PHILOX_BLOCK)
 
 
@@ -47,15 +47,21 @@ def random_state_cpu(seed):
     return numpy.concatenate([numpy.random.Philox(seed).state["state"]["key"], numpy.zeros(4, numpy.uint64)])
 
 
+def draw_words(state, blocks):
+    """The 4 * blocks uint64 words of the state's next blocks, advancing its counter in place by blocks."""
+    philox = numpy.random.Philox(key=state[:2], counter=state[2:])
+    words = philox.random_raw(VALUES_PER_PHILOX_BLOCK * blocks)
+    state[2:] = philox.state["state"]["counter"]  # NumPy's counter after whole blocks: c + blocks
+    return words
+
+
 def random_normal_cpu(state, shape, dtype):
     dtype = _cuda.check_dtype("random_normal", dtype)
-    _check_state("random_normal", state, numpy.ndarray)
+    check_state("random_normal", state, numpy.ndarray)
     out = numpy.empty(shape, dtype)
-    blocks = _blocks(out.size)
+    blocks = blocks_for(out.size)
     if blocks:
-        philox = numpy.random.Philox(key=state[:2], counter=state[2:])
-        words = philox.random_raw(VALUES_PER_PHILOX_BLOCK * blocks)
-        state[2:] = philox.state["state"]["counter"]  # NumPy's counter after whole blocks: c + blocks
+        words = draw_words(state, blocks)
         uniform = ((words >> 11) + 1).astype(numpy.float64) * 2.0 ** -53  # (0, 1], top 53 bits
         radius = numpy.sqrt(-2.0 * numpy.log(uniform[0::2]))
         angle = TWO_PI * uniform[1::2]
@@ -78,9 +84,9 @@ def random_state_cuda(seed):
 def random_normal_cuda(state, shape, dtype):
     dtype = _cuda.check_dtype("random_normal", dtype)
     cp = _cuda.get_cupy()
-    _check_state("random_normal", state, cp.ndarray)
+    check_state("random_normal", state, cp.ndarray)
     out = cp.empty(shape, dtype=dtype)
-    blocks = _blocks(out.size)
+    blocks = blocks_for(out.size)
     if blocks:
         SOURCE.launch("philox_normal", dtype, blocks, (state, out, numpy.int64(out.size)))
         SOURCE.kernel("philox_advance")((1,), (1,), (state, numpy.uint64(blocks)))

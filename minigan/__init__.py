@@ -17,16 +17,18 @@ except ModuleNotFoundError as error:
         f"outside it)") from None
 from . import function_hooks, functional, init, nn, optim
 from .autograd import Function, FunctionHook, Tensor, is_grad_enabled, no_grad
+from .creation import from_numpy, tensor
 from .functional import (abs, argmax, argmin, cat, chunk, clamp, eq, exp, flatten, ge, gt, le, log, logsumexp, lt,
                          matmul, max, maximum, mean, min, minimum, ne, permute, pow, reshape, split, sqrt, squeeze,
                          stack, std, sum, transpose, unsqueeze, var, where)
 from .gradcheck import GradcheckError, gradcheck
 from .init import manual_seed
+from .threads import get_num_threads, set_num_threads
 
 functional.arithmetic.setup_tensor()  # Tensor's operators, as DeZero's setup_variable
 
 __all__ = ["__version__", "Function", "FunctionHook", "GradcheckError", "Tensor", "abs", "argmax", "argmin", "cat",
-           "chunk", "clamp", "eq", "exp", "flatten", "function_hooks", "functional", "ge", "gradcheck", "gt", "init",
+           "chunk", "clamp", "eq", "exp", "flatten", "from_numpy", "function_hooks", "functional", "ge", "get_num_threads", "gradcheck", "gt", "init",
            "is_grad_enabled", "le", "log", "logsumexp", "lt", "manual_seed", "matmul", "max", "maximum", "mean",
-           "min", "minimum", "ne", "nn", "no_grad", "optim", "permute", "pow", "reshape", "split", "sqrt", "squeeze",
-           "stack", "std", "sum", "transpose", "unsqueeze", "var", "where"]
+           "min", "minimum", "ne", "nn", "no_grad", "optim", "permute", "pow", "reshape", "set_num_threads", "split", "sqrt", "squeeze",
+           "stack", "std", "sum", "tensor", "transpose", "unsqueeze", "var", "where"]

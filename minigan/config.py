@@ -1,5 +1,6 @@
 """Process-wide modes in one place (as DeZero's Config): grad mode, the GPU's matmul engine,
-the generator behind default initialisation, and the installed function hooks. Read them as
+the generator behind default initialisation (and the device generators derived from it),
+and the installed function hooks. Read them as
 `config.NAME`; change them for a block with `using_config(NAME, value)`, which restores the old
 value on the way out.
 
@@ -21,6 +22,9 @@ class Config(threading.local):
         self.grad_enabled = True  # record ops for backward (off under no_grad)
         self.matmul = "cublas"  # the GPU products' engine: cuBLAS, or minigan's exact or TF32 GEMM
         self.generator = numpy.random.default_rng()  # default initialisation's random generator
+        # (generator, {(array module, device id): Philox state}): the states ops draw from on each
+        # device, made from that generator's seed (minigan.device_generators)
+        self.device_generators = (None, {})
         self.function_hooks = ()  # called around every op's forward and backward (autograd.FunctionHook)
 
 

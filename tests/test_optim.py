@@ -103,20 +103,27 @@ def test_capturable_adam_counts_steps_on_the_device(xp, rng, monkeypatch):
     kernels = backend.kernels(xp)
     steps_seen = []
     fused = kernels.adam_update
-    monkeypatch.setattr(kernels, "adam_update", lambda param, grad, m, v, step, *args:
-                        steps_seen.append(step) or fused(param, grad, m, v, step, *args))
+    monkeypatch.setattr(kernels, "adam_update", lambda param, grad, m, v, step, *args, **options:
+                        steps_seen.append(step) or fused(param, grad, m, v, step, *args, **options))
     model = _mlp(nn).to(device=device_of(xp), dtype=f64)
     opt = optim.Adam(model.parameters(), lr=0.01, capturable=True)
     for _ in range(3):
         opt.zero_grad()
         model(Tensor(xp.asarray(rng.standard_normal((6, 5))))).mean().backward()
         opt.step()
-    assert all(step is opt.step_count for step in steps_seen) and len(steps_seen) == 3
-    assert backend.array_module(opt.step_count) is xp and int(opt.step_count) == 3
-    saved = {k: as_numpy(v) if hasattr(v, "shape") else v for k, v in opt.state_dict().items()}
+    count = opt.state[model[0].weight]["step"]
+    assert all(step is count for step in steps_seen) and len(steps_seen) == 3
+    assert all(s["step"] is count for s in opt.state.values())
+    assert backend.array_module(count) is xp and int(count) == 3
+    saved = opt.state_dict()
+    assert [s["step"] for s in saved["state"].values()] == [3, 3, 3, 3]
+    saved["state"] = {i: {k: as_numpy(v) if hasattr(v, "shape") else v for k, v in s.items()}
+                      for i, s in saved["state"].items()}
     again = optim.Adam(model.parameters(), lr=0.01, capturable=True)
     again.load_state_dict(saved)
-    assert int(again.step_count) == 3 and all(s["step"] is again.step_count for s in again.state.values())
+    count = again.state[model[0].weight]["step"]
+    assert backend.array_module(count) is xp and int(count) == 3
+    assert all(s["step"] is count for s in again.state.values())
 
 
 def test_adam_steps_every_parameter_in_one_kernel_call(xp, rng, monkeypatch):
@@ -125,8 +132,8 @@ def test_adam_steps_every_parameter_in_one_kernel_call(xp, rng, monkeypatch):
     kernels = backend.kernels(xp)
     calls = []
     fused = kernels.adam_update
-    monkeypatch.setattr(kernels, "adam_update", lambda param, *args: calls.append(param.size) or
-                        fused(param, *args))
+    monkeypatch.setattr(kernels, "adam_update", lambda param, *args, **options: calls.append(param.size) or
+                        fused(param, *args, **options))
     model = _mlp(nn).to(device=device_of(xp), dtype=f64)
     sizes = [p.numel() for p in model.parameters()]
     opt = optim.Adam(model.parameters(), lr=0.01)
@@ -142,14 +149,7 @@ def test_adam_steps_every_parameter_in_one_kernel_call(xp, rng, monkeypatch):
 
 # --- misuse ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs", [dict(lr=-1.0), dict(betas=(1.0, 0.999)), dict(betas=(0.5, -0.1)),
-                                    dict(eps=-1e-8), dict(weight_decay=-0.1)])
-def test_adam_rejects_bad_hyperparameters(kwargs):
-    with pytest.raises(ValueError, match="Adam: invalid hyperparameters"):
-        optim.Adam(nn.Linear(2, 2).parameters(), **kwargs)
-
-
-def test_capturable_adam_needs_every_gradient_and_one_step_count():
+def test_capturable_adam_needs_every_gradient():
     model = nn.Linear(2, 2)
     with pytest.raises(ValueError, match="capturable=True.*one device, of one dtype"):
         optim.Adam([model.weight, Tensor(numpy.zeros(2), requires_grad=True)], capturable=True)
@@ -158,14 +158,10 @@ def test_capturable_adam_needs_every_gradient_and_one_step_count():
     model.weight.grad = model.weight.grad_buffer  # the bias has no gradient
     with pytest.raises(RuntimeError, match=re.escape("parameters [1] have no gradient")):
         opt.step()
-    with pytest.raises(ValueError, match=re.escape("one step count for all parameters; the state holds steps [2, 5]")):
-        opt.load_state_dict({"0.step": 2, "1.step": 5, **{
-            f"{index}.{key}": numpy.zeros(p.shape, numpy.float32)
-            for index, p in enumerate(model.parameters()) for key in ("exp_avg", "exp_avg_sq")}})
 
 
 def test_optimizer_rejects_an_empty_parameter_list():
     with pytest.raises(ValueError, match="Adam got an empty parameter list"):
         optim.Adam([])
-    with pytest.raises(ValueError, match=re.escape("SGD: invalid hyperparameters lr=0.1, momentum=-0.5")):
+    with pytest.raises(ValueError, match=re.escape("Invalid momentum value: -0.5")):
         optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1, momentum=-0.5)

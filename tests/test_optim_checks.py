@@ -21,28 +21,31 @@ def test_too_small_moments_are_refused_in_a_subprocess():
         a, b = nn.Linear(2000, 2000), nn.Linear(2, 2)
         b.weight.data = b.weight.data.astype(numpy.float64)  # mixed dtypes: per-parameter kernels
         opt = Adam(list(a.parameters()) + list(b.parameters()))
-        state = {f"{i}.{k}": numpy.zeros(1, numpy.float32) for i in range(4) for k in ("exp_avg", "exp_avg_sq")}
+        state = {i: {"step": 1, "exp_avg": numpy.zeros(1, numpy.float32), "exp_avg_sq": numpy.zeros(1, numpy.float32)}
+                 for i in range(4)}
         try:
-            opt.load_state_dict({**state, **{f"{i}.step": 1 for i in range(4)}})
+            opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
         except ValueError as error:
             print(error)
             raise SystemExit(3)
-        for p in opt.params:
+        for p in opt.param_groups[0]["params"]:
             p.grad = numpy.ones(p.shape, p.dtype)
         opt.step()
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 3, (result.returncode, result.stderr)
-    assert "0.exp_avg has shape (1,), but parameter 0 has shape (2000, 2000)" in result.stdout
+    assert "state[0]['exp_avg'] has shape (1,), but parameter 0 has shape (2000, 2000)" in result.stdout
 
 
 def test_moments_of_the_wrong_shape_are_refused_with_flat_buffers():
     layer = nn.Linear(3, 2)
     opt = Adam(layer.parameters())
-    with pytest.raises(ValueError, match=r"1.exp_avg_sq has shape \(1,\), but parameter 1 has shape \(2,\)"):
-        opt.load_state_dict({"1.step": 1, "1.exp_avg": numpy.zeros(2), "1.exp_avg_sq": numpy.zeros(1)})
-    with pytest.raises(ValueError, match="'5.exp_avg' names no state of its 2 parameters"):
-        opt.load_state_dict({"5.exp_avg": numpy.zeros(2)})
+    groups = opt.state_dict()["param_groups"]
+    with pytest.raises(ValueError, match=r"state\[1\]\['exp_avg_sq'\] has shape \(1,\), but parameter 1 has shape \(2,\)"):
+        opt.load_state_dict({"state": {1: {"step": 1, "exp_avg": numpy.zeros(2), "exp_avg_sq": numpy.zeros(1)}},
+                             "param_groups": groups})
+    with pytest.raises(ValueError, match=r"state 5 belongs to none of the parameters \[0, 1\]"):
+        opt.load_state_dict({"state": {5: {"exp_avg": numpy.zeros(2)}}, "param_groups": groups})
 
 
 @pytest.mark.parametrize("make", [Adam, lambda params: SGD(params, lr=0.1),

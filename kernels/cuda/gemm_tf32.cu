@@ -4,12 +4,18 @@
 // (M, K) or, with trans_a, A stored (K, M); op(B) is B stored (K, N) or, with
 // trans_b, B stored (N, K); all C-contiguous, sizes checked by kernels/gemm.py.
 //
-// Each input element is rounded to TF32 (10 mantissa bits, round to nearest,
-// cvt.rna) as it is staged in shared memory; mma.sync m16n8k8 multiplies
-// exactly and accumulates in float32. One block of 4 warps computes a 64x64
-// tile of C, each warp a 32x32 quarter as 2x4 m16n8 tiles; K is walked in
-// tiles of 16 (two k8 steps), elements outside M, N or K staged as zeros.
-// Deterministic: the same mma sequence in the same order on every run.
+// One block of 8 warps computes a 64x64 tile of C, each warp a 32x16 part
+// (2x4 warps) as 2x2 mma.sync m16n8k8 tiles: twice the warps of a 4-warp
+// block, so that while some wait on shared memory others keep the tensor
+// cores busy. K is walked in tiles of 16 (two k8 steps), double-buffered as
+// in gemm.cu: tile t+1 is copied global -> shared (cp.async on sm_80+,
+// async_copy.cuh) while tile t is multiplied. Each input element is rounded
+// to TF32 (10 mantissa bits, round to nearest, cvt.rna) as it is read into a
+// fragment; mma.sync multiplies exactly and accumulates in float32. Elements
+// outside M, N or the K slice are staged as zeros. Split-K as in gemm.cu:
+// blockIdx.z is a slice of K, written to c + z * M * N when there are several
+// (kernels/gemm.py then adds them). Deterministic: the same mma sequence in
+// the same order on every run.
 //
 // Inline PTX only, no <mma.h>: NVRTC (CuPy) then needs no CUDA headers.
 // The CPU emulator (tests/support/cuda_emulator.py) has no PTX: it defines
@@ -17,24 +23,21 @@
 // documents them (the fragment layouts included), so the rest of the kernel
 // is tested there; the instructions themselves only on a GPU.
 
+#include "async_copy.cuh"
+
 #define GEMM_TF32_TILE_M 64
 #define GEMM_TF32_TILE_N 64
 #define GEMM_TF32_TILE_K 16
-#define GEMM_TF32_THREADS 128  // 4 warps, 2x2 over the block tile; blockDim is (128, 1, 1)
-#define GEMM_TF32_WARP_TILE 32
+#define GEMM_TF32_THREADS 256  // 8 warps, 2 down x 4 across the block tile; blockDim is (256, 1, 1)
+#define GEMM_TF32_WARPS_N 4
+#define GEMM_TF32_WARP_TILE_M 32
+#define GEMM_TF32_WARP_TILE_N 16
 #define MMA_M 16
 #define MMA_N 8
 #define MMA_K 8
 // Row stride of the shared tiles in words: a fragment read (rows group, k
 // member, for 8 groups x 4 members) then touches 32 distinct banks.
 #define GEMM_TF32_TILE_STRIDE (GEMM_TF32_TILE_K + 4)
-
-// Element (row, col) of op(X) for X stored (rows, cols), or (cols, rows) when transposed; 0 outside.
-__device__ __forceinline__ float load_op(const float* __restrict__ x, int transposed, int row, int col,
-                                         int rows, int cols) {
-    if (row >= rows || col >= cols) return 0.0f;
-    return transposed ? x[(long long)col * rows + row] : x[(long long)row * cols + col];
-}
 
 __device__ __forceinline__ unsigned to_tf32(float value) {
 #ifdef MINIGAN_CUDA_EMULATOR
@@ -58,61 +61,63 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4], 
 #endif
 }
 
-#define WARP_TILES_M (GEMM_TF32_WARP_TILE / MMA_M)
-#define WARP_TILES_N (GEMM_TF32_WARP_TILE / MMA_N)
+#define WARP_TILES_M (GEMM_TF32_WARP_TILE_M / MMA_M)
+#define WARP_TILES_N (GEMM_TF32_WARP_TILE_N / MMA_N)
 
 extern "C" __global__ void gemm_tf32(const float* __restrict__ a, const float* __restrict__ b,
                                      float* __restrict__ c, int m, int n, int k,
-                                     int trans_a, int trans_b) {
-    __shared__ unsigned a_tile[GEMM_TF32_TILE_M][GEMM_TF32_TILE_STRIDE];  // [mm][kk]: tf32 op(A)[m0+mm][k0+kk]
-    __shared__ unsigned b_tile[GEMM_TF32_TILE_N][GEMM_TF32_TILE_STRIDE];  // [nn][kk]: tf32 op(B)[k0+kk][n0+nn]
+                                     int trans_a, int trans_b, int k_slice) {
+    // a_tile[s][mm][kk] = op(A)[m0+mm][k0+kk], b_tile[s][nn][kk] = op(B)[k0+kk][n0+nn], as floats
+    __shared__ float a_tile[2][GEMM_TF32_TILE_M][GEMM_TF32_TILE_STRIDE];
+    __shared__ float b_tile[2][GEMM_TF32_TILE_N][GEMM_TF32_TILE_STRIDE];
     const int thread = threadIdx.x, lane = thread % 32, warp = thread / 32;
     const int group = lane / 4, member = lane % 4;  // PTX's groupID and threadID_in_group
-    const int warp_m = warp / 2 * GEMM_TF32_WARP_TILE, warp_n = warp % 2 * GEMM_TF32_WARP_TILE;
+    const int warp_m = warp / GEMM_TF32_WARPS_N * GEMM_TF32_WARP_TILE_M;
+    const int warp_n = warp % GEMM_TF32_WARPS_N * GEMM_TF32_WARP_TILE_N;
     const int m0 = blockIdx.y * GEMM_TF32_TILE_M, n0 = blockIdx.x * GEMM_TF32_TILE_N;
+    const int k_begin = blockIdx.z * k_slice;
+    const int k_end = min(k, k_begin + k_slice);
+    const int tiles = k_end > k_begin ? (k_end - k_begin + GEMM_TF32_TILE_K - 1) / GEMM_TF32_TILE_K : 0;
     float acc[WARP_TILES_M][WARP_TILES_N][4] = {};
 
-    for (int k0 = 0; k0 < k; k0 += GEMM_TF32_TILE_K) {
-        // Consecutive threads read consecutive addresses of the stored array.
-        for (int e = thread; e < GEMM_TF32_TILE_M * GEMM_TF32_TILE_K; e += GEMM_TF32_THREADS) {
-            const int mm = trans_a ? e % GEMM_TF32_TILE_M : e / GEMM_TF32_TILE_K;
-            const int kk = trans_a ? e / GEMM_TF32_TILE_M : e % GEMM_TF32_TILE_K;
-            a_tile[mm][kk] = to_tf32(load_op(a, trans_a, m0 + mm, k0 + kk, m, k));
-        }
-        for (int e = thread; e < GEMM_TF32_TILE_K * GEMM_TF32_TILE_N; e += GEMM_TF32_THREADS) {
-            const int nn = trans_b ? e / GEMM_TF32_TILE_K : e % GEMM_TF32_TILE_N;
-            const int kk = trans_b ? e % GEMM_TF32_TILE_K : e / GEMM_TF32_TILE_N;
-            b_tile[nn][kk] = to_tf32(load_op(b, trans_b, k0 + kk, n0 + nn, k, n));
-        }
-        __syncthreads();
+    // Tile k0 into buffer s: op(A) (M, K) and op(B) (K, N), stored m- and n-major in shared memory.
+    auto stage = [&](int s, int k0) {
+        stage_tile<GEMM_TF32_TILE_M, GEMM_TF32_TILE_K, GEMM_TF32_THREADS>(
+            &a_tile[s][0][0], GEMM_TF32_TILE_STRIDE, 1, a, trans_a, m, k, m0, k0, m, k_end, thread);
+        stage_tile<GEMM_TF32_TILE_K, GEMM_TF32_TILE_N, GEMM_TF32_THREADS>(
+            &b_tile[s][0][0], 1, GEMM_TF32_TILE_STRIDE, b, trans_b, k, n, k0, n0, k_end, n, thread);
+        async_commit();
+    };
+
+    double_buffered_k(tiles, k_begin, GEMM_TF32_TILE_K, stage, [&](int s) {
         for (int ks = 0; ks < GEMM_TF32_TILE_K; ks += MMA_K) {
             // A fragment: (row group, k member), (group+8, member), (group, member+4), (group+8, member+4).
             // B fragment: (k member, col group), (member+4, group).
             unsigned a_frag[WARP_TILES_M][4], b_frag[WARP_TILES_N][2];
             for (int i = 0; i < WARP_TILES_M; ++i) {
                 const int row = warp_m + i * MMA_M + group;
-                a_frag[i][0] = a_tile[row][ks + member];
-                a_frag[i][1] = a_tile[row + 8][ks + member];
-                a_frag[i][2] = a_tile[row][ks + member + 4];
-                a_frag[i][3] = a_tile[row + 8][ks + member + 4];
+                a_frag[i][0] = to_tf32(a_tile[s][row][ks + member]);
+                a_frag[i][1] = to_tf32(a_tile[s][row + 8][ks + member]);
+                a_frag[i][2] = to_tf32(a_tile[s][row][ks + member + 4]);
+                a_frag[i][3] = to_tf32(a_tile[s][row + 8][ks + member + 4]);
             }
             for (int j = 0; j < WARP_TILES_N; ++j) {
                 const int col = warp_n + j * MMA_N + group;
-                b_frag[j][0] = b_tile[col][ks + member];
-                b_frag[j][1] = b_tile[col][ks + member + 4];
+                b_frag[j][0] = to_tf32(b_tile[s][col][ks + member]);
+                b_frag[j][1] = to_tf32(b_tile[s][col][ks + member + 4]);
             }
             for (int i = 0; i < WARP_TILES_M; ++i)
                 for (int j = 0; j < WARP_TILES_N; ++j) mma_tf32(acc[i][j], a_frag[i], b_frag[j]);
         }
-        __syncthreads();  // the tiles are overwritten next
-    }
+    });
 
     // Accumulator fragment: element q is (row group + 8*(q/2), col 2*member + q%2).
+    float* out = c + (long long)blockIdx.z * m * n;
     for (int i = 0; i < WARP_TILES_M; ++i)
         for (int j = 0; j < WARP_TILES_N; ++j)
             for (int q = 0; q < 4; ++q) {
                 const int row = m0 + warp_m + i * MMA_M + group + q / 2 * 8;
                 const int col = n0 + warp_n + j * MMA_N + 2 * member + q % 2;
-                if (row < m && col < n) c[(long long)row * n + col] = acc[i][j][q];
+                if (row < m && col < n) out[(long long)row * n + col] = acc[i][j][q];
             }
 }

@@ -12,6 +12,17 @@ __all__ = ["AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "
            "MaxPool2d", "ReLU", "Sequential", "Sigmoid", "Tanh"]
 
 
+def _conv_repr(layer, op, output_padding=0):
+    """torch's _ConvNd.extra_repr: the settings, each shown only where it is not its default."""
+    stride, padding = (as_pair(v, name, op, 0) for v, name in ((layer.stride, "stride"), (layer.padding, "padding")))
+    text = f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, stride={stride}"
+    if padding != (0, 0):
+        text += f", padding={padding}"
+    if as_pair(output_padding, "output_padding", op, 0) != (0, 0):
+        text += f", output_padding={as_pair(output_padding, 'output_padding', op, 0)}"
+    return text + (", bias=False" if layer.bias is None else "")
+
+
 def _uniform(shape, bound):
     """U(-bound, bound) float32, PyTorch's default (kaiming_uniform with a=sqrt(5)) init."""
     return Parameter(init.rng().uniform(-bound, bound, size=shape).astype(numpy.float32))
@@ -21,6 +32,7 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
         super().__init__()
         kh, kw = as_pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding = stride, padding
         bound = 1 / math.sqrt(in_channels * kh * kw)
         self.weight = _uniform((out_channels, in_channels, kh, kw), bound)
@@ -29,12 +41,16 @@ class Conv2d(Module):
     def forward(self, x):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
+    def extra_repr(self):
+        return _conv_repr(self, "Conv2d")
+
 
 class ConvTranspose2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, bias=True):
         super().__init__()
         kh, kw = as_pair(kernel_size, "kernel_size", "ConvTranspose2d", 1)
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
         # PyTorch takes fan_in from weight dim 1, which is out_channels for this layout.
         bound = 1 / math.sqrt(out_channels * kh * kw)
@@ -45,10 +61,14 @@ class ConvTranspose2d(Module):
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                   self.output_padding)
 
+    def extra_repr(self):
+        return _conv_repr(self, "ConvTranspose2d", output_padding=self.output_padding)
+
 
 class Linear(Module):
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
+        self.in_features, self.out_features = in_features, out_features
         bound = 1 / math.sqrt(in_features)
         self.weight = _uniform((out_features, in_features), bound)
         self.bias = _uniform((out_features,), bound) if bias else None
@@ -56,11 +76,14 @@ class Linear(Module):
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)
 
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
 
 class BatchNorm2d(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1):
         super().__init__()
-        self.eps, self.momentum = eps, momentum
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(numpy.ones(num_features, dtype=numpy.float32))
         self.bias = Parameter(numpy.zeros(num_features, dtype=numpy.float32))
         self.register_buffer("running_mean", numpy.zeros(num_features, dtype=numpy.float32))
@@ -73,6 +96,10 @@ class BatchNorm2d(Module):
         if self.training:  # counted only once batch_norm has accepted the batch
             self.num_batches_tracked.data += 1
         return y
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine=True, bias=True, "
+                f"track_running_stats=True")
 
 
 class AvgPool2d(Module):
@@ -87,6 +114,10 @@ class AvgPool2d(Module):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
+    def extra_repr(self):
+        stride = self.kernel_size if self.stride is None else self.stride
+        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
+
 
 class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
@@ -99,6 +130,11 @@ class MaxPool2d(Module):
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
                             self.return_indices)
 
+    def extra_repr(self):
+        stride = self.kernel_size if self.stride is None else self.stride
+        return (f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
 
 class LeakyReLU(Module):
     def __init__(self, negative_slope=0.01):
@@ -107,6 +143,9 @@ class LeakyReLU(Module):
 
     def forward(self, x):
         return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
 
 
 class ReLU(Module):
@@ -131,6 +170,9 @@ class Flatten(Module):
 
     def forward(self, x):
         return F.flatten(x, self.start_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim=-1"
 
 
 class Sequential(Module):

@@ -1,4 +1,5 @@
 """Module and Parameter: PyTorch's module tree, state_dict keys and device/dtype moves."""
+import itertools
 from collections import OrderedDict
 
 from .. import backend
@@ -18,6 +19,7 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
 
     # Parameters, buffers and children live in their dicts (as in PyTorch), so
     # that state_dict() sees every reassignment.
@@ -45,7 +47,19 @@ class Module:
         """A non-learned array saved in state_dict (e.g. BatchNorm's running statistics)."""
         self._buffers[name] = Tensor(array)
 
+    def register_forward_pre_hook(self, hook):
+        """Run hook(module, args) before every forward, in registration order; a result other than
+        None replaces args (a lone value becomes a 1-tuple). torch's hook point, where
+        nn.utils.spectral_norm computes its weight. Returns a handle whose remove() drops the hook."""
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
+
     def __call__(self, *args):
+        for hook in tuple(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
         return self.forward(*args)
 
     def forward(self, *args):
@@ -195,6 +209,19 @@ class Module:
         if len(extra_lines) == 1 and not child_lines:
             return f"{type(self).__name__}({extra_lines[0]})"
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class RemovableHandle:
+    """Removes one hook from the table it was registered in (torch.utils.hooks.RemovableHandle)."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks):
+        self.hooks = hooks
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self):
+        self.hooks.pop(self.id, None)
 
 
 def indent(text, spaces=2):

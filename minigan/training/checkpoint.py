@@ -127,8 +127,25 @@ def expected_arrays(state):
     return {name: (tuple(value.shape), numpy.dtype(value.dtype).kind) for name, value in state.items()}
 
 
+def flat_optimizer_state(state_dict):
+    """An optimizer's state_dict()["state"] as the checkpoint holds it, {"index.name": array or int};
+    its param_groups are left out (the config gives them)."""
+    return {f"{index}.{name}": value for index, state in state_dict["state"].items()
+            for name, value in state.items()}
+
+
+def optimizer_state(flat, optimizer):
+    """The state_dict for optimizer.load_state_dict of a checkpoint's flat_optimizer_state, with
+    optimizer's own param_groups (check_sections has checked the names against expected_adam)."""
+    state = {}
+    for name, value in flat.items():
+        index, _, key = name.partition(".")
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": optimizer.state_dict()["param_groups"]}
+
+
 def expected_adam(params):
-    """{name: (shape, dtype kind)} of an Adam state_dict over params (optim.Optimizer.state_dict)."""
+    """{name: (shape, dtype kind)} of an Adam state over params, as flat_optimizer_state gives it."""
     expected = {}
     for index, p in enumerate(params):
         expected.update({f"{index}.step": ((), "i"), f"{index}.exp_avg": (tuple(p.shape), "f"),

@@ -25,5 +25,6 @@ class GraphedStep:
         for buffer, real in zip(self.static_reals, reals, strict=True):
             buffer[...] = real.data
         if self.graph is None:
-            self.graph = CudaGraph(lambda: self.step(*map(Tensor, self.static_reals)), self.cupy)
+            # The first call was the warm-up: every kernel of the step is compiled and loaded.
+            self.graph = CudaGraph(lambda: self.step(*map(Tensor, self.static_reals)), self.cupy, warm_up=False)
         return self.graph.replay().copy()  # the graph's outputs are overwritten by the next replay

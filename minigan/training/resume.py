@@ -13,7 +13,8 @@ def save(trainer, path=None):
     """trainer's whole training state (nets, optimizers, noise stream, step, config) at path,
     by default checkpoint.npz in its run directory."""
     sections = {"G": trainer.G.state_dict(), "D": trainer.D.state_dict(),
-                "opt_G": trainer.opt_G.state_dict(), "opt_D": trainer.opt_D.state_dict(),
+                "opt_G": checkpoint.flat_optimizer_state(trainer.opt_G.state_dict()),
+                "opt_D": checkpoint.flat_optimizer_state(trainer.opt_D.state_dict()),
                 "noise": {"philox_state": trainer.noise_state}}
     if trainer.G_ema is not None:
         sections["G_ema"] = trainer.G_ema.state_dict()
@@ -52,8 +53,9 @@ def resume(trainer_class, path, overrides=None):
     check_against(path, sections, trainer.G, trainer.D, trainer.G_ema)
     trainer.G.load_state_dict(sections["G"])
     trainer.D.load_state_dict(sections["D"])
-    trainer.opt_G.load_state_dict(sections["opt_G"])
-    trainer.opt_D.load_state_dict(sections["opt_D"])
+    for name in ("opt_G", "opt_D"):
+        optimizer = getattr(trainer, name)
+        optimizer.load_state_dict(checkpoint.optimizer_state(sections.get(name, {}), optimizer))
     if trainer.G_ema is not None:
         trainer.G_ema.load_state_dict(sections["G_ema"])
     trainer.noise_state[...] = trainer.xp.asarray(sections["noise"]["philox_state"])

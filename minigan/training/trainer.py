@@ -83,6 +83,7 @@ class Trainer:
         fixed = numpy.random.default_rng([config.seed, 2]).standard_normal((SAMPLE_COUNT, config.nz, 1, 1))
         self.fixed_noise = self.to_device(fixed.astype(numpy.float32))
         self.graphed_step = GraphedStep(self.train_step, self.xp) if config.cuda_graph else None
+        self.loss = LOSSES[config.loss]()
         self.step = 0
         self.history = []  # metrics.jsonl records of this run so far
         self.stop_requested = False  # set (by cli.py's signal handler) to end run() after the step in flight
@@ -143,30 +144,30 @@ class Trainer:
         forward); returns the logged scalars (loss_D, loss_G, D(x), D(G(z))) as one device
         array (no host sync), those of D averaged over its updates. The noise's dtype is the
         batches'."""
-        loss_D_of, loss_G_of = LOSSES[self.config.loss]
         d_scalars = []
         for real in reals:
             z = backend.kernels(self.xp).random_normal(self.noise_state, (real.shape[0], self.config.nz, 1, 1),
                                                        real.data.dtype)
             fake = self.G(Tensor(z))
             d_real, d_fake = self.D(real), self.D(fake.detach())
-            loss_D = loss_D_of(d_real, d_fake)
+            loss_D = self.loss.discriminator(d_real, d_fake)
             self.opt_D.zero_grad()
             loss_D.backward()
             self.opt_D.step()
             with no_grad():
-                d_scalars.append(self.xp.stack([loss_D.data, F.sigmoid(d_real).data.mean(),
-                                                F.sigmoid(d_fake).data.mean()]))
+                d_scalars.append((loss_D.data, F.sigmoid(d_real).data.mean(), F.sigmoid(d_fake).data.mean()))
 
         # G's loss goes through the updated D; D's own weight gradients are not needed for it.
         with frozen(self.D):
-            loss_G = loss_G_of(self.D(fake))
+            loss_G = self.loss.generator(self.D(fake))
             self.opt_G.zero_grad()
             loss_G.backward()
         self.opt_G.step()
         if self.G_ema is not None:
             self.update_ema()
-        loss_D, d_x, d_gz = self.xp.stack(d_scalars).mean(axis=0)
+        # One D update (the default) needs no averaging launches.
+        loss_D, d_x, d_gz = d_scalars[0] if len(d_scalars) == 1 else \
+            [self.xp.stack(values).mean() for values in zip(*d_scalars)]
         return self.xp.stack([loss_D, loss_G.data, d_x, d_gz])
 
     def update_ema(self):

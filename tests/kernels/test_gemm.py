@@ -248,6 +248,9 @@ def test_launch_geometry_matches_the_kernels():
     assert int(tf32["GEMM_TF32_TILE_M"]) == int(tf32["GEMM_TF32_TILE_N"]) == family.GEMM_TILE
     assert (int(exact["GEMM_THREADS_X"]), int(exact["GEMM_THREADS_Y"])) == family.GEMM_THREADS
     assert int(tf32["GEMM_TF32_THREADS"]) == family.GEMM_TF32_THREADS
+    assert int(exact["GEMM_TILE_K"]) == int(tf32["GEMM_TF32_TILE_K"]) == family.GEMM_TILE_K
+    assert int(exact["GEMV_THREADS"]) == family.GEMV_THREADS
+    assert all(lanes & (lanes - 1) == 0 for lanes in family.GEMV_LANES.values())  # the tree halves them
 
 
 # ---------- on a real GPU: the real kernels, TF32 included ----------

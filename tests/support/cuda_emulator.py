@@ -26,6 +26,8 @@ them: cvt.rna.tf32.f32 (round to 10 mantissa bits, ties away from zero) and
 the warp-wide mma.sync m16n8k8 TF32 multiply-accumulate (each lane's fragment
 registers gathered across its warp at a block barrier; products exact, sums in
 float32 in ascending k). Sources pick them under #ifdef MINIGAN_CUDA_EMULATOR.
+The GEMMs' cp.async prefetch (kernels/cuda/async_copy.cuh) runs here as the plain
+copy older GPUs take: the same double-buffer schedule, done synchronously.
 
 What this cannot see: GPU memory, other warp-level intrinsics (__shfl_sync
 and friends are not defined, so code using them fails to build here), other
@@ -81,6 +83,14 @@ dim3 threadIdx, blockIdx, blockDim, gridDim;
 ucontext_t scheduler_context;
 ucontext_t* running_thread;
 inline void __syncthreads() { swapcontext(running_thread, &scheduler_context); }
+
+// CUDA's vector types the kernels load shared memory with, its alignment attribute, and its
+// integer min and max.
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(16) double2 { double x, y; };
+#define __align__(n) __attribute__((aligned(n)))
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
 
 // The integer intrinsics CUDA code may use, with their CUDA meaning.
 inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
@@ -466,4 +476,5 @@ class FakeCupy(types.SimpleNamespace):
                                      Device=lambda device_id=0: device)
         super().__init__(RawModule=raw_module, cuda=cuda, ndarray=numpy.ndarray,
                          ascontiguousarray=numpy.ascontiguousarray, asarray=numpy.asarray,
-                         empty=numpy.empty, empty_like=numpy.empty_like, zeros=numpy.zeros)
+                         empty=numpy.empty, empty_like=numpy.empty_like, zeros=numpy.zeros,
+                         arange=numpy.arange, argsort=numpy.argsort, int64=numpy.int64)

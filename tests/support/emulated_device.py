@@ -23,6 +23,8 @@ paths run end to end and their host syncs are visible:
   fills them. During a capture, what CUDA or CuPy refuses raises
   CaptureUnsupported: host<->device copies, synchronizing, cuBLAS products
   (matmul and friends), work on another stream, capturing on the default stream.
+  Events (stream.record, wait_event) note what waits for what; cupy.cuda.cublas
+  binds a handle to a stream and, as CuPy's, refuses a capturing one.
 
 What it cannot see: CuPy functions NumPy has and CuPy lacks (or that differ),
 GPU memory and addresses (so not the memory-pool hazards of graphs),
@@ -31,12 +33,22 @@ concurrency between streams, performance.
 import collections
 import contextlib
 import functools
+import sys
 import types
 import weakref
 
 import numpy
 
 transfers = collections.Counter()
+# Device launches by what launched them: each kernel by its name, each CuPy function, ufunc or
+# array method that runs on the device by its name (CuPy launches one kernel for each; cuBLAS's
+# products count one too), a host-to-device copy as "memcpy", a graph replay as
+# "cudaGraphLaunch". Views (reshape, transpose, basic indexing) and empty allocations launch
+# nothing and are not counted. Counted when issued, eagerly or into a capture.
+launches = collections.Counter()
+ALLOCATES_ONLY = {"empty", "empty_like"}  # memory, no kernel
+# The same launches by the engine code that issued them: "functional/batchnorm.py BatchNormTrain.forward".
+launch_sites = collections.Counter()
 
 
 class CaptureUnsupported(RuntimeError):
@@ -91,8 +103,44 @@ def _refill(old, new):
             _refill(o, n)
 
 
-def _recorded(run):
-    """run() now; during a capture, also on every replay of the graph."""
+def _owners(objects):
+    return {id(_owner(o)) for o in objects if isinstance(o, numpy.ndarray)}
+
+
+def _arrays(result):
+    if isinstance(result, numpy.ndarray):
+        return [result]
+    if isinstance(result, (tuple, list)):
+        return [a for r in result for a in _arrays(r)]
+    return []
+
+
+def _count_launch(name, result, inputs, writes):
+    """One launch of name, unless it only made a view of an input, allocated, or did nothing."""
+    if not writes:
+        made = _owners(_arrays(result)) - _owners(inputs)
+        if not made or name in ALLOCATES_ONLY:
+            return
+    launches[name] += 1
+    launch_sites[_issuer()] += 1
+
+
+def _issuer():
+    """The innermost minigan frame above the kernel wrappers (kernels/) and this module."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        path = frame.f_code.co_filename.replace("\\", "/")
+        if "/minigan/" in path and "/minigan/kernels/" not in path:
+            owner = frame.f_locals.get("self")  # a method: its class's name (co_qualname is 3.11+)
+            name = frame.f_code.co_name if owner is None else f"{type(owner).__name__}.{frame.f_code.co_name}"
+            return f"{path.rsplit('/minigan/', 1)[1]} {name}"
+        frame = frame.f_back
+    return "outside minigan"
+
+
+def _recorded(run, name="kernel", inputs=(), writes=True):
+    """run() now; during a capture, also on every replay of the graph. A top-level call is
+    counted in launches (see _count_launch; inputs and writes tell views from launches)."""
     global _depth
     if _capture is not None and _depth == 0:
         current = _current_streams[-1] if _current_streams else _null_stream
@@ -104,8 +152,10 @@ def _recorded(run):
         result = run()
     finally:
         _depth -= 1
-    if _capture is not None and _depth == 0:
-        _capture.replays.append(lambda: _refill(result, run()))
+    if _depth == 0:
+        _count_launch(name, result, inputs, writes)
+        if _capture is not None:
+            _capture.replays.append(lambda: _refill(result, run()))
     return result
 
 
@@ -131,11 +181,15 @@ def _refuse_cublas_during_capture(name):
         _refuse_during_capture(f"{name} (cuBLAS)")
 
 
+WRITING_METHODS = {"__setitem__", "fill"}
+
+
 def _recorded_method(method):
     @functools.wraps(method)
     def wrapped(self, *args, **kwargs):
         _refuse_cublas_during_capture(method.__name__)
-        return _recorded(lambda: _on_device(method(self, *args, **kwargs)))
+        return _recorded(lambda: _on_device(method(self, *args, **kwargs)), method.__name__,
+                         (self, *args, *kwargs.values()), writes=method.__name__ in WRITING_METHODS)
     return wrapped
 
 
@@ -164,6 +218,12 @@ class DeviceArray(numpy.ndarray):
     fill = _recorded_method(numpy.ndarray.fill)
     take = _recorded_method(numpy.ndarray.take)
     dot = _recorded_method(numpy.ndarray.dot)
+    # Reductions: one kernel each in CuPy (NumPy's mean would count its sum and division).
+    sum = _recorded_method(numpy.ndarray.sum)
+    mean = _recorded_method(numpy.ndarray.mean)
+    max = _recorded_method(numpy.ndarray.max)
+    min = _recorded_method(numpy.ndarray.min)
+    var = _recorded_method(numpy.ndarray.var)
 
     def __array_finalize__(self, obj):
         key = id(self)
@@ -186,7 +246,7 @@ class DeviceArray(numpy.ndarray):
             if out:  # in place (`a += b`): the same array object, as CuPy returns it
                 return out[0] if len(out) == 1 else out
             return _on_device(result)
-        return _recorded(run)
+        return _recorded(run, ufunc.__name__, inputs, writes=bool(out))
 
 
 def _on_device(result):
@@ -206,7 +266,8 @@ def _returning_device_arrays(function):
     @functools.wraps(function)
     def wrapped(*args, **kwargs):
         _refuse_cublas_during_capture(function.__name__)
-        return _recorded(lambda: _on_device(function(*args, **kwargs)))
+        return _recorded(lambda: _on_device(function(*args, **kwargs)), function.__name__,
+                         (*args, *kwargs.values()), writes=False)
     return wrapped
 
 
@@ -216,7 +277,9 @@ def _upload(function):
         if not isinstance(obj, DeviceArray):  # a host object: NumPy array, list or Python scalar
             _refuse_during_capture("a host-to-device copy")
             transfers["host_to_device"] += 1
-        return _recorded(lambda: _on_device(function(obj, *args, **kwargs)))
+        copies = not isinstance(obj, DeviceArray)
+        return _recorded(lambda: _on_device(function(obj, *args, **kwargs)),
+                         "memcpy" if copies else function.__name__, (obj,), writes=copies)
     return wrapped
 
 
@@ -235,6 +298,17 @@ class Stream:
 
     def __init__(self, null=False, non_blocking=False):
         self.ptr = 0 if null else id(self)
+        self.non_blocking = non_blocking
+        self.waited_for = []  # the events wait_event was given, in order
+
+    def record(self, event=None):
+        """An Event marking the work queued here so far (the emulator runs it at once)."""
+        event = event or Event()
+        event.stream = self
+        return event
+
+    def wait_event(self, event):
+        self.waited_for.append(event)
 
     def __enter__(self):
         _current_streams.append(self)
@@ -275,6 +349,31 @@ _null_stream = Stream(null=True)
 Stream.null = _null_stream
 
 
+class Event:
+    """cupy.cuda.Event: recorded on a stream, waited for by others."""
+
+    stream = None
+
+
+class Cublas:
+    """The part of cupy.cuda.cublas that binds a handle to a stream. As CuPy's setStream, it
+    refuses to bind to a stream that is capturing (CuPy's products call it on every call, with
+    the current stream: that is where they refuse cuBLAS during a capture)."""
+
+    HANDLE = 1
+
+    def __init__(self):
+        self.streams = {}  # handle -> the stream pointer bound
+
+    def setStream(self, handle, stream):  # noqa: N802  (CuPy's name)
+        if _capture is not None and _capture.stream.ptr == stream:
+            raise NotImplementedError("calling cuBLAS API during stream capture is currently unsupported")
+        self.streams[handle] = stream
+
+    def getStream(self, handle):  # noqa: N802
+        return self.streams.get(handle, 0)
+
+
 class Graph:
     """The operations of one capture; launch() runs them again, in order."""
 
@@ -287,6 +386,7 @@ class Graph:
         for replay in self.replays:
             replay()
         self.launches += 1
+        launches["cudaGraphLaunch"] += 1
 
 
 class MemoryPool:
@@ -308,7 +408,7 @@ class _RecordedKernel:
         self.function = function
 
     def __call__(self, grid, block, args):
-        _recorded(lambda: self.function(grid, block, args))
+        _recorded(lambda: self.function(grid, block, args), self.function.name)
 
     def __getattr__(self, name):  # launches, name, signature
         return getattr(self.function, name)
@@ -338,7 +438,8 @@ class EmulatedCupy(types.ModuleType):
         self.cuda = types.SimpleNamespace(
             runtime=types.SimpleNamespace(getDevice=lambda: 0, getDeviceCount=lambda: 1),
             Device=emulator.cuda.Device, Stream=Stream, Graph=Graph, MemoryPool=MemoryPool,
-            using_allocator=using_allocator,
+            using_allocator=using_allocator, Event=Event, cublas=Cublas(),
+            get_cublas_handle=lambda: Cublas.HANDLE,
             get_current_stream=lambda: _current_streams[-1] if _current_streams else _null_stream)
 
     def __getattr__(self, name):

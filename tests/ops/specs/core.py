@@ -228,11 +228,16 @@ BCE_WITH_LOGITS = Op(
     "binary_cross_entropy_with_logits",
     lambda shape, scale=1.0, logits=None: [fixed(logits) if logits else normal(shape, scale), uniform(shape)],
     grid(shape=[(6, 1), (8, 1), (2, 3, 2)], scale=[1.0, 3.0, 40.0])
+    + grid(shape=[(6, 1), (2, 3, 2)], scale=[3.0], reduction=["sum", "none"])
     + case(shape=(40,))
     # The overflow-free branches of softplus and sigmoid, also by finite differences.
     + case(shape=(2, 3), logits=[[-30.0, 30.0, -12.5], [12.5, 0.3, -0.7]]),
     extremes=(-100.0, -30.0, -12.5, 0.0, 12.5, 30.0, 100.0),
-    errors=[bad("target shape (4,) does not match input shape (4, 1)", (4, 1), (4,))])
+    errors=[bad("target shape (4,) does not match input shape (4, 1)", (4, 1), (4,)),
+            bad("binary_cross_entropy_with_logits: 'elementwise' is not a valid value for reduction", (3,), (3,),
+                reduction="elementwise"),
+            bad("binary_cross_entropy_with_logits: pos_weight is not supported", (3,), (3,), pos_weight=(3,),
+                error=NotImplementedError)])
 
 
 # --- tensor arithmetic -----------------------------------------------------------------------
