@@ -62,7 +62,8 @@ def test_three_training_steps_equal_pytorch_in_float64(options, tmp_path):
     for name in ("G", "D"):  # in float64, with the optimizer the trainer made (its lr, betas)
         net, opt = getattr(trainer, name), getattr(trainer, "opt_" + name)
         net.to(dtype=numpy.float64)
-        setattr(trainer, "opt_" + name, Adam(net.parameters(), opt.lr, opt.betas, opt.eps))
+        group = opt.param_groups[0]
+        setattr(trainer, "opt_" + name, Adam(net.parameters(), group["lr"], group["betas"], group["eps"]))
     nc, size = trainer.images.shape[1], config.image_size
     G, D = torch_generator(config.nz, config.ngf, nc, size).double(), torch_discriminator(config.ndf, nc, size).double()
     for theirs, mine in ((G, trainer.G), (D, trainer.D)):
