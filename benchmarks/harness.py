@@ -3,10 +3,10 @@
 - interleaved() times callables in rounds that alternate them (the first one
   alternates too), so background load hits all alike; ms() takes the median.
 - sync() waits for a device before a clock stops.
-- Table keeps the (what, minigan ms, other ms, ratio) rows, prints them as
+- Table keeps the (what, minigan, other, ratio) rows, prints them as
   they come and renders them as Markdown.
 - set_threads() gives every framework the same CPU threads; cpu_model(),
-  machine_name(), versions() and gpu_info() record the machine.
+  cpu_record(), machine_name(), versions() and gpu_info() record the machine.
 - run_child() runs a command in a fresh Python process and reads the JSON it
   prints last, for measurements that must not share a process.
 """
@@ -51,28 +51,33 @@ def sync(xp):
 
 
 class Table:
-    """Rows of (what, minigan ms, other ms), printed and kept for JSON/Markdown."""
+    """Rows of (section, what, minigan figure, other figure, ratio), printed and kept for JSON and
+    Markdown; a row names its unit in `what` where it is not ms."""
 
     def __init__(self, other):
         self.other, self.rows = other, []
 
     def print_header(self):
-        print(f"  {'section':10s} {'what':28s} {'minigan':>10s} {self.other:>10s} {'ratio':>7s}")
+        print(f"  {'section':10s} {'what':44s} {'minigan':>10s} {self.other:>10s} {'ratio':>7s}")
 
     def add(self, section, what, mine, theirs):
-        self.rows.append({"section": section, "what": what, "minigan_ms": mine, f"{self.other}_ms": theirs,
-                          "ratio": mine / theirs if theirs else None})
-        ratio = f"{mine / theirs:6.2f}x" if theirs else "      -"
-        theirs = f"{theirs:10.2f}" if theirs is not None else "         -"
-        print(f"  {section:10s} {what:28s} {mine:10.2f} {theirs} {ratio}", flush=True)
+        """A row; either figure may be None (a framework left out or failed)."""
+        ratio = mine / theirs if mine is not None and theirs else None
+        self.rows.append({"section": section, "what": what, "minigan": mine, self.other: theirs, "ratio": ratio})
+        print(f"  {section:10s} {what:44s} {_figure(mine, 10)} {_figure(theirs, 10)} "
+              + (f"{ratio:6.2f}x" if ratio is not None else "      -"), flush=True)
 
     def markdown(self):
-        lines = [f"| section | what | minigan ms | {self.other} ms | ratio |", "|---|---|---:|---:|---:|"]
+        lines = [f"| section | what | minigan | {self.other} | ratio |", "|---|---|---:|---:|---:|"]
         for row in self.rows:
-            theirs = row[f"{self.other}_ms"]
-            lines.append(f"| {row['section']} | {row['what']} | {row['minigan_ms']:.2f} | "
-                         + (f"{theirs:.2f} | {row['ratio']:.2f}x |" if theirs else "- | - |"))
+            lines.append(f"| {row['section']} | {row['what']} | {_figure(row['minigan'])} | "
+                         f"{_figure(row[self.other])} | "
+                         + (f"{row['ratio']:.2f}x |" if row["ratio"] is not None else "- |"))
         return "\n".join(lines) + "\n"
+
+
+def _figure(value, width=0):
+    return f"{value:{width}.2f}" if value is not None else f"{'-':>{width}s}"
 
 
 # --- separate processes --------------------------------------------------------------
@@ -85,8 +90,24 @@ def run_child(argv, cwd, timeout=600):
     except subprocess.TimeoutExpired:
         return {"error": [f"timed out after {timeout} s"]}
     if proc.returncode:
-        return {"error": proc.stderr.strip().splitlines()[-1:]}
+        return {"error": proc.stderr.strip().splitlines()[-3:]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def status_kib(field):
+    """A field of /proc/self/status in KiB (VmRSS, VmHWM)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak_rss():
+    """Set VmHWM to the current RSS. Linux keeps ru_maxrss across fork+exec (a child starts
+    with its parent's high-water mark), so peaks are read from VmHWM, reset here."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 
 
 # --- the machine ---------------------------------------------------------------------
@@ -100,11 +121,9 @@ def import_torch():
 
 
 def set_threads(n, torch=True):
-    """Give minigan (Numba, the BLAS under NumPy) and PyTorch the same n CPU threads.
-
-    Returns what was set, for the record. threadpoolctl (optional) limits the
-    BLAS that NumPy loaded; without it only the environment variables, read
-    at BLAS start-up, apply.
+    """Give minigan (Numba, the BLAS under NumPy) and PyTorch (unless torch=False: not imported)
+    the same n CPU threads. Returns what was set, for the record: Numba's threads and layer,
+    every BLAS/OpenMP pool that threadpoolctl finds (name, version, threads), torch's threads.
     """
     import numba
 
@@ -114,12 +133,13 @@ def set_threads(n, torch=True):
     done = {"numba": numba.get_num_threads(), "numba_threading_layer": numba.threading_layer()}
     try:
         from threadpoolctl import threadpool_info, threadpool_limits
-        threadpool_limits(n)  # every BLAS/OpenMP pool in the process, torch's MKL included
-        done["blas"] = {f"{p['internal_api']}:{os.path.basename(p['filepath'])}": p["num_threads"]
-                        for p in threadpool_info()}
     except ImportError:
-        done["blas"] = ("threadpoolctl not installed (pip install threadpoolctl): BLAS threads "
-                        f"from OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+        raise ImportError("threadpoolctl is needed to set and record the BLAS threads: "
+                          "pip install threadpoolctl (or the bench extra)") from None
+    threadpool_limits(n)  # every BLAS/OpenMP pool in the process, torch's included
+    keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
+    done["blas"] = [{key: pool.get(key) for key in keys} | {"library": os.path.basename(pool["filepath"])}
+                    for pool in threadpool_info()]
     if torch is not None:
         torch.set_num_threads(n)
         done["torch"] = torch.get_num_threads()
@@ -135,6 +155,26 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def cpu_record():
+    """The CPU as lscpu describes it (model, family/model/stepping, cores, caches, hypervisor),
+    or /proc/cpuinfo's first model name where lscpu is missing."""
+    fields = ("Model name", "Vendor ID", "CPU family", "Model", "Stepping", "CPU(s)", "Thread(s) per core",
+              "Core(s) per socket", "Socket(s)", "L1d cache", "L2 cache", "L3 cache", "Hypervisor vendor",
+              "CPU max MHz")
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    found = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in fields:
+            found.setdefault(key.strip(), value.strip())
+    found.setdefault("Model name", cpu_model())
+    found["avx512"] = "avx512f" in open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else None
+    return found
 
 
 def slug(text):

@@ -42,7 +42,7 @@ def test_im2col_col2im(benchmark, kernel, layer, implementation):
     # The image side of the layer's im2col/col2im: its input for conv2d, its output for conv_transpose2d.
     channels, image = (cin, size) if op == "conv2d" else (cout, (size - 1) * s - 2 * p + k)
     out = conv_output_size(op, (image, image), (k, k), (s, s), (p, p))
-    x = rng.standard_normal((BATCH, channels, image, image)).astype(numpy.float32)
+    x = rng.standard_normal((channels, image, image, BATCH)).astype(numpy.float32)  # batch-innermost
     args = (k, k, (s, s), (p, p), out)
     benchmark.group = f"{kernel} {layer} {tuple(x.shape)}"
     if kernel == "im2col":

@@ -9,6 +9,7 @@ honest.
 import itertools
 import os
 import tempfile
+import time
 
 import numpy
 
@@ -17,7 +18,6 @@ from harness import import_torch, sync
 from minigan import backend
 from minigan import functional as F
 from minigan.models.dcgan import Discriminator, Generator, init_weights
-from minigan.training.trainer import frozen
 
 NZ, NGF, NDF, NC, IMAGE = 100, 64, 64, 3, 32
 TORCH_MISSING = "PyTorch is an optional benchmark dependency: pip install torch==2.13.0"
@@ -77,6 +77,63 @@ class Workloads:
         grad = self.tensor(rng.standard_normal(tuple(y.shape)))
         return self._pair(forward, y, grad, (x, w, b))
 
+    def layer_steps(self, batch, seed=0):
+        """{block: run() -> (forward s, backward s)} for each of DCGAN-32's layer blocks (a
+        convolution with the batch norm and activation after it, G1..G4 and D1..D4), each doing
+        the calls that one training step makes of it, with only the gradients the step needs:
+
+        - G's blocks: one forward and one backward with weight gradients; G1's input (the
+          noise) takes no gradient.
+        - D's blocks, D update: two forwards (real and fake images) and their backwards with
+          weight gradients; D1's inputs take no gradient (the real batch, the detached fake).
+        - D's blocks, G update: one forward and one backward through the frozen D, for the
+          input gradient only.
+
+        Each block's input is what the layers before it make of a fixed batch (G: noise, D:
+        uniform images); each backward is seeded with a fixed random gradient. The step runs one
+        backward over D's two passes; here each pass has its own backward call."""
+        rng = numpy.random.default_rng(seed)
+        G, D = self.models()
+        steps = {}
+        for prefix, model, x in (("G", G, rng.standard_normal((batch, NZ, 1, 1))),
+                                 ("D", D, rng.uniform(-1, 1, (batch, NC, IMAGE, IMAGE)))):
+            for i, layers in enumerate(blocks(model)):
+                first = i == 0
+                passes = ([[(not first, True)]] if prefix == "G" else
+                          [[(not first, True), (not first, True)], [(True, False)]])
+                name = f"{prefix}{i + 1} " + "+".join(type(layer).__name__ for layer in layers)
+                steps[name] = self.block_step(layers, x, passes, rng)
+                with self.no_grad():
+                    x = self.numpy(apply(layers, self.tensor(x)))
+        return steps
+
+    def block_step(self, layers, x, passes, rng):
+        """run() -> (forward s, backward s) of layers over passes: phases (one update each) of
+        [(the input takes a gradient, the weights take gradients)], all forwards of a phase first."""
+        params = [p for layer in layers for p in layer.parameters()]
+        inputs = {needs: self.tensor(x, requires_grad=needs) for needs in (False, True)}
+        with self.no_grad():
+            out_shape = tuple(apply(layers, inputs[False]).shape)
+        seed = self.tensor(rng.standard_normal(out_shape))
+
+        def run():
+            forward = backward = 0.0
+            for phase in passes:
+                self.set_requires_grad(params, phase[0][1])
+                for t in (*inputs.values(), *params):
+                    t.grad = None
+                start = time.perf_counter()
+                outputs = [apply(layers, inputs[input_grad]) for input_grad, _ in phase]
+                self.sync()
+                middle = time.perf_counter()
+                for y in outputs:
+                    y.backward(seed)
+                self.sync()
+                forward, backward = forward + middle - start, backward + time.perf_counter() - middle
+            self.set_requires_grad(params, True)
+            return forward, backward
+        return run
+
     def _pair(self, forward, y, grad, leaves):
         def run_forward():
             forward()
@@ -107,40 +164,36 @@ class Minigan(Workloads):
     def tensor(self, array, requires_grad=False):
         return minigan.Tensor(self.xp.asarray(array.astype(self.dtype)), requires_grad=requires_grad)
 
+    @staticmethod
+    def numpy(t):
+        return t.numpy()
+
     functional = F
 
     @staticmethod
     def backward(y, grad):
         y.backward(grad, retain_graph=True)  # timed again and again on one graph, as torch's
 
+    def trainer(self, batch, seed=0, **config):
+        """A minigan.training.Trainer of DCGAN-32 at batch on fake data (it writes nothing until run)."""
+        from minigan.training import Config, Trainer
+        if self.dtype != numpy.float32:
+            raise ValueError(f"the Trainer trains in float32, not {self.dtype}")
+        return Trainer(Config(backend="cupy" if self.device == "cuda" else "numpy", dataset="fake",
+                              batch_size=batch, nz=NZ, ngf=NGF, ndf=NDF, seed=seed,
+                              out=os.path.join(tempfile.gettempdir(), "minigan-bench"), **config))
+
     def step(self, batch, seed=0):
-        """One DCGAN-32 training step, as minigan.training.Trainer.train_step does it."""
-        rng = numpy.random.default_rng(seed)
-        G = init_weights(Generator(NZ, NGF, NC, IMAGE), rng).to(self.device, self.dtype)
-        D = init_weights(Discriminator(NDF, NC, IMAGE), rng).to(self.device, self.dtype)
-        opt_G = minigan.optim.Adam(G.parameters(), 2e-4, (0.5, 0.999))
-        opt_D = minigan.optim.Adam(D.parameters(), 2e-4, (0.5, 0.999))
-        real = self.tensor(rng.uniform(-1, 1, (batch, NC, IMAGE, IMAGE)))
-        ones = self.tensor(numpy.ones(batch))
-        zeros = self.tensor(numpy.zeros(batch))
-        bce = F.binary_cross_entropy_with_logits
-        kernels = backend.kernels(self.xp)
-        noise = kernels.random_state(seed)  # on the device, as the trainer draws it (and torch.randn)
+        """One DCGAN-32 training step: Trainer.train_step itself (D on real and on fake, the D
+        update, G's loss through the updated D, the G update, Adam) on one fixed real batch."""
+        trainer = self.trainer(batch, seed)
+        real = trainer.real_batch(0)
 
         def run():
-            z = minigan.Tensor(kernels.random_normal(noise, (batch, NZ, 1, 1), self.dtype))
-            fake = G(z)
-            loss_D = bce(D(real), ones) + bce(D(fake.detach()), zeros)
-            opt_D.zero_grad()
-            loss_D.backward()
-            opt_D.step()
-            with frozen(D):
-                loss_G = bce(D(fake), ones)
-                opt_G.zero_grad()
-                loss_G.backward()
-            opt_G.step()
+            trainer.train_step(real)
             self.sync()
-        run.G, run.D, run.optimizers = G, D, (opt_D, opt_G)
+        run.G, run.D, run.optimizers = trainer.G, trainer.D, (trainer.opt_D, trainer.opt_G)
+        run.malloc = trainer.malloc_setting
         return run
 
     def trainer_step(self, batch, cuda_graph=False, matmul="auto", seed=0):
@@ -150,11 +203,7 @@ class Minigan(Workloads):
         place on the device (in graph mode, into the graph's static input). The first call
         runs eagerly and the second captures the graph: warm up with 2 calls or more.
         """
-        from minigan.training import Config, Trainer
-        config = Config(backend="cupy", cuda_graph=cuda_graph, matmul=matmul, dataset="fake",
-                        batch_size=batch, nz=NZ, ngf=NGF, ndf=NDF, seed=seed,
-                        out=os.path.join(tempfile.gettempdir(), "minigan-bench"))  # run_step writes nothing
-        trainer = Trainer(config)
+        trainer = self.trainer(batch, seed, cuda_graph=cuda_graph, matmul=matmul)
         steps = itertools.count()
 
         def run():
@@ -162,6 +211,18 @@ class Minigan(Workloads):
             self.sync()
         run.trainer = trainer
         return run
+
+    def models(self):
+        rng = numpy.random.default_rng(0)
+        return (init_weights(Generator(NZ, NGF, NC, IMAGE), rng).to(self.device, self.dtype).main,
+                init_weights(Discriminator(NDF, NC, IMAGE), rng).to(self.device, self.dtype).main)
+
+    no_grad = staticmethod(minigan.no_grad)
+
+    @staticmethod
+    def set_requires_grad(params, flag):
+        for p in params:
+            p.requires_grad = flag
 
 
 # --- PyTorch -------------------------------------------------------------------
@@ -184,6 +245,18 @@ class Torch(Workloads):
     def tensor(self, array, requires_grad=False):
         return self.torch.tensor(array, dtype=self.dtype, device=self.device,
                                  requires_grad=requires_grad)
+
+    @staticmethod
+    def numpy(t):
+        return t.cpu().numpy()
+
+    def no_grad(self):
+        return self.torch.no_grad()
+
+    @staticmethod
+    def set_requires_grad(params, flag):
+        for p in params:
+            p.requires_grad_(flag)
 
     @property
     def functional(self):
@@ -268,6 +341,22 @@ class Torch(Workloads):
             D.requires_grad_(True)
             opt_G.step()
         return train, (opt_D, opt_G), real
+
+
+def blocks(model):
+    """A Sequential's layers in blocks, each a convolution and the layers after it up to the next."""
+    found = []
+    for layer in model:
+        if type(layer).__name__.startswith("Conv") or not found:
+            found.append([])
+        found[-1].append(layer)
+    return found
+
+
+def apply(layers, x):
+    for layer in layers:
+        x = layer(x)
+    return x
 
 
 def frameworks(backend_name="numpy", dtype="float32"):

@@ -13,7 +13,6 @@ launching a kernel does (require_cupy says what to install).
 """
 import functools
 import hashlib
-import math
 from pathlib import Path
 
 import numpy
@@ -28,6 +27,7 @@ NVRTC_OPTIONS = ("--std=c++14", "-I" + str(CUDA_DIR))  # headers (*.cuh) are fou
 BLOCK = 256  # threads per block; equals REDUCE_THREADS in kernels/cuda/common.cuh
 BLOCKS_PER_SM = 32  # grid-stride kernels launch at most this many blocks per SM
 INT_MAX = 2**31 - 1
+MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y
 C_TYPES = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
 CUDA_INSTALL_HINT = ("install the GPU extra with `pip install -e .[cuda12]` (or `.[cuda13]` for a CUDA 13 driver) "
                      "on a machine with an NVIDIA GPU")
@@ -90,6 +90,15 @@ class Source:
             blocks = min(-(-size // BLOCK), _max_blocks(device_id()))
             self.kernel(name, dtype)((blocks,), (BLOCK,), args)
 
+    def launch_rows(self, name, dtype, rows, row_size, args):
+        """Run row kernel name<dtype> over a rows x row_size array: gridDim.y blocks stride over the
+        rows, so each block works out its row's indices once; blockDim.x * gridDim.x threads stride
+        over the row."""
+        if rows and row_size:
+            grid_rows = min(rows, MAX_GRID_Y)
+            blocks = min(-(-row_size // BLOCK), max(1, _max_blocks(device_id()) // grid_rows))
+            self.kernel(name, dtype)((blocks, grid_rows), (BLOCK,), args)
+
     def launch_per_channel(self, name, dtype, channels, args):
         """Run reduction kernel name<dtype>: one block of BLOCK threads per channel."""
         if channels:
@@ -138,15 +147,6 @@ def i32(*values):
     return [numpy.int32(v) for v in values]
 
 
-def layout(op, x):
-    """(N, C, plane) of an (N, C, *spatial) array; plane = prod(spatial), 1 for (N, C)."""
-    if x.ndim < 2:
-        raise ValueError(f"minigan.kernels.{op}: expected an (N, C, ...) array, got shape {x.shape}")
-    n, c, plane = x.shape[0], x.shape[1], math.prod(x.shape[2:])
-    check_int(op, **{"N*C": n * c, "spatial size": plane, "N*spatial size": n * plane})
-    return n, c, plane
-
-
 def per_channel(op, name, a, channels, dtype):
     """a as a contiguous (C,) device array of dtype (None stays None)."""
     if a is None:
@@ -158,9 +158,8 @@ def per_channel(op, name, a, channels, dtype):
     return get_cupy().ascontiguousarray(a)
 
 
-def contiguous(op, x, **like_x):
-    """[x, *like_x.values()] as contiguous device arrays, after checking that x is float32 or
-    float64 and that each of like_x (by name) has x's shape and dtype."""
+def check_like(op, x, **like_x):
+    """Check that x is float32 or float64 and that each of like_x (by name) has x's shape and dtype."""
     check_dtype(op, x.dtype)
     for name, a in like_x.items():
         if tuple(a.shape) != tuple(x.shape):
@@ -168,4 +167,9 @@ def contiguous(op, x, **like_x):
                              f"expected {tuple(x.shape)}")
         if a.dtype != x.dtype:
             raise TypeError(f"minigan.kernels.{op}: {name} is {a.dtype}, expected {x.dtype}")
+
+
+def contiguous(op, x, **like_x):
+    """[x, *like_x.values()] as contiguous device arrays, after check_like."""
+    check_like(op, x, **like_x)
     return [get_cupy().ascontiguousarray(a) for a in (x, *like_x.values())]

@@ -50,9 +50,15 @@ if not CACHE:
                            f"cache them.", RuntimeWarning, __file__, 0, module=__name__)
 
 
-def jit(function):
-    """numba.njit(parallel=True), cached where possible: the decorator of every CPU kernel."""
-    return numba.njit(parallel=True, cache=CACHE)(function)
+def jit(function=None, *, reassociate=False):
+    """numba.njit(parallel=True), cached where possible: the decorator of every CPU kernel.
+
+    jit(reassociate=True) lets LLVM reorder the sums of a reduction loop into SIMD lanes
+    (fastmath 'reassoc'): the order is then fixed by the compiled code instead of the
+    source, still the same for any thread count, and the loop runs ~10x faster."""
+    if function is None:
+        return lambda f: jit(f, reassociate=reassociate)
+    return numba.njit(parallel=True, cache=CACHE, fastmath={"reassoc"} if reassociate else False)(function)
 
 
 def jit_serial(function):

@@ -1,6 +1,9 @@
 """Elementwise activations and the BCE-with-logits loss, each one fused pass.
 
-LeakyReLU's backward reads the forward's output y, not x: for a slope >= 0,
+LeakyReLU keeps its input's memory order (the batch-innermost images of the
+convolutions stay batch-innermost, kernels run on the flat memory): y, and
+the input gradient, are laid out as x and y are. Its backward reads the
+forward's output y, not x: for a slope >= 0,
 y > 0 exactly when x > 0, so nothing else need be kept (minigan's LeakyReLU
 keeps a mask itself for negative slopes). Sigmoid and the loss are written so
 exp only ever sees -|x|: no overflow for any x. On the CPU the sigmoid and loss
@@ -17,12 +20,12 @@ from ._jit import jit
 
 class Contract(Protocol):
     def leaky_relu(self, x, negative_slope=0.01):
-        """x > 0 ? x : x * negative_slope, as a new array (ReLU is slope 0); the slope is
-        rounded to x.dtype first."""
+        """x > 0 ? x : x * negative_slope, as a new array in x's memory order (ReLU is slope 0);
+        the slope is rounded to x.dtype first."""
 
     def leaky_relu_backward(self, grad, y, negative_slope=0.01):
-        """grad * (y > 0 ? 1 : negative_slope), from leaky_relu's output y. Exact only for
-        negative_slope >= 0, so a negative slope raises ValueError."""
+        """grad * (y > 0 ? 1 : negative_slope), from leaky_relu's output y, in y's memory order.
+        Exact only for negative_slope >= 0, so a negative slope raises ValueError."""
 
     def sigmoid(self, x):
         """1 / (1 + exp(-x)) elementwise, in x.dtype, without overflow."""
@@ -43,6 +46,30 @@ def _check_slope(negative_slope):
     if negative_slope < 0:
         raise ValueError(f"minigan.kernels.leaky_relu_backward: negative_slope must be >= 0 to recover "
                          f"the sign of the input from the output y, got {negative_slope}")
+
+
+def _memory_order(a):
+    """a's axes from the largest stride to the smallest."""
+    return sorted(range(a.ndim), key=lambda axis: -a.strides[axis])
+
+
+def _dense(a):
+    """a where its elements fill its memory in some axis order, else a C-contiguous copy."""
+    return a if a.transpose(_memory_order(a)).flags.c_contiguous else a.copy()
+
+
+def _flat(a):
+    """The 1-D view of a dense array's memory (see _dense)."""
+    return a.transpose(_memory_order(a)).reshape(-1)
+
+
+def _laid_out_as(a, like, xp):
+    """a with like's strides: a itself if it has them, else a copy."""
+    if a.strides == like.strides:
+        return a
+    copy = xp.empty_like(like)
+    copy[...] = a
+    return copy
 
 
 # ---------- the plain NumPy reference (and the CPU's sigmoid and loss) ----------
@@ -85,18 +112,18 @@ def _leaky_relu_backward(grad, y, slope, grad_x):
 
 
 def leaky_relu_cpu(x, negative_slope=0.01):
-    x = numpy.ascontiguousarray(x)
-    y = numpy.empty_like(x)
-    _leaky_relu(x.reshape(-1), x.dtype.type(negative_slope), y.reshape(-1))
+    x = _dense(x)
+    y = numpy.empty_like(x)  # x's strides
+    _leaky_relu(_flat(x), x.dtype.type(negative_slope), _flat(y))
     return y
 
 
 def leaky_relu_backward_cpu(grad, y, negative_slope=0.01):
     _check_slope(negative_slope)
-    grad = numpy.ascontiguousarray(grad)
-    grad_x = numpy.empty_like(grad)
-    _leaky_relu_backward(grad.reshape(-1), numpy.ascontiguousarray(y).reshape(-1),
-                         grad.dtype.type(negative_slope), grad_x.reshape(-1))
+    y = _dense(y)
+    grad = _laid_out_as(grad, y, numpy)
+    grad_x = numpy.empty_like(y)
+    _leaky_relu_backward(_flat(grad), _flat(y), grad.dtype.type(negative_slope), _flat(grad_x))
     return grad_x
 
 
@@ -107,18 +134,23 @@ SOURCE = _cuda.Source("activation.cu", templates=("leaky_relu", "leaky_relu_back
 
 
 def leaky_relu_cuda(x, negative_slope=0.01):
-    x, = _cuda.contiguous("leaky_relu", x)
-    y = _cuda.get_cupy().empty_like(x)
-    SOURCE.launch("leaky_relu", x.dtype, x.size, (x, y, numpy.int64(x.size), x.dtype.type(negative_slope)))
+    _cuda.check_like("leaky_relu", x)
+    x = _dense(x)
+    y = _cuda.get_cupy().empty_like(x)  # x's strides
+    SOURCE.launch("leaky_relu", x.dtype, x.size, (_flat(x), _flat(y), numpy.int64(x.size),
+                                                  x.dtype.type(negative_slope)))
     return y
 
 
 def leaky_relu_backward_cuda(grad, y, negative_slope=0.01):
-    grad, y = _cuda.contiguous("leaky_relu_backward", grad, y=y)
+    _cuda.check_like("leaky_relu_backward", grad, y=y)
     _check_slope(negative_slope)
-    grad_x = _cuda.get_cupy().empty_like(grad)
+    cp = _cuda.get_cupy()
+    y = _dense(y)
+    grad = _laid_out_as(grad, y, cp)
+    grad_x = cp.empty_like(y)
     SOURCE.launch("leaky_relu_backward", grad.dtype, grad.size,
-                  (grad, y, grad_x, numpy.int64(grad.size), grad.dtype.type(negative_slope)))
+                  (_flat(grad), _flat(y), _flat(grad_x), numpy.int64(grad.size), grad.dtype.type(negative_slope)))
     return grad_x
 
 

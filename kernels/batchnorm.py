@@ -1,11 +1,14 @@
-"""Batch normalization's kernels, per channel c of (N, C, *spatial) arrays.
+"""Batch normalization's kernels, on channel rows: x (C, M), channel c's M values in row c.
 
-Two reductions (the statistics; the sums of the backward) and two
-elementwise passes (normalize and scale; the compact input gradient of
+The ops pass batch-innermost images (minigan/functional/layout.py) seen as
+(C, H*W*N), so every channel is one contiguous row. One reduction fused with
+the per-channel scalars (the statistics, inv_std and the running statistics),
+one elementwise pass that normalizes and scales; in backward, one reduction
+(the sums) and one elementwise pass (the compact input gradient of
 minigan/functional/batchnorm.py). The reductions sum in double, in a fixed
-order for any thread count: one Numba thread, or one CUDA block, per channel.
+order for any thread count: one Numba thread, or one CUDA block, per channel
+(the Numba loops in SIMD lanes, kernels/_jit.py's reassociate).
 """
-import math
 from typing import Protocol
 
 import numba
@@ -16,170 +19,175 @@ from ._jit import jit
 
 
 class Contract(Protocol):
-    def batch_norm_stats(self, x):
-        """(mean, var) per channel of x (N, C, *spatial) over all axes but 1, in one pass.
+    def batch_norm_stats(self, x, eps, momentum=0.1, running_mean=None, running_var=None):
+        """(mean, inv_std) per channel row of x (C, M), in one pass; M must not be 0.
 
-        var is the biased (population) variance, as x.var(axis=(0, 2, 3)). Both are
-        (C,) arrays of x.dtype, summed in double around a shift (x[0, c, 0, 0]) so
-        the variance does not cancel when the mean is large. x must not be empty.
+        mean and the biased (population) variance var are summed in double around a
+        shift (x[c, 0]), so var does not cancel when the mean is large; inv_std =
+        1 / sqrt(var + eps). Both are (C,) arrays of x.dtype. Where running_mean and
+        running_var are given ((C,) arrays of x.dtype), they are updated in place as
+        PyTorch does: r = (1 - momentum) * r + momentum * s, with the unbiased
+        variance var * M / (M - 1).
         """
 
     def batch_norm_forward_apply(self, x, mean, inv_std, weight=None, bias=None):
-        """(y, x_hat): x_hat = (x - mean[c]) * inv_std[c], y = x_hat * weight[c] + bias[c].
+        """(y, x_hat) of x (C, M): x_hat = (x - mean[c]) * inv_std[c], y = x_hat * weight[c] + bias[c].
 
         mean, inv_std, weight and bias are (C,) arrays of x.dtype; weight and bias
         may be None (then y equals x_hat but is a separate array). One pass.
         """
 
     def batch_norm_backward_reductions(self, grad_y, x_hat):
-        """(sum_dy, sum_dy_xhat) per channel: sums of grad_y and of grad_y * x_hat over all axes but 1.
+        """(sum_dy, sum_dy_xhat) per channel row: sums of grad_y and of grad_y * x_hat, both (C, M).
 
         These are batchnorm's bias and weight gradients, (C,) arrays of
         grad_y.dtype, summed in double in one pass.
         """
 
     def batch_norm_backward_apply(self, grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
-        """grad_x = scale[c] * (grad_y - mean_dy[c] - x_hat * mean_dy_xhat[c]).
+        """grad_x (C, M) = scale[c] * (grad_y - mean_dy[c] - x_hat * mean_dy_xhat[c]).
 
         The compact training-mode input gradient, with scale = weight * inv_std (or
-        inv_std), mean_dy = sum_dy / count and mean_dy_xhat = sum_dy_xhat / count,
-        count = N * prod(spatial). All three are (C,) arrays of grad_y.dtype. For
-        evaluation mode pass zeros for both means.
+        inv_std), mean_dy = sum_dy / M and mean_dy_xhat = sum_dy_xhat / M. All three
+        are (C,) arrays of grad_y.dtype. For evaluation mode pass zeros for both means.
         """
+
+
+def _check_rows(op, x):
+    if x.ndim != 2 or x.shape[1] == 0:
+        raise ValueError(f"minigan.kernels.{op}: expected channel rows (C, M) with M > 0, got shape {x.shape}")
+
+
+def _check_running(op, x, running_mean, running_var):
+    """Whether there are running statistics to update, after checking that they can be: both or
+    neither, each a contiguous (C,) array of x.dtype (they are written in place)."""
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"minigan.kernels.{op}: give both running_mean and running_var, or neither")
+    for name, a in (("running_mean", running_mean), ("running_var", running_var)):
+        if a is not None and (tuple(a.shape) != (x.shape[0],) or a.dtype != x.dtype
+                              or not a.flags.c_contiguous):
+            raise ValueError(f"minigan.kernels.{op}: {name} must be a contiguous ({x.shape[0]},) array of "
+                             f"{x.dtype}, to be updated in place; got {a.dtype} {tuple(a.shape)}")
+    return running_mean is not None
 
 
 # ---------- the plain NumPy reference ----------
 
-def _per_channel(v, ndim):
-    return v.reshape((1, -1) + (1,) * (ndim - 2))
-
-
-def _stat_axes(x):
-    return (0,) + tuple(range(2, x.ndim))
-
-
-def batch_norm_stats_reference(x):
-    axes = _stat_axes(x)
-    return x.mean(axis=axes), x.var(axis=axes)
+def batch_norm_stats_reference(x, eps, momentum=0.1, running_mean=None, running_var=None):
+    _check_rows("batch_norm_stats", x)
+    mean, var = x.mean(axis=1), x.var(axis=1)
+    if running_mean is not None:
+        count = x.shape[1]
+        running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+        running_var[...] = (1 - momentum) * running_var + momentum * var * (count / (count - 1))
+    return mean, 1 / numpy.sqrt(var + eps)
 
 
 def batch_norm_forward_apply_reference(x, mean, inv_std, weight=None, bias=None):
-    x_hat = (x - _per_channel(mean, x.ndim)) * _per_channel(inv_std, x.ndim)
-    y = x_hat if weight is None else x_hat * _per_channel(weight, x.ndim)
-    y = y if bias is None else y + _per_channel(bias, x.ndim)
+    x_hat = (x - mean[:, None]) * inv_std[:, None]
+    y = x_hat if weight is None else x_hat * weight[:, None]
+    y = y if bias is None else y + bias[:, None]
     return (y.copy() if y is x_hat else y), x_hat
 
 
 def batch_norm_backward_reductions_reference(grad_y, x_hat):
-    axes = _stat_axes(grad_y)
-    return grad_y.sum(axis=axes), (grad_y * x_hat).sum(axis=axes)
+    return grad_y.sum(axis=1), (grad_y * x_hat).sum(axis=1)
 
 
 def batch_norm_backward_apply_reference(grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
-    d = grad_y.ndim
-    return _per_channel(scale, d) * (grad_y - _per_channel(mean_dy, d) - x_hat * _per_channel(mean_dy_xhat, d))
+    return scale[:, None] * (grad_y - mean_dy[:, None] - x_hat * mean_dy_xhat[:, None])
 
 
-# ---------- CPU: Numba on (N, C, plane) views ----------
+# ---------- CPU: Numba, one thread per channel row ----------
 
-def _nc_plane(x):
-    x = numpy.ascontiguousarray(x)
-    return x.reshape(x.shape[0], x.shape[1], -1)
-
-
-@jit
-def _batch_norm_stats(x, mean, var):
-    n_img, channels, plane = x.shape
-    count = n_img * plane
+@jit(reassociate=True)
+def _batch_norm_stats(x, eps, momentum, update, mean, inv_std, running_mean, running_var):
+    channels, count = x.shape
     for c in numba.prange(channels):
-        shift = numpy.float64(x[0, c, 0])  # sums around a sample: no cancellation for large means
+        row = x[c]
+        shift = numpy.float64(row[0])  # sums around a sample: no cancellation for large means
         s = 0.0
         s2 = 0.0
-        for n in range(n_img):
-            for k in range(plane):
-                d = x[n, c, k] - shift
-                s += d
-                s2 += d * d
+        for k in range(count):
+            d = row[k] - shift
+            s += d
+            s2 += d * d
         m = s / count
+        var = max(s2 / count - m * m, 0.0)
         mean[c] = shift + m
-        var[c] = max(s2 / count - m * m, 0.0)
+        inv_std[c] = 1 / numpy.sqrt(var + eps)
+        if update:
+            running_mean[c] = (1 - momentum) * running_mean[c] + momentum * (shift + m)
+            running_var[c] = (1 - momentum) * running_var[c] + momentum * var * (count / (count - 1))
 
 
-def _check_not_empty(x):
-    if x.shape[0] * math.prod(x.shape[2:]) == 0:
-        raise ValueError(f"minigan.kernels.batch_norm_stats: no values per channel in shape {x.shape}")
-
-
-def batch_norm_stats_cpu(x):
-    _check_not_empty(x)
-    x3 = _nc_plane(x)
-    mean, var = numpy.empty(x3.shape[1], x.dtype), numpy.empty(x3.shape[1], x.dtype)
-    _batch_norm_stats(x3, mean, var)
-    return mean, var
+def batch_norm_stats_cpu(x, eps, momentum=0.1, running_mean=None, running_var=None):
+    _check_rows("batch_norm_stats", x)
+    update = _check_running("batch_norm_stats", x, running_mean, running_var)
+    mean, inv_std = numpy.empty(x.shape[0], x.dtype), numpy.empty(x.shape[0], x.dtype)
+    _batch_norm_stats(numpy.ascontiguousarray(x), float(eps), float(momentum), update, mean, inv_std,
+                      running_mean if update else mean, running_var if update else inv_std)
+    return mean, inv_std
 
 
 @jit
 def _batch_norm_forward_apply(x, mean, inv_std, weight, bias, x_hat, y):
-    n_img, channels, plane = x.shape
-    for nc in numba.prange(n_img * channels):
-        n, c = nc // channels, nc % channels
+    channels, count = x.shape
+    for c in numba.prange(channels):
         m, s, w, b = mean[c], inv_std[c], weight[c], bias[c]
-        for k in range(plane):
-            h = (x[n, c, k] - m) * s
-            x_hat[n, c, k] = h
-            y[n, c, k] = h * w + b
+        for k in range(count):
+            h = (x[c, k] - m) * s
+            x_hat[c, k] = h
+            y[c, k] = h * w + b
 
 
 def batch_norm_forward_apply_cpu(x, mean, inv_std, weight=None, bias=None):
-    x3 = _nc_plane(x)
-    c, dtype = x3.shape[1], x.dtype
+    c, dtype = x.shape[0], x.dtype
     weight = numpy.ones(c, dtype) if weight is None else numpy.ascontiguousarray(weight, dtype)
     bias = numpy.zeros(c, dtype) if bias is None else numpy.ascontiguousarray(bias, dtype)
     x_hat, y = numpy.empty(x.shape, dtype), numpy.empty(x.shape, dtype)
-    _batch_norm_forward_apply(x3, numpy.ascontiguousarray(mean, dtype), numpy.ascontiguousarray(inv_std, dtype),
-                              weight, bias, x_hat.reshape(x3.shape), y.reshape(x3.shape))
+    _batch_norm_forward_apply(numpy.ascontiguousarray(x), numpy.ascontiguousarray(mean, dtype),
+                              numpy.ascontiguousarray(inv_std, dtype), weight, bias, x_hat, y)
     return y, x_hat
 
 
-@jit
+@jit(reassociate=True)
 def _batch_norm_backward_reduce(grad_y, x_hat, sum_dy, sum_dy_xhat):
-    n_img, channels, plane = grad_y.shape
+    channels, count = grad_y.shape
     for c in numba.prange(channels):
+        dy, xh = grad_y[c], x_hat[c]
         s = 0.0
         sx = 0.0
-        for n in range(n_img):
-            for k in range(plane):
-                g = numpy.float64(grad_y[n, c, k])
-                s += g
-                sx += g * x_hat[n, c, k]
+        for k in range(count):
+            g = numpy.float64(dy[k])
+            s += g
+            sx += g * xh[k]
         sum_dy[c] = s
         sum_dy_xhat[c] = sx
 
 
 def batch_norm_backward_reductions_cpu(grad_y, x_hat):
-    g3 = _nc_plane(grad_y)
-    sum_dy, sum_dy_xhat = numpy.empty(g3.shape[1], grad_y.dtype), numpy.empty(g3.shape[1], grad_y.dtype)
-    _batch_norm_backward_reduce(g3, _nc_plane(x_hat), sum_dy, sum_dy_xhat)
+    sum_dy, sum_dy_xhat = numpy.empty(grad_y.shape[0], grad_y.dtype), numpy.empty(grad_y.shape[0], grad_y.dtype)
+    _batch_norm_backward_reduce(numpy.ascontiguousarray(grad_y), numpy.ascontiguousarray(x_hat),
+                                sum_dy, sum_dy_xhat)
     return sum_dy, sum_dy_xhat
 
 
 @jit
 def _batch_norm_backward_apply(grad_y, x_hat, scale, mean_dy, mean_dy_xhat, grad_x):
-    n_img, channels, plane = grad_y.shape
-    for nc in numba.prange(n_img * channels):
-        n, c = nc // channels, nc % channels
+    channels, count = grad_y.shape
+    for c in numba.prange(channels):
         s, m, mx = scale[c], mean_dy[c], mean_dy_xhat[c]
-        for k in range(plane):
-            grad_x[n, c, k] = s * (grad_y[n, c, k] - m - x_hat[n, c, k] * mx)
+        for k in range(count):
+            grad_x[c, k] = s * (grad_y[c, k] - m - x_hat[c, k] * mx)
 
 
 def batch_norm_backward_apply_cpu(grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
-    g3 = _nc_plane(grad_y)
     dtype = grad_y.dtype
     grad_x = numpy.empty(grad_y.shape, dtype)
-    _batch_norm_backward_apply(g3, _nc_plane(x_hat), *(numpy.ascontiguousarray(a, dtype) for a in
-                                                      (scale, mean_dy, mean_dy_xhat)),
-                               grad_x.reshape(g3.shape))
+    _batch_norm_backward_apply(numpy.ascontiguousarray(grad_y), numpy.ascontiguousarray(x_hat),
+                               *(numpy.ascontiguousarray(a, dtype) for a in (scale, mean_dy, mean_dy_xhat)),
+                               grad_x)
     return grad_x
 
 
@@ -189,52 +197,62 @@ SOURCE = _cuda.Source("batchnorm.cu", templates=("batch_norm_stats", "batch_norm
                                                  "batch_norm_backward_reduce", "batch_norm_backward_apply"))
 
 
-def batch_norm_stats_cuda(x):
-    op = "batch_norm_stats"
-    x, = _cuda.contiguous(op, x)
-    n, channels, plane = _cuda.layout(op, x)
-    _check_not_empty(x)
-    mean, var = (_cuda.get_cupy().empty(channels, dtype=x.dtype) for _ in range(2))
-    SOURCE.launch_per_channel(op, x.dtype, channels, (x, mean, var, *_cuda.i32(n, channels, plane)))
-    return mean, var
-
-
 def _channel_arrays(op, channels, dtype, **arrays):
     """Each of arrays (by name) as a contiguous (C,) device array of dtype, None staying None."""
     return [_cuda.per_channel(op, name, a, channels, dtype) for name, a in arrays.items()]
 
 
+def _rows(op, x, **like_x):
+    """x and like_x as contiguous device arrays, with x's (C, M) checked and M fitting in an int."""
+    arrays = _cuda.contiguous(op, x, **like_x)
+    _check_rows(op, arrays[0])
+    _cuda.check_int(op, C=x.shape[0], M=x.shape[1])
+    return arrays
+
+
+def batch_norm_stats_cuda(x, eps, momentum=0.1, running_mean=None, running_var=None):
+    op = "batch_norm_stats"
+    x, = _rows(op, x)
+    channels, count = x.shape
+    update = _check_running(op, x, running_mean, running_var)
+    mean, inv_std = (_cuda.get_cupy().empty(channels, dtype=x.dtype) for _ in range(2))
+    SOURCE.launch_per_channel(op, x.dtype, channels,
+                              (x, mean, inv_std, running_mean if update else mean,
+                               running_var if update else inv_std, numpy.float64(eps), numpy.float64(momentum),
+                               *_cuda.i32(channels, count, update)))
+    return mean, inv_std
+
+
 def batch_norm_forward_apply_cuda(x, mean, inv_std, weight=None, bias=None):
     op = "batch_norm_forward_apply"
-    x, = _cuda.contiguous(op, x)
-    _, channels, plane = _cuda.layout(op, x)
+    x, = _rows(op, x)
+    channels, count = x.shape
     mean, inv_std, weight, bias = _channel_arrays(op, channels, x.dtype, mean=mean, inv_std=inv_std,
                                                  weight=weight, bias=bias)
     x_hat, y = (_cuda.get_cupy().empty_like(x) for _ in range(2))
-    SOURCE.launch(op, x.dtype, x.size,
-                  (x, mean, inv_std, x if weight is None else weight, x if bias is None else bias, x_hat, y,
-                   numpy.int64(x.size), *_cuda.i32(channels, plane, weight is not None, bias is not None)))
+    SOURCE.launch_rows(op, x.dtype, channels, count,
+                       (x, mean, inv_std, x if weight is None else weight, x if bias is None else bias, x_hat, y,
+                        *_cuda.i32(channels, count, weight is not None, bias is not None)))
     return y, x_hat
 
 
 def batch_norm_backward_reductions_cuda(grad_y, x_hat):
     op = "batch_norm_backward_reductions"
-    grad_y, x_hat = _cuda.contiguous(op, grad_y, x_hat=x_hat)
-    n, channels, plane = _cuda.layout(op, grad_y)
-    sum_dy, sum_dy_xhat = (_cuda.get_cupy().zeros(channels, dtype=grad_y.dtype) for _ in range(2))
-    if grad_y.size:
-        SOURCE.launch_per_channel("batch_norm_backward_reduce", grad_y.dtype, channels,
-                                  (grad_y, x_hat, sum_dy, sum_dy_xhat, *_cuda.i32(n, channels, plane)))
+    grad_y, x_hat = _rows(op, grad_y, x_hat=x_hat)
+    channels, count = grad_y.shape
+    sum_dy, sum_dy_xhat = (_cuda.get_cupy().empty(channels, dtype=grad_y.dtype) for _ in range(2))
+    SOURCE.launch_per_channel("batch_norm_backward_reduce", grad_y.dtype, channels,
+                              (grad_y, x_hat, sum_dy, sum_dy_xhat, *_cuda.i32(channels, count)))
     return sum_dy, sum_dy_xhat
 
 
 def batch_norm_backward_apply_cuda(grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
     op = "batch_norm_backward_apply"
-    grad_y, x_hat = _cuda.contiguous(op, grad_y, x_hat=x_hat)
-    _, channels, plane = _cuda.layout(op, grad_y)
+    grad_y, x_hat = _rows(op, grad_y, x_hat=x_hat)
+    channels, count = grad_y.shape
     per_channel = _channel_arrays(op, channels, grad_y.dtype, scale=scale, mean_dy=mean_dy,
                                   mean_dy_xhat=mean_dy_xhat)
     grad_x = _cuda.get_cupy().empty_like(grad_y)
-    SOURCE.launch(op, grad_y.dtype, grad_y.size, (grad_y, x_hat, *per_channel, grad_x, numpy.int64(grad_y.size),
-                                                  *_cuda.i32(channels, plane)))
+    SOURCE.launch_rows(op, grad_y.dtype, channels, count,
+                       (grad_y, x_hat, *per_channel, grad_x, *_cuda.i32(channels, count)))
     return grad_x

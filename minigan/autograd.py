@@ -116,7 +116,7 @@ class Function:
     input needs none); self.needs_grad says which inputs want one.
     """
 
-    freed = False  # set by a backward without retain_graph, which drops what forward saved
+    freed = False  # set by a backward without retain_graph, which drops what forward saved and its inputs
 
     def __call__(self, *inputs):
         arrays = backend.check_compatible(type(self).__name__, [unwrap(x) for x in inputs])
@@ -208,9 +208,10 @@ def run_backward(output, gradient, retain_graph=False):
             hook.backward_postprocess(fn, grad_output)
         if not isinstance(grad_inputs, tuple):
             grad_inputs = (grad_inputs,)
+        inputs, needs_grad = fn.inputs, fn.needs_grad
         if not retain_graph:
             _free(fn)
-        for x, needs, grad in zip(fn.inputs, fn.needs_grad, grad_inputs):
+        for x, needs, grad in zip(inputs, needs_grad, grad_inputs):
             if not needs:
                 continue
             if x.creator is None:
@@ -221,10 +222,11 @@ def run_backward(output, gradient, retain_graph=False):
 
 
 def _free(fn):
-    """Drop what fn's forward saved for backward, keeping the graph's links (inputs)."""
-    inputs, needs_grad = fn.inputs, fn.needs_grad
+    """Drop what fn's forward saved for backward, and its input Tensors too: through them a tensor
+    kept after backward (a loss, a logit) would hold every array of the graph below it alive. A
+    later backward that reaches fn raises (fn.freed)."""
     fn.__dict__.clear()
-    fn.inputs, fn.needs_grad, fn.freed = inputs, needs_grad, True
+    fn.inputs, fn.freed = (), True
 
 
 def _accumulate(tensor, grad):

@@ -1,5 +1,5 @@
-"""Peak memory of the training steps, measured in a fresh process per framework (CPU: the
-resident set) or per graphs-section workload (GPU: the allocators' peaks)."""
+"""Peak GPU memory of the training steps, measured in a fresh process per graphs-section workload
+(the allocators' peaks). On the CPU, own_process's step children measure the resident set."""
 import json
 import os
 
@@ -8,33 +8,6 @@ import workloads
 from sections.graphs import GRAPH_MODES, GRAPH_WARMUP
 
 COMPARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "compare.py")
-
-
-def _status_kib(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
-def memory_child(framework, batch, steps, threads):
-    """Run in a fresh process: the peak RSS while training steps run, over the RSS after setup.
-
-    Linux keeps ru_maxrss across fork+exec (a child starts with its parent's
-    high-water mark), so this reads the per-process VmHWM, reset after setup
-    through /proc/self/clear_refs.
-    """
-    harness.set_threads(threads, torch=framework == "torch")
-    fw = workloads.Minigan() if framework == "minigan" else workloads.Torch()
-    run = fw.step(batch)
-    setup = _status_kib("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset VmHWM to the current RSS
-    for _ in range(steps):
-        run()
-    peak = _status_kib("VmHWM")
-    print(json.dumps({"setup_MiB": setup / 1024, "peak_MiB": peak / 1024, "steps_MiB": (peak - setup) / 1024}))
 
 
 GPU_MEMORY_BATCH = 128  # issue 4 asks for both frameworks' peak GPU memory at batch 128
@@ -129,15 +102,3 @@ def bench_gpu_memory(fws, steps, threads, record):
         print(f"  memory     {name}, batch {GPU_MEMORY_BATCH}: " + (
             ", ".join(f"{k.removesuffix('_MiB').replace('_', ' ')} {v:.0f} MiB" for k, v in mem.items())
             if "error" not in mem else f"failed: {mem['error']}"))
-
-
-def bench_rss(fws, batch, steps, threads, record):
-    """The resident memory that each framework's training steps add, on the CPU."""
-    record["peak_rss_MiB"] = measure_memory(batch, steps, threads, [fw.name for fw in fws])
-    record["peak_rss_method"] = ("fresh subprocess per framework; peak RSS (VmHWM, reset after "
-                                 f"setup) over {steps} steps minus RSS after imports+setup")
-    for name, mem in record["peak_rss_MiB"].items():
-        print(f"  memory     {name}: " + (f"setup {mem['setup_MiB']:.0f} MiB, "
-                                        f"peak {mem['peak_MiB']:.0f} MiB, "
-                                        f"training steps add {mem['steps_MiB']:.0f} MiB"
-                                        if "error" not in mem else f"failed: {mem['error']}"))

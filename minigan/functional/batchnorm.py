@@ -1,12 +1,17 @@
-"""Batch normalization over (N, H, W) per channel, with PyTorch's running statistics."""
+"""Batch normalization over (N, H, W) per channel, with PyTorch's running statistics.
+
+The kernels work on channel rows: the batch-innermost image (functional/layout.py)
+seen as (C, H*W*N), where each channel is one contiguous row.
+"""
 from ..autograd import Function, unwrap
 from ..backend import array_module, kernels
+from .layout import as_nchw, batch_innermost
 
-_AXES = (0, 2, 3)
 
-
-def _per_channel(v):
-    return v.reshape(1, -1, 1, 1)
+def channel_rows(x):
+    """The (C, H*W*N) rows of x (N, C, H, W) and the (C, H, W, N) shape to view them back as x."""
+    image = batch_innermost(x)
+    return image.reshape(image.shape[0], -1), image.shape
 
 
 class BatchNormTrain(Function):
@@ -17,28 +22,25 @@ class BatchNormTrain(Function):
         self.momentum, self.eps = momentum, eps
 
     def forward(self, x, weight=None, bias=None):
-        xp = array_module(x)
-        k = kernels(xp)
-        count = x.size // x.shape[1]
-        mean, var = k.batch_norm_stats(x)
-        self.inv_std = 1 / xp.sqrt(var + self.eps)
-        y, self.x_hat = k.batch_norm_forward_apply(x, mean, self.inv_std, weight, bias)
+        k = kernels(array_module(x))
+        rows, image_shape = channel_rows(x)
+        mean, self.inv_std = k.batch_norm_stats(rows, self.eps, self.momentum, self.running_mean,
+                                                self.running_var)
+        y, self.x_hat = k.batch_norm_forward_apply(rows, mean, self.inv_std, weight, bias)
         self.weight = weight
-        if self.running_mean is not None:
-            m = self.momentum
-            self.running_mean[...] = (1 - m) * self.running_mean + m * mean
-            self.running_var[...] = (1 - m) * self.running_var + m * var * (count / (count - 1))
-        return y
+        return as_nchw(y.reshape(image_shape))
 
     def backward(self, grad_y):
         k = kernels(array_module(grad_y))
-        grad_bias, grad_weight = k.batch_norm_backward_reductions(grad_y, self.x_hat)
-        count = grad_y.size // grad_y.shape[1]
+        rows, image_shape = channel_rows(grad_y)
+        grad_bias, grad_weight = k.batch_norm_backward_reductions(rows, self.x_hat)
+        count = rows.shape[1]
         scale = self.inv_std if self.weight is None else self.weight * self.inv_std
         # d/dx of the normalized output: the batch statistics make each channel's
         # gradient lose its mean and its projection on x_hat.
-        grad_x = k.batch_norm_backward_apply(grad_y, self.x_hat, scale, grad_bias / count,
-                                             grad_weight / count) if self.needs_grad[0] else None
+        grad_x = as_nchw(k.batch_norm_backward_apply(rows, self.x_hat, scale, grad_bias / count,
+                                                     grad_weight / count).reshape(image_shape)) \
+            if self.needs_grad[0] else None
         return grad_x, grad_weight, grad_bias
 
 
@@ -50,16 +52,18 @@ class BatchNormEval(Function):
 
     def forward(self, x, weight=None, bias=None):
         xp = array_module(x)
+        rows, image_shape = channel_rows(x)
         self.inv_std = 1 / xp.sqrt(self.running_var + self.eps)
-        y, self.x_hat = kernels(xp).batch_norm_forward_apply(x, self.running_mean, self.inv_std,
+        y, self.x_hat = kernels(xp).batch_norm_forward_apply(rows, self.running_mean, self.inv_std,
                                                              weight, bias)
         self.weight = weight
-        return y
+        return as_nchw(y.reshape(image_shape))
 
     def backward(self, grad_y):
+        rows, image_shape = channel_rows(grad_y)
         scale = self.inv_std if self.weight is None else self.weight * self.inv_std
-        return (grad_y * _per_channel(scale), (grad_y * self.x_hat).sum(axis=_AXES),
-                grad_y.sum(axis=_AXES))
+        return (as_nchw((rows * scale[:, None]).reshape(image_shape)), (rows * self.x_hat).sum(axis=1),
+                rows.sum(axis=1))
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002

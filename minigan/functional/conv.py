@@ -1,11 +1,13 @@
 """conv2d and conv_transpose2d, each defined through the other (as in Chainer).
 
 Both are built from two array-level steps that share one column layout
-(kernels/convolution.py):
-  im2col_gemm: im2col, then one GEMM             = conv2d forward
-  gemm_col2im: one GEMM, then col2im (a gather)  = conv_transpose2d forward
+(kernels/convolution.py), on batch-innermost images (functional/layout.py):
+  columns, then one GEMM   = conv2d forward
+  one GEMM, then col2im    = conv_transpose2d forward (col2im is a gather)
 The input gradient of each is the forward of the other with the same weight,
-and the weight gradient is one GEMM against the saved column matrix.
+and the weight gradient is one GEMM against the column matrix, which forward
+keeps only when the weight wants a gradient. Every GEMM result is a
+(channels, pixels*N) matrix, which is the next image as it is: no transposes.
 Transposed convolution never inserts zeros.
 """
 import numbers
@@ -13,6 +15,7 @@ import numbers
 from ..autograd import Function
 from ..backend import array_module, kernels
 from ..config import config
+from .layout import as_nchw, batch_innermost
 
 
 def as_pair(value, name, op, minimum):
@@ -53,49 +56,38 @@ def conv_output_size(op, in_hw, kernel_hw, stride, padding):
     return tuple(out)
 
 
-def _channels_first(a):
-    """(N, C, H, W) -> (C, N*H*W), the GEMM operand layout."""
-    return a.transpose(1, 0, 2, 3).reshape(a.shape[1], -1)
-
-
 def _dense(image_hw, kernel_hw, padding):
     """Whether the kernel covers the whole unpadded image: one output pixel, no overlap."""
     return tuple(image_hw) == tuple(kernel_hw) and tuple(padding) == (0, 0)
 
 
-def im2col(x, kernel_hw, stride, padding, out_hw):
-    """The column matrix of x for a conv2d of output size out_hw (the kernel's im2col)."""
-    if _dense(x.shape[2:], kernel_hw, padding):  # col is x itself, transposed: no copy
-        return x.reshape(x.shape[0], -1).T
-    return kernels(array_module(x)).im2col(x, *kernel_hw, stride, padding, out_hw)
+def columns(image, kernel_hw, stride, padding, out_hw):
+    """The column matrix (C*kh*kw, oh*ow*N) of a (C, H, W, N) image (the kernel's im2col)."""
+    if _dense(image.shape[1:3], kernel_hw, padding):  # row (c, i, j) is pixel (i, j): image itself
+        return image.reshape(-1, image.shape[3])
+    return kernels(array_module(image)).im2col(image, *kernel_hw, stride, padding, out_hw)
 
 
-def gemm_nchw(weight, col, n, out_hw):
-    """weight (O, C, kh, kw) times col, as a contiguous (N, O, oh, ow) array."""
-    o, xp = weight.shape[0], array_module(col)
-    y = kernels(xp).matmul(weight.reshape(o, -1), col, config.matmul)
-    y = y.reshape(o, n, *out_hw).transpose(1, 0, 2, 3)
-    return xp.ascontiguousarray(y)
+def image_of(col, image_shape, kernel_hw, stride, padding, col_hw):
+    """The (C, H, W, N) image whose pixels sum their entries of col (C*kh*kw, h*w*N): col2im."""
+    if col_hw == (1, 1) and _dense(image_shape[1:3], kernel_hw, padding):  # one tap per pixel
+        return col.reshape(image_shape)
+    return kernels(array_module(col)).col2im(col, image_shape, *kernel_hw, stride, padding, col_hw)
 
 
-def gemm_col2im(x, weight, out_hw, stride, padding):
-    """conv_transpose2d of x (N, I, h, w) with weight (I, O, kh, kw) to size out_hw."""
-    n, (i, o, kh, kw), k = x.shape[0], weight.shape, kernels(array_module(x))
-    if tuple(x.shape[2:]) == (1, 1) and _dense(out_hw, (kh, kw), padding):
-        # Each output pixel takes exactly one tap: the GEMM writes NCHW directly.
-        return k.matmul(x.reshape(n, i), weight.reshape(i, -1), config.matmul).reshape(n, o, kh, kw)
-    col = k.matmul(weight.reshape(i, -1).T, _channels_first(x), config.matmul)  # (O*kh*kw, N*h*w)
-    return k.col2im(col, (n, o, *out_hw), kh, kw, stride, padding, x.shape[2:])
+def matmul(a, b):
+    return kernels(array_module(a)).matmul(a, b, config.matmul)
 
 
-def weight_grad(grad_y, col, weight_shape):
-    """d(loss)/d(weight (O, ...)) = grad_y in (O, N*oh*ow) times col transposed."""
-    grad_w = kernels(array_module(col)).matmul(_channels_first(grad_y), col.T, config.matmul)
-    return grad_w.reshape(weight_shape)
+def add_bias(y, bias):
+    """y (O, pixels) plus bias[o] on each row, in place."""
+    if bias is not None:
+        y += bias.reshape(-1, 1)
+    return y
 
 
-def bias_grad(fn, grad_y):
-    return grad_y.sum(axis=(0, 2, 3)) if len(fn.needs_grad) == 3 and fn.needs_grad[2] else None
+def bias_grad(fn, grad_rows):
+    return grad_rows.sum(axis=1) if len(fn.needs_grad) == 3 and fn.needs_grad[2] else None
 
 
 class Conv2d(Function):
@@ -104,18 +96,23 @@ class Conv2d(Function):
 
     def forward(self, x, weight, bias=None):
         out_hw = conv_output_size("conv2d", x.shape[2:], weight.shape[2:], self.stride, self.padding)
-        self.col = im2col(x, weight.shape[2:], self.stride, self.padding, out_hw)
-        self.weight, self.in_hw = weight, x.shape[2:]
-        y = gemm_nchw(weight, self.col, x.shape[0], out_hw)
-        if bias is not None:
-            y += bias.reshape(1, -1, 1, 1)
-        return y
+        image = batch_innermost(x)
+        col = columns(image, weight.shape[2:], self.stride, self.padding, out_hw)
+        self.col = col if self.needs_grad[1] else None  # only the weight gradient reads it
+        self.weight, self.image_shape = weight, image.shape
+        y = add_bias(matmul(weight.reshape(weight.shape[0], -1), col), bias)  # (O, oh*ow*N)
+        return as_nchw(y.reshape(weight.shape[0], *out_hw, x.shape[0]))
 
     def backward(self, grad_y):
-        grad_x = gemm_col2im(grad_y, self.weight, self.in_hw, self.stride, self.padding) \
-            if self.needs_grad[0] else None
-        grad_w = weight_grad(grad_y, self.col, self.weight.shape) if self.needs_grad[1] else None
-        return grad_x, grad_w, bias_grad(self, grad_y)
+        grad = batch_innermost(grad_y)
+        rows = grad.reshape(grad.shape[0], -1)  # (O, oh*ow*N)
+        grad_x = None
+        if self.needs_grad[0]:  # conv_transpose2d of grad_y: the weight (O, C, kh, kw) reads as (in, out, ...)
+            col = matmul(self.weight.reshape(self.weight.shape[0], -1).T, rows)
+            grad_x = as_nchw(image_of(col, self.image_shape, self.weight.shape[2:], self.stride,
+                                      self.padding, grad.shape[1:3]))
+        grad_w = matmul(rows, self.col.T).reshape(self.weight.shape) if self.needs_grad[1] else None
+        return grad_x, grad_w, bias_grad(self, rows)
 
 
 class ConvTranspose2d(Function):
@@ -123,20 +120,26 @@ class ConvTranspose2d(Function):
         self.stride, self.padding, self.out_hw = stride, padding, out_hw
 
     def forward(self, x, weight, bias=None):
-        self.x = x if self.needs_grad[1] else None  # only the weight gradient reads x
-        self.weight = weight
-        y = gemm_col2im(x, weight, self.out_hw, self.stride, self.padding)
+        i, o = weight.shape[:2]
+        rows = batch_innermost(x).reshape(i, -1)  # (I, h*w*N)
+        self.rows = rows if self.needs_grad[1] else None  # only the weight gradient reads x
+        self.weight, self.in_hw = weight, x.shape[2:]
+        col = matmul(weight.reshape(i, -1).T, rows)  # (O*kh*kw, h*w*N)
+        image = image_of(col, (o, *self.out_hw, x.shape[0]), weight.shape[2:], self.stride, self.padding,
+                         self.in_hw)
         if bias is not None:
-            y += bias.reshape(1, -1, 1, 1)
-        return y
+            add_bias(image.reshape(o, -1), bias)
+        return as_nchw(image)
 
     def backward(self, grad_y):
         # The input gradient is conv2d(grad_y, weight): weight (I, O, kh, kw) reads as (out, in, ...).
-        in_hw = conv_output_size("conv2d", grad_y.shape[2:], self.weight.shape[2:], self.stride, self.padding)
-        col = im2col(grad_y, self.weight.shape[2:], self.stride, self.padding, in_hw)
-        grad_x = gemm_nchw(self.weight, col, grad_y.shape[0], in_hw) if self.needs_grad[0] else None
-        grad_w = weight_grad(self.x, col, self.weight.shape) if self.needs_grad[1] else None
-        return grad_x, grad_w, bias_grad(self, grad_y)
+        i, grad = self.weight.shape[0], batch_innermost(grad_y)
+        col = columns(grad, self.weight.shape[2:], self.stride, self.padding, self.in_hw)
+        grad_x = None
+        if self.needs_grad[0]:
+            grad_x = as_nchw(matmul(self.weight.reshape(i, -1), col).reshape(i, *self.in_hw, grad.shape[3]))
+        grad_w = matmul(self.rows, col.T).reshape(self.weight.shape) if self.needs_grad[1] else None
+        return grad_x, grad_w, bias_grad(self, grad.reshape(grad.shape[0], -1))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0):  # noqa: A002  (torch's names)

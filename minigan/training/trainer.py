@@ -25,6 +25,7 @@ from . import rundir
 from .atomic import write_text
 from .gan_losses import LOSSES
 from .graphed_step import GraphedStep
+from .malloc import keep_freed_memory
 from .progress import Progress
 
 SAMPLE_COUNT = 64
@@ -50,6 +51,8 @@ class Trainer:
 
     def __init__(self, config, images=None):
         self.config = config
+        # Each step frees and reallocates the same big host arrays: keep them mapped (malloc.py).
+        self.malloc_setting = keep_freed_memory()
         if config.backend == "cupy":
             backend.require_cupy()
         self.device = "cuda" if config.backend == "cupy" else "cpu"
@@ -154,8 +157,11 @@ class Trainer:
             self.opt_D.zero_grad()
             loss_D.backward()
             self.opt_D.step()
+            # The D update's scalars are read out now and its tensors dropped, so that nothing of its
+            # graph lives on through the next update.
             with no_grad():
                 d_scalars.append((loss_D.data, F.sigmoid(d_real).data.mean(), F.sigmoid(d_fake).data.mean()))
+            del d_real, d_fake, loss_D
 
         # G's loss goes through the updated D; D's own weight gradients are not needed for it.
         with frozen(self.D):

@@ -57,3 +57,22 @@ def test_sigmoid_and_bce_with_logits(kernel_backend, dtype):
     grad = k.put(numpy.asarray(0.5, dtype=dtype))
     numpy.testing.assert_allclose(k.get(k.table.bce_with_logits_backward(k.put(x), k.put(t), grad, x.size)),
                                   0.5 * (sigmoid - t64) / x.size, **tol)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (3, 0, 1, 2), (1, 0, 3, 2)], ids=["nchw", "batch-innermost", "mixed"])
+def test_leaky_relu_keeps_the_memory_order(kernel_backend, rng, order):
+    """Output and input gradient are laid out as the input (a batch-innermost image stays
+    one), whatever layout the upstream gradient comes in, and equal the reference."""
+    k = kernel_backend
+    memory = rng.standard_normal((3, 4, 5, 2))
+    x = k.put(memory).transpose(order)
+    y = k.table.leaky_relu(x, 0.2)
+    assert y.strides == x.strides
+    numpy.testing.assert_array_equal(k.get(y), activation.leaky_relu_reference(k.get(x), 0.2))
+    grad = rng.standard_normal(x.shape)  # C-contiguous, another layout than y's unless order is NCHW
+    grad_x = k.table.leaky_relu_backward(k.put(grad), y, 0.2)
+    assert grad_x.strides == y.strides
+    numpy.testing.assert_array_equal(k.get(grad_x), activation.leaky_relu_backward_reference(grad, k.get(y), 0.2))
+    sliced = x[:, ::2]  # not dense in any order: computed on a copy
+    numpy.testing.assert_array_equal(k.get(k.table.leaky_relu(sliced, 0.2)),
+                                     activation.leaky_relu_reference(k.get(sliced), 0.2))

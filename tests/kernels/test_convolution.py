@@ -1,7 +1,8 @@
 """im2col and col2im (kernels/convolution.py) on every backend, against naive loops and the NumPy reference.
 
-The loops below spell out the column layout one element at a time:
-row (c, i, j) = kernel tap (i, j) of channel c, column (n, y, x) = output pixel.
+The loops below spell out the column layout one element at a time: images are
+batch-innermost (C, H, W, N), row (c, i, j) = kernel tap (i, j) of channel c,
+column (y, x, n) = output pixel (y, x) of image n.
 The reference is checked against them, and every backend against them and
 the reference; col2im sums in the same order everywhere, so every backend's
 equals the CPU kernel's to the bit.
@@ -11,20 +12,20 @@ import pytest
 
 from minigan.kernels import convolution
 
-# (x_shape, (kh, kw), stride, padding)
+# (x_shape (C, H, W, N), (kh, kw), stride, padding)
 CASES = [
-    ((1, 1, 4, 4), (3, 3), (1, 1), (0, 0)),
-    ((2, 3, 5, 4), (3, 3), (1, 1), (1, 1)),
-    ((2, 2, 6, 5), (4, 4), (2, 2), (1, 1)),     # DCGAN's kernel 4 / stride 2 / padding 1, H != W
-    ((1, 2, 7, 5), (3, 2), (2, 1), (1, 0)),     # rectangular kernel, mixed stride and padding
-    ((2, 1, 5, 6), (1, 1), (2, 2), (0, 0)),     # 1x1 kernel, stride skips pixels
-    ((1, 2, 4, 6), (2, 3), (3, 2), (0, 2)),     # stride larger than the kernel: gaps
-    ((2, 2, 3, 3), (4, 4), (1, 1), (2, 2)),     # padding wider than the image
-    ((1, 1, 5, 5), (5, 5), (1, 1), (0, 0)),     # kernel = image: one output pixel
-    ((1, 1, 6, 4), (2, 2), (3, 3), (1, 1)),     # padding with gaps
-    ((3, 2, 8, 8), (4, 4), (2, 2), (1, 1)),
-    ((1, 3, 9, 7), (3, 2), (2, 3), (0, 2)),
-    ((2, 2, 5, 5), (1, 1), (3, 3), (2, 2)),     # 1x1 kernel inside padding: taps that read only zeros
+    ((1, 4, 4, 1), (3, 3), (1, 1), (0, 0)),
+    ((3, 5, 4, 2), (3, 3), (1, 1), (1, 1)),
+    ((2, 6, 5, 2), (4, 4), (2, 2), (1, 1)),     # DCGAN's kernel 4 / stride 2 / padding 1, H != W
+    ((2, 7, 5, 1), (3, 2), (2, 1), (1, 0)),     # rectangular kernel, mixed stride and padding
+    ((1, 5, 6, 2), (1, 1), (2, 2), (0, 0)),     # 1x1 kernel, stride skips pixels
+    ((2, 4, 6, 1), (2, 3), (3, 2), (0, 2)),     # stride larger than the kernel: gaps
+    ((2, 3, 3, 2), (4, 4), (1, 1), (2, 2)),     # padding wider than the image
+    ((1, 5, 5, 1), (5, 5), (1, 1), (0, 0)),     # kernel = image: one output pixel
+    ((1, 6, 4, 1), (2, 2), (3, 3), (1, 1)),     # padding with gaps
+    ((2, 8, 8, 3), (4, 4), (2, 2), (1, 1)),
+    ((3, 9, 7, 1), (3, 2), (2, 3), (0, 2)),
+    ((2, 5, 5, 2), (1, 1), (3, 3), (2, 2)),     # 1x1 kernel inside padding: taps that read only zeros
 ]
 DTYPES = [numpy.float32, numpy.float64]
 
@@ -35,27 +36,27 @@ def case_id(case):
 
 
 def out_size(shape, kernel, stride, padding):
-    return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(shape[2:], kernel, stride, padding))
+    return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(shape[1:3], kernel, stride, padding))
 
 
 def naive_taps(x_shape, kernel, stride, padding, out_hw):
-    """Every in-bounds (col row, col column) <-> (n, c, h, w) pair, by plain loops over the definition."""
-    n_img, channels, height, width = x_shape
+    """Every in-bounds (col row, col column) <-> (c, h, w, n) pair, by plain loops over the definition."""
+    channels, height, width, n_img = x_shape
     (kh, kw), (sh, sw), (ph, pw), (oh, ow) = kernel, stride, padding, out_hw
     for c in range(channels):
         for i in range(kh):
             for j in range(kw):
-                for n in range(n_img):
-                    for y in range(oh):
-                        for x_out in range(ow):
+                for y in range(oh):
+                    for x_out in range(ow):
+                        for n in range(n_img):
                             h, w = y * sh - ph + i, x_out * sw - pw + j
                             if 0 <= h < height and 0 <= w < width:
-                                yield ((c * kh + i) * kw + j, (n * oh + y) * ow + x_out), (n, c, h, w)
+                                yield ((c * kh + i) * kw + j, (y * ow + x_out) * n_img + n), (c, h, w, n)
 
 
 def naive_im2col(x, kernel, stride, padding, out_hw):
     (kh, kw), (oh, ow) = kernel, out_hw
-    col = numpy.zeros((x.shape[1] * kh * kw, x.shape[0] * oh * ow), dtype=x.dtype)
+    col = numpy.zeros((x.shape[0] * kh * kw, oh * ow * x.shape[3]), dtype=x.dtype)
     for col_index, pixel in naive_taps(x.shape, kernel, stride, padding, out_hw):
         col[col_index] = x[pixel]
     return col
@@ -113,11 +114,11 @@ def test_im2col_col2im(kernel_backend, rng, case, dtype):
 def test_col2im_skipped_pixels_are_zero(kernel_backend):
     """Stride 3 with a 1x1 kernel reads only every third pixel; the rest get exactly 0."""
     k = kernel_backend
-    shape, out_hw = (1, 1, 7, 7), (3, 3)
-    col = numpy.ones((1, 9)) * 5.0
+    shape, out_hw = (1, 7, 7, 2), (3, 3)
+    col = numpy.ones((1, 18)) * 5.0
     image = k.get(k.table.col2im(k.put(col), shape, 1, 1, (3, 3), (0, 0), out_hw))
     expected = numpy.zeros(shape)
-    expected[0, 0, ::3, ::3] = 5.0
+    expected[0, ::3, ::3] = 5.0
     numpy.testing.assert_array_equal(image, expected)
 
 
@@ -128,7 +129,7 @@ def test_col2im_is_the_adjoint_of_im2col(rng, case):
     shape, kernel, stride, padding = case
     out_hw = out_size(shape, kernel, stride, padding)
     x = rng.standard_normal(shape)
-    c = rng.standard_normal((shape[1] * kernel[0] * kernel[1], shape[0] * out_hw[0] * out_hw[1]))
+    c = rng.standard_normal((shape[0] * kernel[0] * kernel[1], out_hw[0] * out_hw[1] * shape[3]))
     for im2col, col2im in ((convolution.im2col_cpu, convolution.col2im_cpu),
                            (convolution.im2col_reference, convolution.col2im_reference)):
         left = float((im2col(x, *kernel, stride, padding, out_hw) * c).sum())
@@ -139,11 +140,11 @@ def test_col2im_is_the_adjoint_of_im2col(rng, case):
 def test_im2col_of_a_strided_view(kernel_backend, rng):
     """A non-contiguous input (a transposed view) gives the columns of its values."""
     k = kernel_backend
-    base = rng.standard_normal((2, 3, 6, 5))
-    view = k.put(base).transpose(0, 1, 3, 2)  # (2, 3, 5, 6), not C-contiguous
+    base = rng.standard_normal((3, 6, 5, 2))
+    view = k.put(base).transpose(0, 2, 1, 3)  # (3, 5, 6, 2), not C-contiguous
     assert not view.flags.c_contiguous
     out_hw = out_size(view.shape, (3, 3), (2, 1), (1, 1))
-    expected = naive_im2col(base.transpose(0, 1, 3, 2), (3, 3), (2, 1), (1, 1), out_hw)
+    expected = naive_im2col(base.transpose(0, 2, 1, 3), (3, 3), (2, 1), (1, 1), out_hw)
     numpy.testing.assert_array_equal(k.get(k.table.im2col(view, 3, 3, (2, 1), (1, 1), out_hw)), expected)
 
 
@@ -151,9 +152,9 @@ def test_im2col_of_a_strided_view(kernel_backend, rng):
 def test_col2im_is_deterministic(kernel_backend, rng, dtype):
     """Two runs give bit-identical images (a gather, no atomics), also when the CPU's thread count changes."""
     k = kernel_backend
-    shape, kernel, stride, padding = (4, 8, 16, 16), (4, 4), (2, 2), (1, 1)
+    shape, kernel, stride, padding = (8, 16, 16, 4), (4, 4), (2, 2), (1, 1)
     out_hw = out_size(shape, kernel, stride, padding)
-    col = k.put(rng.standard_normal((8 * 16, 4 * out_hw[0] * out_hw[1])).astype(dtype))
+    col = k.put(rng.standard_normal((8 * 16, out_hw[0] * out_hw[1] * 4)).astype(dtype))
     first = k.get(k.table.col2im(col, shape, *kernel, stride, padding, out_hw))
     second = k.get(k.table.col2im(col, shape, *kernel, stride, padding, out_hw))
     assert first.tobytes() == second.tobytes()
@@ -170,4 +171,4 @@ def test_col2im_is_deterministic(kernel_backend, rng, dtype):
 
 def test_col2im_checks_the_column_shape(emulated_gpu):
     with pytest.raises(ValueError, match=r"col has shape \(4, 9\), expected \(9, 9\)"):
-        emulated_gpu.col2im(numpy.zeros((4, 9)), (1, 1, 5, 5), 3, 3, (1, 1), (0, 0), (3, 3))
+        emulated_gpu.col2im(numpy.zeros((4, 9)), (1, 5, 5, 1), 3, 3, (1, 1), (0, 0), (3, 3))

@@ -115,7 +115,7 @@ def test_unsupported_dtype_is_a_type_error():
     with pytest.raises(TypeError, match="float32 or float64"):
         table.cuda.im2col(numpy.zeros((1, 1, 3, 3), dtype=numpy.int64), 2, 2, (1, 1), (0, 0), (2, 2))
     with pytest.raises(TypeError, match="float32 or float64"):
-        table.cuda.batch_norm_stats(numpy.zeros((2, 1, 3, 3), dtype=numpy.float16))
+        table.cuda.batch_norm_stats(numpy.zeros((2, 9), dtype=numpy.float16), 1e-5)
 
 
 def test_reduce_threads_matches_block():
