@@ -2,6 +2,8 @@
 import argparse
 import dataclasses
 
+from .gan_losses import LOSSES
+
 DATASETS = ("cifar10", "fashion-mnist", "folder", "fake")
 
 # What a resumed run may change: how long it runs and what it writes, not what it trains.
@@ -9,6 +11,8 @@ RESUMABLE_OVERRIDES = {"epochs", "max_steps", "sample_every", "checkpoint_every"
                        "plot_every", "out", "resume", "backend", "data_dir", "cuda_graph", "matmul"}
 MATMUL_CHOICES = ("auto", "cublas", "exact", "tf32")
 GRAPH_DEFAULT_MATMUL = "exact"  # the fastest engine verified inside a CUDA graph capture (so far the only one)
+# Losses the issue asks for whose penalties differentiate a gradient: refused with the reason.
+NEEDS_SECOND_ORDER = ("wgan-gp",)
 # A sanity bound, not advice: larger rates only make NaN at once; up to it, a run that
 # diverges is stopped by the trainer's loss check with a message.
 MAX_LR = 1e4
@@ -26,6 +30,10 @@ class Config:
     max_steps: int = 0  # 0: run all epochs
     batch_size: int = 128
     lr: float = 2e-4
+    lr_g: float = 0.0  # G's learning rate (two-timescale); 0: --lr
+    lr_d: float = 0.0  # D's learning rate; 0: --lr
+    loss: str = "bce"
+    n_critic: int = 1  # D updates per G update (a step), each on its own batch and noise
     beta1: float = 0.5
     nz: int = 100
     ngf: int = 64
@@ -43,13 +51,21 @@ class Config:
     def __post_init__(self):
         problems = [f"{name} must be positive, got {getattr(self, name)}"
                     for name in ("batch_size", "nz", "ngf", "ndf", "sample_every", "checkpoint_every",
-                                 "log_every", "plot_every") if getattr(self, name) <= 0]
+                                 "log_every", "plot_every", "n_critic") if getattr(self, name) <= 0]
         problems += [f"{name} must be 0 or more, got {getattr(self, name)}"
                      for name in ("epochs", "max_steps", "seed") if getattr(self, name) < 0]
         if self.epochs <= 0 and self.max_steps <= 0:
             problems.append("give --epochs or --max-steps a positive value")
         if not 0 < self.lr <= MAX_LR:  # NaN fails this too
             problems.append(f"lr must be a number in (0, {MAX_LR:g}], got {self.lr} (DCGAN's is 2e-4)")
+        problems += [f"{name} must be 0 (use --lr) or a number in (0, {MAX_LR:g}], got {value}"
+                     for name, value in (("lr_g", self.lr_g), ("lr_d", self.lr_d))
+                     if not (value == 0 or 0 < value <= MAX_LR)]
+        if self.loss in NEEDS_SECOND_ORDER:
+            problems.append(f"--loss {self.loss} needs gradients of gradients, which minigan's autograd "
+                            f"cannot take yet; use one of {tuple(LOSSES)}")
+        elif self.loss not in LOSSES:
+            problems.append(f"loss must be one of {tuple(LOSSES)}, got {self.loss!r}")
         if not 0 <= self.beta1 < 1:
             problems.append(f"beta1 must be in [0, 1), got {self.beta1}")
         problems += [f"{name} must not be empty" for name in ("out", "data_dir") if not getattr(self, name)]
@@ -72,6 +88,14 @@ class Config:
                             "during a capture): use --matmul exact or tf32, or auto")
         if problems:
             raise ValueError("invalid training configuration: " + "; ".join(problems))
+
+    @property
+    def generator_lr(self):
+        return self.lr_g or self.lr
+
+    @property
+    def discriminator_lr(self):
+        return self.lr_d or self.lr
 
     @property
     def matmul_engine(self):
@@ -116,6 +140,12 @@ _HELP = {
     "data_dir": "folder holding (or receiving) the data set; with --dataset folder, the image folder",
     "image_size": "32, or 64 (adds one block to G and D; images are upsampled 2x)",
     "max_steps": "stop after this many steps in all (0: run --epochs)",
+    "lr_g": "G's learning rate, for two-timescale updates (default: --lr)",
+    "lr_d": "D's learning rate (default: --lr)",
+    "loss": "bce (DCGAN's non-saturating loss) or hinge (SNGAN's); wgan-gp and the R1 penalty "
+            "are not offered: they need gradients of gradients, which minigan's autograd cannot take yet",
+    "n_critic": "D updates per G update; each takes its own batch and noise, so a step uses "
+                "n_critic batches and an epoch has len(data) / (batch_size * n_critic) steps",
     "ema": "keep an exponential moving average of G with this decay, e.g. 0.999",
     "out": "run directory: samples, plots, metrics.jsonl, config.json, checkpoint.npz",
     "resume": "checkpoint file (or run directory) to continue from, exactly",

@@ -19,7 +19,7 @@ def save(trainer, path=None):
     if trainer.G_ema is not None:
         sections["G_ema"] = trainer.G_ema.state_dict()
     checkpoint.save(path or trainer.path("checkpoint.npz"), sections, {
-        "step": trainer.step, "epoch": trainer.step // len(trainer.batches),
+        "step": trainer.step, "epoch": trainer.epochs_done(trainer.step),
         "config": dataclasses.asdict(trainer.config)})
 
 

@@ -1,5 +1,5 @@
-"""The DCGAN training step and loop: non-saturating GAN loss on logits, G's weight average,
-logged scalars, samples and plots.
+"""The GAN training step and loop: --n-critic D updates then one G update, each on the
+--loss of gan_losses.py, G's weight average, logged scalars, samples and plots.
 
 What else a run needs lives beside it: the checkpoint and resume rules in
 resume.py, the step's CUDA-graph capture in graphed_step.py, the command
@@ -23,12 +23,13 @@ from . import images
 from . import resume as resume_rules
 from . import rundir
 from ..atomic import write_text
+from .gan_losses import LOSSES
 from .graphed_step import GraphedStep
 from .malloc import keep_freed_memory
 from .progress import Progress
 
 SAMPLE_COUNT = 64
-# A mean BCE loss this large means logits of this size: the weights have run away (e.g. --lr 1e4).
+# A mean loss this large (BCE or hinge) means logits of this size: the weights have run away (e.g. --lr 1e4).
 DIVERGED_LOSS = 1e4
 
 
@@ -66,6 +67,9 @@ class Trainer:
         if config.image_size % size:
             raise ValueError(f"image size {config.image_size} is not a multiple of the data's {size}")
         self.upsample = config.image_size // size
+        if self.total_steps == 0:
+            raise ValueError(f"--epochs {config.epochs} of {len(self.batches)} batches with --n-critic "
+                             f"{config.n_critic} make no step; give more --epochs or --max-steps")
         init_rng = numpy.random.default_rng([config.seed, 0])
         self.G = init_weights(Generator(config.nz, config.ngf, nc, config.image_size), init_rng)
         self.D = init_weights(Discriminator(config.ndf, nc, config.image_size), init_rng)
@@ -78,14 +82,14 @@ class Trainer:
         betas = (config.beta1, 0.999)
         # On the GPU the step counts live on the device, so a CUDA graph can replay the step.
         capturable = self.device == "cuda"
-        self.opt_G = Adam(self.G.parameters(), config.lr, betas, capturable=capturable)
-        self.opt_D = Adam(self.D.parameters(), config.lr, betas, capturable=capturable)
+        self.opt_G = Adam(self.G.parameters(), config.generator_lr, betas, capturable=capturable)
+        self.opt_D = Adam(self.D.parameters(), config.discriminator_lr, betas, capturable=capturable)
         # G's noise: a counter-based generator whose state lives on the device with the nets.
         self.noise_state = backend.kernels(self.xp).random_state([config.seed, 1])
         fixed = numpy.random.default_rng([config.seed, 2]).standard_normal((SAMPLE_COUNT, config.nz, 1, 1))
         self.fixed_noise = self.to_device(fixed.astype(numpy.float32))
         self.graphed_step = GraphedStep(self.train_step, self.xp) if config.cuda_graph else None
-        self._labels = None  # labels(n)'s (ones, zeros)
+        self.loss = LOSSES[config.loss]()
         self.step = 0
         self.history = []  # metrics.jsonl records of this run so far
         self.stop_requested = False  # set (by cli.py's signal handler) to end run() after the step in flight
@@ -94,30 +98,40 @@ class Trainer:
     def path(self, *parts):
         return os.path.join(self.config.out, *parts)
 
+    # A step is one G update and the n_critic D updates before it (SNGAN's "generator
+    # iterations"); each D update takes the next batch, so a step takes n_critic batches and
+    # step s trains on batches s * n_critic ... s * n_critic + n_critic - 1 of the shuffled stream.
     @property
     def total_steps(self):
-        return self.config.max_steps or self.config.epochs * len(self.batches)
+        return self.config.max_steps or self.config.epochs * len(self.batches) // self.config.n_critic
+
+    def epochs_done(self, step):
+        """Whole passes over the data in the first `step` steps."""
+        return step * self.config.n_critic // len(self.batches)
 
     def to_device(self, array):
         return backend.to_device(array, self.device)
 
     # --- one step -----------------------------------------------------------
-    def real_batch(self, step):
-        epoch, index = divmod(step, len(self.batches))
+    def real_batch(self, number):
+        """Batch `number` (0-based) of the stream of shuffled epochs."""
+        epoch, index = divmod(number, len(self.batches))
         x = data.normalize(self.batches.batch(epoch, index), self.xp, numpy.float32)
         if self.upsample > 1:  # nearest-neighbour, for --image-size 64 on 32-pixel data
             x = x.repeat(self.upsample, axis=2).repeat(self.upsample, axis=3)
         return Tensor(x)
 
     def run_step(self, step):
-        """Train on batch `step` (0-based); returns the logged scalars, a device array.
+        """Train step `step` (0-based) on its n_critic batches; returns the logged scalars, a
+        device array.
 
         With --cuda-graph, train_step runs through GraphedStep: eagerly in this process's
         first step, captured in its second, replayed from then on.
         """
-        real = self.real_batch(step)
+        n = self.config.n_critic
+        reals = [self.real_batch(step * n + k) for k in range(n)]
         with self.matmul_engine():
-            return self.graphed_step(real) if self.graphed_step else self.train_step(real)
+            return self.graphed_step(*reals) if self.graphed_step else self.train_step(*reals)
 
     @property
     def graph(self):
@@ -130,42 +144,40 @@ class Trainer:
             return contextlib.nullcontext()
         return using_config("matmul", self.config.matmul_engine)
 
-    def train_step(self, real):
-        """One D update and one G update; returns the logged scalars (loss_D, loss_G, D(x),
-        D(G(z))) as one device array (no host sync)."""
-        n = real.shape[0]
-        ones, zeros = self.labels(n)
-        z = backend.kernels(self.xp).random_normal(self.noise_state, (n, self.config.nz, 1, 1), numpy.float32)
-        fake = self.G(Tensor(z))
-
-        d_real, d_fake = self.D(real), self.D(fake.detach())
-        loss_D = F.binary_cross_entropy_with_logits(d_real, ones) + \
-            F.binary_cross_entropy_with_logits(d_fake, zeros)
-        self.opt_D.zero_grad()
-        loss_D.backward()
-        self.opt_D.step()
-        # The D update's scalars are read out now and its tensors dropped, so that nothing of its
-        # graph lives on through the G update.
-        with no_grad():
-            loss_D, d_x, d_gz = loss_D.data, F.sigmoid(d_real).data.mean(), F.sigmoid(d_fake).data.mean()
-        del d_real, d_fake
+    def train_step(self, *reals):
+        """One D update per real batch (n_critic of them), each on fresh noise, then one G
+        update on the last D update's fake (as pytorch/examples' dcgan, which saves a G
+        forward); returns the logged scalars (loss_D, loss_G, D(x), D(G(z))) as one device
+        array (no host sync), those of D averaged over its updates. The noise's dtype is the
+        batches'."""
+        d_scalars = []
+        for real in reals:
+            z = backend.kernels(self.xp).random_normal(self.noise_state, (real.shape[0], self.config.nz, 1, 1),
+                                                       real.data.dtype)
+            fake = self.G(Tensor(z))
+            d_real, d_fake = self.D(real), self.D(fake.detach())
+            loss_D = self.loss.discriminator(d_real, d_fake)
+            self.opt_D.zero_grad()
+            loss_D.backward()
+            self.opt_D.step()
+            # The D update's scalars are read out now and its tensors dropped, so that nothing of its
+            # graph lives on through the next update.
+            with no_grad():
+                d_scalars.append((loss_D.data, F.sigmoid(d_real).data.mean(), F.sigmoid(d_fake).data.mean()))
+            del d_real, d_fake, loss_D
 
         # G's loss goes through the updated D; D's own weight gradients are not needed for it.
         with frozen(self.D):
-            loss_G = F.binary_cross_entropy_with_logits(self.D(fake), ones)
+            loss_G = self.loss.generator(self.D(fake))
             self.opt_G.zero_grad()
             loss_G.backward()
         self.opt_G.step()
         if self.G_ema is not None:
             self.update_ema()
+        # One D update (the default) needs no averaging launches.
+        loss_D, d_x, d_gz = d_scalars[0] if len(d_scalars) == 1 else \
+            [self.xp.stack(values).mean() for values in zip(*d_scalars)]
         return self.xp.stack([loss_D, loss_G.data, d_x, d_gz])
-
-    def labels(self, n):
-        """The BCE targets of a batch of n, (ones, zeros), made on the first step: a step
-        fills no label vectors (on the GPU, two launches fewer per step)."""
-        if self._labels is None or self._labels[0].shape[0] != n:
-            self._labels = Tensor(self.xp.ones(n, numpy.float32)), Tensor(self.xp.zeros(n, numpy.float32))
-        return self._labels
 
     def update_ema(self):
         decay = self.config.ema
@@ -227,17 +239,17 @@ class Trainer:
         records = []
         for offset, (loss_D, loss_G, d_x, d_gz) in enumerate(values.tolist()):
             step = first + offset
-            if not numpy.isfinite([loss_D, loss_G]).all() or max(loss_D, loss_G) > DIVERGED_LOSS:
+            if not numpy.isfinite([loss_D, loss_G]).all() or max(abs(loss_D), abs(loss_G)) > DIVERGED_LOSS:
                 checkpoint_path = self.path("checkpoint.npz")
                 kept = (f"The last good checkpoint is kept at {checkpoint_path}"
                         if os.path.exists(checkpoint_path) else "No checkpoint was saved before it")
                 raise TrainingDiverged(
                     f"training diverged at step {step}: loss_D={loss_D:.4g}, loss_G={loss_G:.4g}. "
                     f"{kept}; start again with a lower --lr or another --seed.")
-            records.append({"step": step, "epoch": (step - 1) // len(self.batches),
+            records.append({"step": step, "epoch": (step * self.config.n_critic - 1) // len(self.batches),
                             "loss_D": loss_D, "loss_G": loss_G, "D(x)": d_x, "D(G(z))": d_gz,
                             "step_time": step_time,
-                            "images_per_s": self.config.batch_size / step_time})
+                            "images_per_s": self.config.batch_size * self.config.n_critic / step_time})
         rundir.append_lines(self.path("metrics.jsonl"), [json.dumps(r) + "\n" for r in records])
         self.history.extend(records)
         progress.update(self.step, records[-1])

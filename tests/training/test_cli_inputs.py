@@ -32,6 +32,11 @@ def status_and_stderr(run, capsys):
     (["--out", ""], "out must not be empty"),
     (["--data-dir", ""], "data_dir must not be empty"),
     (["--image-size", "40"], "image_size must be 32 or 64, got 40"),
+    (["--n-critic", "0"], "n_critic must be positive, got 0"),
+    (["--lr-g", "-1"], "lr_g must be 0 (use --lr) or a number in (0, 10000], got -1.0"),
+    (["--lr-d", "nan"], "lr_d must be 0 (use --lr) or a number in (0, 10000], got nan"),
+    (["--loss", "wasserstein"], "loss must be one of ('bce', 'hinge'), got 'wasserstein'"),
+    (["--loss", "wgan-gp"], "--loss wgan-gp needs gradients of gradients, which minigan's autograd cannot take"),
 ])
 def test_nonsense_flags_are_refused_at_parse_time(flags, phrase, capsys, tmp_path):
     status, err = status_and_stderr(lambda: main([*FAKE, "--out", str(tmp_path / "run"), *flags]), capsys)

@@ -50,10 +50,12 @@ def test_dry_run_cli_writes_every_output(tmp_path):
     assert json.loads(str(saved["config"]))["dataset"] == "fake"
 
 
-def test_resume_is_bit_exact(tmp_path):
-    straight = Trainer(tiny_config(tmp_path / "a", max_steps=6, ema=0.9))
+def assert_resume_is_bit_exact(tmp_path, **options):
+    """6 steps straight equal 3 steps, a checkpoint and 3 resumed steps, in every saved array
+    and logged loss; returns the straight run's trainer and checkpoint."""
+    straight = Trainer(tiny_config(tmp_path / "a", max_steps=6, **options))
     straight.run()
-    first = Trainer(tiny_config(tmp_path / "b", max_steps=3, ema=0.9))
+    first = Trainer(tiny_config(tmp_path / "b", max_steps=3, **options))
     first.run()
     resumed = Trainer.resume(first.config.out, {"max_steps": 6})
     assert resumed.step == 3
@@ -64,7 +66,13 @@ def test_resume_is_bit_exact(tmp_path):
     for key in a:
         if key != "config":  # records max_steps and out, which differ by design
             assert numpy.array_equal(a[key], b[key]), key
-    assert [r["loss_G"] for r in straight.history] == [r["loss_G"] for r in resumed.history]
+    for name in ("loss_D", "loss_G"):
+        assert [r[name] for r in straight.history] == [r[name] for r in resumed.history]
+    return straight, a
+
+
+def test_resume_is_bit_exact(tmp_path):
+    assert_resume_is_bit_exact(tmp_path, ema=0.9)
 
 
 def test_resume_refuses_to_change_what_is_trained(tmp_path):
