@@ -20,19 +20,37 @@ import numpy
 from minigan import backend, data
 from minigan.training import Config, Trainer
 
-PRODUCTS = {
-    32: {(1, 1, 4096, False, False): 3, (1, 4096, 1, False, False): 5, (1, 4096, 100, False, False): 1,
-         (48, 256, 64, True, False): 2, (64, 48, 256, False, True): 3, (64, 256, 48, False, False): 4,
-         (100, 4096, 1, False, False): 1, (128, 64, 1024, False, False): 4, (128, 1024, 64, False, True): 3,
-         (256, 16, 2048, False, False): 4, (256, 2048, 16, False, True): 3, (1024, 64, 128, True, False): 4,
-         (2048, 16, 256, True, False): 4},
-    64: {(1, 1, 8192, False, False): 3, (1, 8192, 1, False, False): 5, (1, 8192, 100, False, False): 1,
-         (48, 1024, 64, True, False): 2, (64, 48, 1024, False, True): 3, (64, 1024, 48, False, False): 4,
-         (100, 8192, 1, False, False): 1, (128, 256, 1024, False, False): 4, (128, 1024, 256, False, True): 3,
-         (256, 64, 2048, False, False): 4, (256, 2048, 64, False, True): 3, (512, 16, 4096, False, False): 4,
-         (512, 4096, 16, False, True): 3, (1024, 256, 128, True, False): 4, (2048, 64, 256, True, False): 4,
-         (4096, 16, 512, True, False): 4},
-}
+PRODUCTS = {32: {(1, 1, 4096, False, False): 3,
+      (1, 4096, 1, False, False): 2,
+      (48, 256, 64, True, False): 2,
+      (64, 48, 256, False, True): 3,
+      (64, 256, 48, False, False): 4,
+      (100, 4096, 1, False, False): 1,
+      (128, 64, 1024, False, False): 4,
+      (128, 1024, 64, False, True): 3,
+      (256, 16, 2048, False, False): 4,
+      (256, 2048, 16, False, True): 3,
+      (1024, 64, 128, True, False): 4,
+      (2048, 16, 256, True, False): 4,
+      (4096, 1, 1, False, False): 3,
+      (4096, 1, 100, True, False): 1},
+ 64: {(1, 1, 8192, False, False): 3,
+      (1, 8192, 1, False, False): 2,
+      (48, 1024, 64, True, False): 2,
+      (64, 48, 1024, False, True): 3,
+      (64, 1024, 48, False, False): 4,
+      (100, 8192, 1, False, False): 1,
+      (128, 256, 1024, False, False): 4,
+      (128, 1024, 256, False, True): 3,
+      (256, 64, 2048, False, False): 4,
+      (256, 2048, 64, False, True): 3,
+      (512, 16, 4096, False, False): 4,
+      (512, 4096, 16, False, True): 3,
+      (1024, 256, 128, True, False): 4,
+      (2048, 64, 256, True, False): 4,
+      (4096, 16, 512, True, False): 4,
+      (8192, 1, 1, False, False): 3,
+      (8192, 1, 100, True, False): 1}}
 
 
 def record(image_size, batch=1):
