@@ -4,7 +4,7 @@
     python examples/train_fashion_mnist_classifier.py --framework torch   # the same script on PyTorch
 
 minigan mirrors torch's names, so the script runs on either through one alias (`torch` below is
-the chosen module); only the DataLoader's import differs (torch.utils.data in torch). The data
+the chosen module); the DataLoader comes from torch.utils.data in both. The data
 come from minigan.data.FashionMNIST (Debian's dataset-fashion-mnist package, or --data-dir).
 """
 import argparse
