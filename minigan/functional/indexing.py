@@ -1,6 +1,8 @@
 """tensor[key]: ints, slices, None, Ellipsis, and integer or boolean arrays (NumPy's and torch's
 indexing rules, which agree), with the gradient scattered back and added up where an element is
 picked more than once."""
+import math
+
 from ..autograd import Function, unwrap
 from ..backend import array_module
 
@@ -32,9 +34,7 @@ class GetItem(Function):
             return grad_input
         # Integer arrays may pick an element several times: add up (a scatter-add, here bincount
         # over the flat position of every picked element).
-        size = 1
-        for n in self.in_shape:
-            size *= n
+        size = math.prod(self.in_shape)
         positions = xp.arange(size).reshape(self.in_shape)[self.key]
         summed = xp.bincount(positions.reshape(-1), weights=grad.reshape(-1), minlength=size)
         return summed.astype(grad.dtype).reshape(self.in_shape)

@@ -7,6 +7,7 @@ import math
 
 from ..autograd import Function, unwrap
 from ..backend import array_module, kernels
+from . import reduction as reductions
 from .loss_reduction import reduction_mode
 
 
@@ -61,24 +62,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 BCE_EPSILON = 9.999999960041972e-13  # torch's clamp of BCE's gradient denominator: 1e-12 as a float32
 
 
-class Reduce(Function):
-    """The elementwise terms, summed or averaged (reduction 'sum' or 'mean')."""
-
-    def __init__(self, reduction):
-        self.reduction = reduction
-
-    def forward(self, terms):
-        self.shape = terms.shape
-        return terms.sum() if self.reduction == "sum" else terms.mean()
-
-    def backward(self, grad):
-        xp = array_module(grad)
-        scale = 1 if self.reduction == "sum" else 1 / max(math.prod(self.shape), 1)
-        return xp.broadcast_to(grad * grad.dtype.type(scale), self.shape).copy()
-
-
 def _reduce(terms, reduction):
-    return terms if reduction == "none" else Reduce(reduction)(terms)
+    """The elementwise terms as they are, summed or averaged (the reduction ops' sum and mean)."""
+    return terms if reduction == "none" else getattr(reductions, reduction)(terms)
 
 
 def _check_same_shape(op, input, target):  # noqa: A002  (torch's names)

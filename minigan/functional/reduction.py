@@ -5,6 +5,7 @@ logsumexp); the gradient of max/min follows torch's rule for ties: shared evenly
 elements for the reduction of everything, given to the returned index for max(dim)/min(dim).
 """
 import collections
+import math
 
 from ..autograd import Function, Tensor, no_grad
 from ..backend import array_module, is_array
@@ -18,10 +19,7 @@ def _kept_shape(shape, dims):
 
 
 def _count(shape, dims):
-    count = 1
-    for d in dims:
-        count *= shape[d]
-    return count
+    return math.prod(shape[d] for d in dims)
 
 
 class Sum(Function):
