@@ -6,6 +6,8 @@
 minigan mirrors torch's names, so the script runs on either through one alias (`torch` below is
 the chosen module); the DataLoader comes from torch.utils.data in both. The data
 come from minigan.data.FashionMNIST (Debian's dataset-fashion-mnist package, or --data-dir).
+The network is minigan.models.fashion_classifier's, built from either framework's nn: the GAN
+trainer reads the saved weights (--out) into it for --eval-metric classifier:PATH.
 """
 import argparse
 import importlib
@@ -15,17 +17,7 @@ import time
 import numpy as np
 
 from minigan.data import FashionMNIST
-
-
-def make_model(nn):
-    """Two conv blocks, then a classifier head with dropout: 28x28 -> 14x14 -> 7x7 -> 10 logits."""
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.25),
-        nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(128, 10),
-    )
+from minigan.models.fashion_classifier import make_classifier
 
 
 def to_float(image):
@@ -68,7 +60,7 @@ def main(argv=None):
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     test_loader = DataLoader(test_set, batch_size=1000)
 
-    model = make_model(torch.nn)
+    model = make_classifier(torch.nn)
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
 
@@ -86,7 +78,7 @@ def main(argv=None):
               f"({time.perf_counter() - started:.0f} s)")
 
     torch.save(model.state_dict(), args.out)
-    reloaded = make_model(torch.nn)
+    reloaded = make_classifier(torch.nn)
     reloaded.load_state_dict(torch.load(args.out))
     print(f"saved {args.out}; reloaded, its test accuracy is {accuracy(torch, reloaded, test_loader):.4f}")
     return 0

@@ -33,13 +33,23 @@ def random_features(images, xp=numpy, seed=0, batch_size=500):
         weights.append(xp.asarray(rng.standard_normal((width, channels, 4, 4)) * numpy.sqrt(2.0 / fan_in),
                                   dtype=numpy.float32))
         channels = width
+
+    def network(x):
+        for weight in weights:
+            x = F.leaky_relu(F.conv2d(x, Tensor(weight), None, 2, 1), 0.2)
+        return x.mean(dim=(2, 3))
+
+    return network_features(network, images, xp, batch_size)
+
+
+def network_features(network, images, xp=numpy, batch_size=500):
+    """network's outputs (N, D), float64 on the host, for images (N, C, H, W) fed to it as float32
+    Tensors of module xp, batch_size at a time, without recording gradients."""
     features = []
     with no_grad():
         for start in range(0, len(images), batch_size):
             x = Tensor(xp.asarray(images[start:start + batch_size], dtype=numpy.float32))
-            for weight in weights:
-                x = F.leaky_relu(F.conv2d(x, Tensor(weight), None, 2, 1), 0.2)
-            features.append(backend.to_numpy(x.data.mean(axis=(2, 3))).astype(numpy.float64))
+            features.append(backend.to_numpy(network(x).data).astype(numpy.float64))
     return numpy.concatenate(features)
 
 

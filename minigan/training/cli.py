@@ -66,8 +66,11 @@ def _train(config, given):
         name = signal.Signals(received[0]).name
         print(f"{name}: saved {trainer.path('checkpoint.npz')} at step {trainer.step}; "
               f"continue with --resume {trainer.config.out}", file=sys.stderr)
+    best = trainer.best_evaluation
     print(f"done: {trainer.step} steps in {time.perf_counter() - started:.0f} s; samples in "
-          f"{trainer.path('samples.png')}, losses in {trainer.path('loss.png')}", file=sys.stderr)
+          f"{trainer.path('samples.png')}, losses in {trainer.path('loss.png')}" +
+          (f"; the best {best['metric']} Fréchet distance, {best['frechet_distance']:.4g}, was at step "
+           f"{best['step']}: {trainer.path('best.npz')}" if best else ""), file=sys.stderr)
     return 128 + received[0] if received else 0
 
 

@@ -2,13 +2,16 @@
 import argparse
 import dataclasses
 
+from .evaluation import metric_problem
 from .gan_losses import LOSSES
 
 DATASETS = ("cifar10", "fashion-mnist", "folder", "fake")
 
 # What a resumed run may change: how long it runs and what it writes, not what it trains.
+# (--eval-metric and --eval-samples stay: best.npz is the best by the metric the run began with.)
 RESUMABLE_OVERRIDES = {"epochs", "max_steps", "sample_every", "checkpoint_every", "log_every",
-                       "plot_every", "out", "resume", "backend", "data_dir", "cuda_graph", "matmul"}
+                       "plot_every", "eval_every", "out", "resume", "backend", "data_dir", "cuda_graph",
+                       "matmul"}
 MATMUL_CHOICES = ("auto", "cublas", "exact", "tf32")
 GRAPH_DEFAULT_MATMUL = "exact"  # the fastest engine verified inside a CUDA graph capture (so far the only one)
 # Losses the issue asks for whose penalties differentiate a gradient: refused with the reason.
@@ -46,6 +49,9 @@ class Config:
     checkpoint_every: int = 1000
     log_every: int = 10  # steps between reads of the logged scalars
     plot_every: int = 100
+    eval_every: int = 0  # steps between sample-quality measurements (evaluation.py); 0: off
+    eval_metric: str = "auto"
+    eval_samples: int = 2048
     dry_run: bool = False
 
     def __post_init__(self):
@@ -53,7 +59,11 @@ class Config:
                     for name in ("batch_size", "nz", "ngf", "ndf", "sample_every", "checkpoint_every",
                                  "log_every", "plot_every", "n_critic") if getattr(self, name) <= 0]
         problems += [f"{name} must be 0 or more, got {getattr(self, name)}"
-                     for name in ("epochs", "max_steps", "seed") if getattr(self, name) < 0]
+                     for name in ("epochs", "max_steps", "seed", "eval_every") if getattr(self, name) < 0]
+        if self.eval_samples < 2:  # a covariance needs two samples
+            problems.append(f"eval_samples must be 2 or more, got {self.eval_samples}")
+        if metric_problem(self.eval_metric):
+            problems.append(metric_problem(self.eval_metric))
         if self.epochs <= 0 and self.max_steps <= 0:
             problems.append("give --epochs or --max-steps a positive value")
         if not 0 < self.lr <= MAX_LR:  # NaN fails this too
@@ -147,8 +157,17 @@ _HELP = {
     "n_critic": "D updates per G update; each takes its own batch and noise, so a step uses "
                 "n_critic batches and an epoch has len(data) / (batch_size * n_critic) steps",
     "ema": "keep an exponential moving average of G with this decay, e.g. 0.999",
-    "out": "run directory: samples, plots, metrics.jsonl, config.json, checkpoint.npz",
+    "out": "run directory: samples, plots, metrics.jsonl, config.json, checkpoint.npz (and with "
+           "--eval-every: eval.jsonl, metric.png, best.npz)",
     "resume": "checkpoint file (or run directory) to continue from, exactly",
     "dry_run": "a few steps on fake data, to check that everything runs",
     "log_every": "steps between reads of the logged scalars (each read syncs the GPU)",
+    "eval_every": "steps between measurements of sample quality (eval.jsonl, metric.png; the best "
+                  "step's checkpoint is kept as best.npz); 0: never",
+    "eval_metric": "the Fréchet distance's features: random (a seeded random network, offline), "
+                   "inception (FID), classifier:PATH (the penultimate layer of the classifier that "
+                   "examples/train_fashion_mnist_classifier.py saved at PATH) or auto (inception "
+                   "when its weights are present, else random)",
+    "eval_samples": "images generated from fixed noise for each measurement, against as many fixed "
+                    "real images (all of them if fewer)",
 }

@@ -1,4 +1,4 @@
-"""PNG outputs: image grids and the loss curves, written atomically."""
+"""PNG outputs: image grids, the loss curves and the metric curve, written atomically."""
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
@@ -41,6 +41,23 @@ def save_loss_plot(path, history):
     outputs.set_xlabel("step")
     outputs.set_ylabel("D's probability")
     outputs.legend()
+    _save_figure(path, figure)
+
+
+def save_metric_plot(path, evaluations):
+    """evaluations: the eval.jsonl records; the Fréchet distance against step, its best marked."""
+    best = min(evaluations, key=lambda r: r["frechet_distance"])
+    figure, axes = plt.subplots(figsize=(8, 3.5))
+    axes.plot([r["step"] for r in evaluations], [r["frechet_distance"] for r in evaluations], marker=".", lw=0.8)
+    axes.plot(best["step"], best["frechet_distance"], "o", mfc="none", ms=10,
+              label=f"best: {best['frechet_distance']:.4g} at step {best['step']} (best.npz)")
+    axes.set_xlabel("step")
+    axes.set_ylabel(f"Fréchet distance\n({evaluations[-1]['metric']} features)")
+    axes.legend()
+    _save_figure(path, figure)
+
+
+def _save_figure(path, figure):
     figure.tight_layout()
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=100)

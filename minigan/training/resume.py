@@ -9,18 +9,25 @@ from ..atomic import write_text
 from .config import RESUMABLE_OVERRIDES, Config
 
 
-def save(trainer, path=None):
+# The records logged beside the checkpoint, each cut back to the checkpoint's step on resume.
+RECORD_FILES = {"history": "metrics.jsonl", "evaluations": "eval.jsonl"}
+
+
+def save(trainer, path=None, evaluation=None):
     """trainer's whole training state (nets, optimizers, noise stream, step, config) at path,
-    by default checkpoint.npz in its run directory."""
+    by default checkpoint.npz in its run directory; evaluation, the metric's record of this step,
+    goes in too when given (best.npz)."""
     sections = {"G": trainer.G.state_dict(), "D": trainer.D.state_dict(),
                 "opt_G": checkpoint.flat_optimizer_state(trainer.opt_G.state_dict()),
                 "opt_D": checkpoint.flat_optimizer_state(trainer.opt_D.state_dict()),
                 "noise": {"philox_state": trainer.noise_state}}
     if trainer.G_ema is not None:
         sections["G_ema"] = trainer.G_ema.state_dict()
-    checkpoint.save(path or trainer.path("checkpoint.npz"), sections, {
-        "step": trainer.step, "epoch": trainer.epochs_done(trainer.step),
-        "config": dataclasses.asdict(trainer.config)})
+    scalars = {"step": trainer.step, "epoch": trainer.epochs_done(trainer.step),
+               "config": dataclasses.asdict(trainer.config)}
+    if evaluation is not None:
+        scalars["evaluation"] = evaluation
+    checkpoint.save(path or trainer.path("checkpoint.npz"), sections, scalars)
 
 
 def resume(trainer_class, path, overrides=None):
@@ -60,7 +67,8 @@ def resume(trainer_class, path, overrides=None):
         trainer.G_ema.load_state_dict(sections["G_ema"])
     trainer.noise_state[...] = trainer.xp.asarray(sections["noise"]["philox_state"])
     trainer.step = scalars["step"]
-    trainer.history = rundir.read_metrics(trainer.path("metrics.jsonl"), trainer.step)
+    for attribute, name in RECORD_FILES.items():
+        setattr(trainer, attribute, rundir.read_metrics(trainer.path(name), trainer.step))
     return trainer
 
 
@@ -104,9 +112,12 @@ def check_against(path, sections, G, D, G_ema=None):
     checkpoint.check_sections(path, sections, expected, OPTIONAL_SECTIONS)
 
 
-def reload_history(trainer):
-    """metrics.jsonl cut back to trainer.step (later lines were never checkpointed): the
-    records, also written back. Write it only holding the run directory (rundir.owned)."""
-    history = rundir.read_metrics(trainer.path("metrics.jsonl"), trainer.step)
-    write_text(trainer.path("metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in history))
-    return history
+def reload_records(trainer):
+    """Each of RECORD_FILES cut back to trainer.step (later lines were never checkpointed), also
+    written back where it exists, into trainer's attribute of its name. Call it only holding the
+    run directory (rundir.owned)."""
+    for attribute, name in RECORD_FILES.items():
+        records = rundir.read_metrics(trainer.path(name), trainer.step)
+        if os.path.exists(trainer.path(name)):
+            write_text(trainer.path(name), "".join(json.dumps(r) + "\n" for r in records))
+        setattr(trainer, attribute, records)

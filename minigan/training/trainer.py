@@ -1,5 +1,6 @@
 """The GAN training step and loop: --n-critic D updates then one G update, each on the
---loss of gan_losses.py, G's weight average, logged scalars, samples and plots.
+--loss of gan_losses.py, G's weight average, logged scalars, samples, plots and the
+sample-quality measurements of --eval-every (the metric itself is evaluation.py's).
 
 What else a run needs lives beside it: the checkpoint and resume rules in
 resume.py, the step's CUDA-graph capture in graphed_step.py, the command
@@ -8,6 +9,7 @@ line (flags, Ctrl-C, exit statuses) in cli.py.
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import time
 
@@ -19,7 +21,7 @@ from ..autograd import Tensor, no_grad
 from ..config import using_config
 from ..models.dcgan import Discriminator, Generator, init_weights
 from ..optim import Adam
-from . import images
+from . import evaluation, images
 from . import resume as resume_rules
 from . import rundir
 from ..atomic import write_text
@@ -53,6 +55,8 @@ class Trainer:
     """Trains G and D as config says; images (uint8 N, C, H, W) replace config.dataset if given."""
 
     def __init__(self, config, images=None):
+        # auto is fixed once, so that a run's measurements (and best.npz) stay in one metric.
+        config = dataclasses.replace(config, eval_metric=evaluation.resolve(config.eval_metric))
         self.config = config
         # Each step frees and reallocates the same big host arrays: keep them mapped (malloc.py).
         self.malloc_setting = keep_freed_memory()
@@ -90,8 +94,10 @@ class Trainer:
         self.fixed_noise = self.to_device(fixed.astype(numpy.float32))
         self.graphed_step = GraphedStep(self.train_step, self.xp) if config.cuda_graph else None
         self.loss = LOSSES[config.loss]()
+        self.evaluator = evaluation.Evaluator(config, self.images, self.xp) if config.eval_every else None
         self.step = 0
         self.history = []  # metrics.jsonl records of this run so far
+        self.evaluations = []  # eval.jsonl records
         self.stop_requested = False  # set (by cli.py's signal handler) to end run() after the step in flight
 
     # --- paths --------------------------------------------------------------
@@ -198,7 +204,7 @@ class Trainer:
         """
         with rundir.owned(self.config.out):
             rundir.remove_temp_files(self.config.out)
-            self.history = self.reload_history()
+            resume_rules.reload_records(self)
             return self._loop()
 
     def _loop(self):
@@ -219,6 +225,8 @@ class Trainer:
                 self.save_samples()
             if self.step % self.config.plot_every == 0:
                 images.save_loss_plot(self.path("loss.png"), self.history)
+            if self.evaluator and self.step % self.config.eval_every == 0:
+                interval_start += self.evaluate()  # the measurement's time is no step's
             if checkpoint_due:
                 self.save_checkpoint()
         self.log(pending, time.perf_counter() - interval_start, progress)
@@ -263,22 +271,40 @@ class Trainer:
         G.train()
         return backend.to_numpy(out)
 
+    def evaluate(self):
+        """Measure the metric (evaluation.py) at this step: the record goes to eval.jsonl and
+        metric.png, and this step's checkpoint to best.npz when its distance is the lowest so
+        far. Returns the seconds it took."""
+        started = time.perf_counter()
+        distance = self.evaluator.score(self.generate)
+        best = self.best_evaluation
+        record = {"step": self.step, "metric": self.evaluator.metric, "frechet_distance": distance}
+        if distance < (best["frechet_distance"] if best else math.inf):
+            self.save_checkpoint(self.path("best.npz"), evaluation=record)
+        record["eval_seconds"] = time.perf_counter() - started
+        rundir.append_lines(self.path("eval.jsonl"), [json.dumps(record) + "\n"])
+        self.evaluations.append(record)
+        images.save_metric_plot(self.path("metric.png"), self.evaluations)
+        return time.perf_counter() - started
+
+    @property
+    def best_evaluation(self):
+        """The eval.jsonl record of the lowest distance so far (best.npz's step), or None."""
+        return min(self.evaluations, key=lambda r: r["frechet_distance"], default=None)
+
     def save_samples(self):
         samples = self.generate(self.fixed_noise)
         images.save_grid(self.path("samples", f"step_{self.step:07d}.png"), samples)
         images.save_grid(self.path("samples.png"), samples)
 
     # --- checkpoints (the rules are resume.py's) ------------------------------
-    def save_checkpoint(self, path=None):
-        resume_rules.save(self, path)
+    def save_checkpoint(self, path=None, evaluation=None):
+        resume_rules.save(self, path, evaluation)
 
     @classmethod
     def resume(cls, path, overrides=None):
         """A Trainer in exactly the state saved at path; see resume.resume."""
         return resume_rules.resume(cls, path, overrides)
-
-    def reload_history(self):
-        return resume_rules.reload_history(self)
 
 
 @contextlib.contextmanager

@@ -68,6 +68,16 @@ def assert_resume_is_bit_exact(tmp_path, **options):
             assert numpy.array_equal(a[key], b[key]), key
     for name in ("loss_D", "loss_G"):
         assert [r[name] for r in straight.history] == [r[name] for r in resumed.history]
+    # The sample-quality measurements (--eval-every) and the best step's checkpoint, too.
+    assert [(r["step"], r["frechet_distance"]) for r in straight.evaluations] == \
+        [(r["step"], r["frechet_distance"]) for r in resumed.evaluations]
+    if straight.evaluations:
+        best_a = read_checkpoint(Path(straight.config.out) / "best.npz")
+        best_b = read_checkpoint(Path(resumed.config.out) / "best.npz")
+        assert sorted(best_a) == sorted(best_b)
+        for key in best_a:
+            if key != "config":
+                assert numpy.array_equal(best_a[key], best_b[key]), key
     return straight, a
 
 
