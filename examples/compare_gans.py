@@ -57,6 +57,7 @@ def parse_args(argv):
                         help="as the trainer's --eval-metric: classifier:PATH, inception, random")
     parser.add_argument("--samples", type=int, default=2000, help="generated and held-out images compared")
     parser.add_argument("--out", default="runs/compare_gans")
+    parser.add_argument("--note", default="", help="a line under the table, e.g. how the budget was scaled down")
     args = parser.parse_args(argv)
     if min(args.steps, args.batch_size, args.ngf, args.ndf) <= 0 or args.samples < 2:
         parser.error("--steps, --batch-size, --ngf and --ndf must be positive and --samples at least 2")
@@ -106,6 +107,7 @@ def table(args, records, floor):
         lines.append(f"| {CONFIGS[name][0]} | {mean:.2f}{spread} | {', '.join(f'{v:.2f}' for v in values)} | "
                      f"{gap} | {seconds:.0f} |")
     lines += ["", f"Floor: the distance of {args.samples} training images to the held-out ones is {floor:.2f}."]
+    lines += ["", args.note] if args.note else []
     return "\n".join(lines) + "\n"
 
 
