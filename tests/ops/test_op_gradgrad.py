@@ -5,6 +5,8 @@ both levels), and against torch's second derivatives.
 An op's second derivatives are those of S = sum_i <dL/dx_i, p_i>, with L = <op(x), u> and u,
 p_i random: S's gradient in x_i is the Hessian of L along p, and in u the Jacobian of op along
 p. tests/ops/test_gradcheck_checker.py shows gradgradcheck failing on a wrong double backward.
+On the cupy backend (the emulated GPU, and a real one) the second derivatives of one case per
+op are compared with numpy's.
 """
 import numpy
 import pytest
@@ -12,9 +14,11 @@ import pytest
 from minigan import Tensor, gradgradcheck
 from minigan import functional as F
 
-from .opspec import F64, GRADCHECK, PARITY, Input, TorchFunctional, input_array, params
+from minigan import backend
+
+from .opspec import DEVICE, F64, GRADCHECK, PARITY, Input, TorchFunctional, input_array, params
 from .specs import OPS
-from support.parity import as_numpy
+from support.parity import as_numpy, assert_close
 
 pytestmark = pytest.mark.usefixtures("one_kernel_thread")
 
@@ -30,8 +34,9 @@ def test_gradgradcheck(xp, rng, case):
     assert gradgradcheck(lambda *inputs: case.call(F, *inputs), inputs)
 
 
-def _second_derivatives(library, case, arrays, rng_arrays, make, grad_fn):
-    """S's gradients in u and in every differentiable input, as NumPy arrays (see the module doc)."""
+def _second_derivatives(library, case, arrays, rng_arrays, make, grad_fn, xp=None):
+    """S's gradients in u and in every differentiable input, as NumPy arrays (see the module doc);
+    with xp, each checked to be an xp array."""
     inputs = _tensors(case, arrays, make)
     checked = [x for spec, x in zip(case.inputs, inputs) if isinstance(spec, Input) and spec.grad]
     out = case.call(F, *inputs) if library == "minigan" else case.call_torch(TorchFunctional(grad_fn[1]), *inputs)
@@ -40,6 +45,9 @@ def _second_derivatives(library, case, arrays, rng_arrays, make, grad_fn):
     total = sum((g * make(rng_arrays["p"](i, tuple(x.shape)), False)).sum()
                 for i, (g, x) in enumerate(zip(grads, checked)) if g is not None)
     total.backward()
+    for i, x in enumerate([u, *checked]):
+        assert xp is None or x.grad is None or backend.array_module(x.grad) is xp, \
+            f"second derivative {i} on {backend.array_module(x.grad).__name__}"
     return [_second_derivative(x) for x in [u, *checked]]
 
 
@@ -80,3 +88,27 @@ def test_second_derivatives_match_torch(xp, rng, torch, case):
         # elements is linear) comes out as rounding noise of either sign on both sides.
         error = numpy.abs(a - b).max(initial=0.0) / max(1.0, numpy.abs(b).max(initial=0.0))
         assert error <= rtol, f"second derivative in {label}: relative error {error:.3g} > {rtol:g}"
+
+
+def _one_device_case_per_op():
+    """The first float64 case of the device check of each differentiable op."""
+    chosen = {}
+    for p in params(OPS, DEVICE, dtypes=False):
+        case = p.values[0]
+        if case.op.differentiable and F64 in case.dtypes:
+            chosen.setdefault(case.op.name, p)
+    return list(chosen.values())
+
+
+@pytest.mark.parametrize("case", _one_device_case_per_op())
+def test_second_derivatives_on_device(device_xp, rng, case):
+    import minigan
+    arrays, draws = case.draw(rng), _draws(rng)
+
+    def second_derivatives(xp):
+        return _second_derivatives(
+            "minigan", case, arrays, draws, lambda a, grad: Tensor(xp.asarray(a), requires_grad=grad),
+            (lambda out, xs, u: minigan.grad(out, xs, u, create_graph=True, allow_unused=True), None), xp)
+    expected, actual = second_derivatives(numpy), second_derivatives(device_xp)
+    for label, a, b in zip(["u"] + [f"input {i}" for i in range(len(expected) - 1)], actual, expected):
+        assert_close(a, b, f"second derivative in {label}", case.op.tolerance(DEVICE, F64))
