@@ -6,7 +6,9 @@ An op's second derivatives are those of S = sum_i <dL/dx_i, p_i>, with L = <op(x
 p_i random: S's gradient in x_i is the Hessian of L along p, and in u the Jacobian of op along
 p. tests/ops/test_gradcheck_checker.py shows gradgradcheck failing on a wrong double backward.
 On the cupy backend (the emulated GPU, and a real one) the second derivatives of one case per
-op are compared with numpy's.
+op are compared with numpy's. Where an op's recorded gradient is an op of its own (conv2d's weight
+gradient, the poolings' and gathers' gradients), one case goes through gradgradcheck a level up,
+which checks that op's double backward (third derivatives of the op).
 """
 import numpy
 import pytest
@@ -15,6 +17,7 @@ from minigan import Tensor, gradgradcheck
 from minigan import functional as F
 
 from minigan import backend
+from minigan.config import using_config
 
 from .opspec import DEVICE, F64, GRADCHECK, PARITY, Input, TorchFunctional, input_array, params
 from .specs import OPS
@@ -32,6 +35,36 @@ def _tensors(case, arrays, make):
 def test_gradgradcheck(xp, rng, case):
     inputs = _tensors(case, case.draw(rng), lambda a, grad: Tensor(xp.asarray(a), requires_grad=grad))
     assert gradgradcheck(lambda *inputs: case.call(F, *inputs), inputs)
+
+
+# One case of each op whose recorded gradient is made by ops of its own (by name and case id).
+GRADIENT_OPS = {"conv2d": "shape=2x2x5x6-out=2-bias=True-kernel=3x2-stride=2x1-padding=1x0",
+                "conv_transpose2d": "shape=1x3x2x3-out=2-kernel=4x3-stride=3x2-padding=1x1-output_padding=2x1",
+                "avg_pool2d": "shape=2x3x7x6-kernel_size=3-stride=2-padding=1-form=function",
+                "max_pool2d": "shape=2x3x7x6-kernel_size=3-stride=2-padding=1-form=function",
+                "interpolate": "shape=2x3x5x7-scale_factor=1.7-mode=nearest",
+                "pad": "shape=2x3x5x7-pad=2x3x4x1-mode=reflect",
+                "embedding": "shape=5x6"}
+
+
+@pytest.mark.parametrize("case", [p for p in params(OPS, GRADCHECK, dtypes=False)
+                                  if GRADIENT_OPS.get(p.values[0].op.name) == p.values[0].id])
+def test_gradgradcheck_of_the_recorded_gradient(xp, rng, case):
+    """gradgradcheck of S(x, u) = sum_i <dL/dx_i, p_i> (see the module doc), whose recorded
+    gradient runs the double backward of the ops that the op's own double backward recorded."""
+    import minigan
+    inputs = _tensors(case, case.draw(rng), lambda a, grad: Tensor(xp.asarray(a), requires_grad=grad))
+    checked = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    probes = [Tensor(xp.asarray(rng.standard_normal(x.shape))) for x in checked]
+    u = Tensor(xp.asarray(rng.standard_normal(case.call(F, *inputs).shape)), requires_grad=True)
+
+    def projected_gradient(*arguments):
+        *arguments, u = arguments
+        wanted = [x for x in arguments if isinstance(x, Tensor) and x.requires_grad]
+        with using_config("grad_enabled", True):  # also where gradgradcheck evaluates it under no_grad
+            grads = minigan.grad(case.call(F, *arguments), wanted, u, create_graph=True, allow_unused=True)
+        return sum((g * p).sum() for g, p in zip(grads, probes) if g is not None)
+    assert gradgradcheck(projected_gradient, [*inputs, u])
 
 
 def _second_derivatives(library, case, arrays, rng_arrays, make, grad_fn, xp=None):
