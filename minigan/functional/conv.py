@@ -9,6 +9,11 @@ and the weight gradient is one GEMM against the column matrix, which forward
 keeps only when the weight wants a gradient. Every GEMM result is a
 (channels, pixels*N) matrix, which is the next image as it is: no transposes.
 Transposed convolution never inserts zeros.
+
+Recorded gradients (create_graph) use the same three maps as ops: the two
+convolutions, and the weight gradient as Conv2dGradWeight, whose own gradients
+are the two convolutions again (Chainer's design), so every order of
+derivative stays within these ops.
 """
 import numbers
 
@@ -126,7 +131,7 @@ class Conv2d(Function):
         x, weight = self.inputs[:2]
         grad_x = (ConvTranspose2d(self.stride, self.padding, self.image_shape[1:3])(grad_y, weight)
                   if self.needs_grad[0] else None)
-        grad_w = (Conv2dGradWeight(self.stride, self.padding, weight.shape[2:])(x, grad_y)
+        grad_w = (Conv2dGradWeight(self.stride, self.padding, weight.shape[2:], self.col)(x, grad_y)
                   if self.needs_grad[1] else None)
         return grad_x, grad_w, bias_grad_graph(self, grad_y)
 
@@ -173,12 +178,16 @@ class Conv2dGradWeight(Function):
     bilinear: its gradient in x is the conv_transpose2d of grad_y with grad_w's cotangent, and
     in grad_y the conv2d of x with it, so its backward is the two convolutions again."""
 
-    def __init__(self, stride, padding, kernel_hw):
+    def __init__(self, stride, padding, kernel_hw, x_columns=None):
         self.stride, self.padding, self.kernel_hw = stride, padding, tuple(kernel_hw)
+        self.x_columns = x_columns  # x's column matrix where a Conv2d kept it, for forward alone
 
     def forward(self, x, grad_y):
         grad = batch_innermost(grad_y)
-        col = columns(batch_innermost(x), self.kernel_hw, self.stride, self.padding, grad.shape[1:3])
+        col = self.x_columns
+        if col is None:
+            col = columns(batch_innermost(x), self.kernel_hw, self.stride, self.padding, grad.shape[1:3])
+        self.x_columns = None
         self.x = x if self.needs_grad[1] else None  # each input only for the other's gradient
         self.grad_y = grad_y if self.needs_grad[0] else None
         self.in_hw = x.shape[2:]
