@@ -4,7 +4,9 @@ pad lists (before, after) pairs from the last dimension backwards, torch's order
 (left, right, top, bottom, front, back). Constant padding writes the input into a filled
 array; reflect and replicate gather each padded dimension's indices (reflected about the
 edge, without repeating it, or clamped to it), and their backward sums the gradient back
-through one-hot matrix products (no scatter, the same on both backends).
+through one-hot matrix products (no scatter, the same on both backends). Recorded gradients
+(create_graph): constant padding's is the constant padding by the opposite pads; the gathers'
+is an op (GatherPadGrad) whose backward is the gather again.
 """
 import numbers
 

@@ -7,7 +7,8 @@ the input's device from torch's index rules: adaptive pooling averages rows
 s's fraction, s = (i + 0.5) H / oh - 0.5 clamped at 0 (or i (H - 1) / (oh - 1) with
 align_corners). The backward is R^T @ g @ C, on the BLAS, with no scatter. Nearest gathers
 rows floor(i * scale) (torch's legacy rule, in float32) instead, so that an infinite input
-stays where it is; its backward is the one-hot matrix product above.
+stays where it is; its backward is the one-hot matrix product above. Recorded gradients
+(create_graph) are Resamples too: with the transposed matrices, or the one-hot ones.
 """
 import math
 import numbers
