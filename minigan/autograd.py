@@ -220,6 +220,16 @@ class FunctionHook:
         pass
 
 
+def clear_grad(tensor, set_to_none=True):
+    """zero_grad for one tensor: drop its .grad, or fill it with zeros in place (a recorded .grad,
+    from create_graph, is first detached to its array, as torch does)."""
+    if set_to_none:
+        tensor.grad = None
+    elif tensor.grad is not None:
+        tensor.grad = unwrap(tensor.grad)
+        tensor.grad[...] = 0
+
+
 def unwrap(x):
     """The array behind a Tensor; anything else as it is."""
     return x.data if isinstance(x, Tensor) else x
@@ -243,10 +253,11 @@ def _topological_order(outputs):
 
 def _leading_to(order, wanted):
     """For grad(): the ids of the Functions with an input path to a wanted tensor, so that
-    backward computes only the gradients on those paths (not every weight's)."""
+    backward computes only the gradients on those paths (not every weight's). A freed Function
+    (whose inputs are gone) counts as leading, so that reaching it raises."""
     leading = set()
     for fn in reversed(order):  # producers first
-        if any(isinstance(x, Tensor) and (id(x) in wanted or id(x.creator) in leading)
+        if fn.freed or any(isinstance(x, Tensor) and (id(x) in wanted or id(x.creator) in leading)
                for x in fn.inputs):
             leading.add(id(fn))
     return leading

@@ -98,7 +98,9 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, directions=4, seed
     With random u (the upstream gradient) and random probes p_i, gradcheck differentiates
     S(x, u) = sum_i <d<fn(x), u>/dx_i, p_i>, a scalar: its gradient in x is the second
     derivative along p, in u the first derivative along p. Both levels are random, so no error
-    cancels against ones. The checks go along random directions.
+    cancels against ones. The checks go along random directions. First, the recorded gradients
+    must equal those of the fast backward (which gradcheck proves): an op's backward_graph is a
+    second implementation of its gradient, which S's derivatives alone would not see consistently wrong.
     """
     rng = numpy.random.default_rng(seed)
     checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
@@ -107,6 +109,17 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, directions=4, seed
     xp = array_module(out.data)
     upstream = Tensor(xp.asarray(rng.standard_normal(out.shape)), requires_grad=True)
     probes = [xp.asarray(rng.standard_normal(t.shape)) for t in checked]
+    with using_config("grad_enabled", True):
+        recorded = grad(fn(*inputs), checked, upstream, create_graph=True, allow_unused=True)
+        fast = grad(fn(*inputs), checked, upstream.data, allow_unused=True)
+    for t, mine, reference in zip(checked, recorded, fast):
+        position = next(i for i, x in enumerate(inputs) if x is t)
+        mine, reference = (numpy.zeros(t.shape) if g is None else to_numpy(g.data) for g in (mine, reference))
+        if not numpy.allclose(mine, reference, atol=atol, rtol=rtol):
+            worst = numpy.unravel_index(numpy.argmax(numpy.abs(mine - reference)), t.shape)
+            raise GradcheckError(f"gradgradcheck failed for input {position} (shape {t.shape}): the recorded "
+                                 f"gradient (create_graph=True) differs from backward's; worst at index "
+                                 f"{tuple(int(i) for i in worst)}: {mine[worst]:.10g} against {reference[worst]:.10g}")
 
     def projected_gradient(*arguments):
         *arguments, u = arguments
