@@ -209,10 +209,11 @@ def _upstream(xp, grad, reduction, total_weight, shape):
     return xp.broadcast_to(grad if reduction != "mean" else grad / total_weight, shape)
 
 
-def _upstream_graph(grad, reduction, total_weight):
-    """_upstream in recorded ops, shaped to broadcast against the input (a class dim of 1)."""
+def _upstream_graph(xp, grad, reduction, total_weight, valid):
+    """_upstream in recorded ops, with a class dim of 1 to broadcast against the input, and 0 in
+    the ignored rows (valid: False there, classes last), even where it is not finite."""
     coef = grad / total_weight if reduction == "mean" else grad
-    return unsqueeze(coef, 1) if coef.ndim else coef
+    return where(_classes_back(xp, valid[..., None]), unsqueeze(coef, 1) if coef.ndim else coef, 0)
 
 
 def _term_weights(xp, target, valid, w_t, classes, weight=None, smoothing=0.0):
@@ -252,8 +253,7 @@ class NLLLoss(Function):
     def backward_graph(self, grad):
         xp = array_module(self.target)
         q = _classes_back(xp, _term_weights(xp, self.target, self.valid, self.w_t, self.classes))
-        coef = _upstream_graph(grad, self.reduction, self.total_weight)
-        return where(q != 0, -coef * q, 0), None, None  # 0 where ignored, even if coef is not finite
+        return -_upstream_graph(xp, grad, self.reduction, self.total_weight, self.valid) * q, None, None
 
 
 class CrossEntropy(Function):
@@ -294,7 +294,7 @@ class CrossEntropy(Function):
         classes_dim = 1 if x.ndim > 1 else 0
         # d loss / dx = coef * (softmax(x) * sum_c q - q), log_softmax's gradient of -q
         p = softmax(x, dim=classes_dim)
-        coef = _upstream_graph(grad, self.reduction, self.total_weight)
+        coef = _upstream_graph(xp, grad, self.reduction, self.total_weight, valid.reshape(self.rows_shape[:-1]))
         return coef * (p * q.sum(axis=classes_dim, keepdims=True) - q), None, None
 
 
