@@ -117,6 +117,7 @@ class Function:
     """
 
     freed = False  # set by a backward without retain_graph, which drops what forward saved and its inputs
+    writes_leaf_grads = False  # set by backward() for the call of backward: see grad_target
 
     def __call__(self, *inputs):
         arrays = backend.check_compatible(type(self).__name__, [unwrap(x) for x in inputs])
@@ -138,6 +139,23 @@ class Function:
 
     def backward(self, grad_output):
         raise NotImplementedError
+
+    def grad_target(self, index):
+        """Where backward may write input index's gradient itself: (array, accumulate), or None.
+
+        Within backward(), for a leaf input that needs a gradient and already has a home for it:
+        its .grad, to add into (accumulate=True), or its optimizer's flat buffer (grad_buffer), to
+        fill. A backward that writes there returns that array as the gradient, and autograd then
+        copies or adds nothing (on the GPU, a launch each). None for an input passed at two
+        positions, whose two gradients would overwrite each other.
+        """
+        x = self.inputs[index] if self.writes_leaf_grads and self.needs_grad[index] else None
+        if x is None or x.creator is not None or sum(y is x for y in self.inputs) > 1:
+            return None
+        home, accumulate = (x.grad, True) if x.grad is not None else (x.grad_buffer, False)
+        if home is None or home.dtype != x.dtype or not home.flags.c_contiguous:
+            return None
+        return home, accumulate
 
 
 class FunctionHook:
@@ -203,7 +221,11 @@ def run_backward(output, gradient, retain_graph=False):
                                "freed by the first backward; pass retain_graph=True to the first")
         for hook in hooks:
             hook.backward_preprocess(fn, grad_output)
-        grad_inputs = fn.backward(grad_output)
+        fn.writes_leaf_grads = True
+        try:
+            grad_inputs = fn.backward(grad_output)
+        finally:
+            fn.writes_leaf_grads = False
         for hook in hooks:
             hook.backward_postprocess(fn, grad_output)
         if not isinstance(grad_inputs, tuple):
@@ -232,10 +254,13 @@ def _free(fn):
 def _accumulate(tensor, grad):
     if grad.shape != tensor.shape:
         raise RuntimeError(f"internal error: gradient shape {grad.shape} for tensor {tensor.shape}")
+    if grad is tensor.grad:  # the op added its gradient into it (Function.grad_target)
+        return
     if tensor.grad is not None:
         tensor.grad += grad  # in place, as PyTorch accumulates
     elif tensor.grad_buffer is not None:
-        tensor.grad_buffer[...] = grad
+        if grad is not tensor.grad_buffer:  # else the op wrote it there (Function.grad_target)
+            tensor.grad_buffer[...] = grad
         tensor.grad = tensor.grad_buffer
     else:
         # A backward may hand the same array to several inputs (add) or pass the caller's
