@@ -209,6 +209,7 @@ template <typename T> std::string type_code() {
     else if constexpr (std::is_same_v<U, long long>) return p + "i8";
     else if constexpr (std::is_same_v<U, unsigned>) return p + "u4";
     else if constexpr (std::is_same_v<U, unsigned long long>) return p + "u8";
+    else if constexpr (std::is_same_v<U, unsigned char>) return p + "u1";
     else return p + "?";
 }
 
