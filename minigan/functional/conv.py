@@ -81,8 +81,19 @@ def image_of(col, image_shape, kernel_hw, stride, padding, col_hw):
     return kernels(array_module(col)).col2im(col, image_shape, *kernel_hw, stride, padding, col_hw)
 
 
-def matmul(a, b):
-    return kernels(array_module(a)).matmul(a, b, config.matmul)
+def matmul(a, b, out=None, accumulate=False):
+    return kernels(array_module(a)).matmul(a, b, config.matmul, out, accumulate)
+
+
+def weight_grad(fn, a, b, weight_shape):
+    """a @ b as the weight's gradient (input 1): computed straight into the weight's .grad or
+    optimizer buffer where backward may write there (Function.grad_target), else a new array."""
+    target = fn.grad_target(1)
+    if target is None:
+        return matmul(a, b).reshape(weight_shape)
+    home, accumulate = target
+    matmul(a, b, home.reshape(a.shape[0], b.shape[1]), accumulate)
+    return home
 
 
 def add_bias(y, bias):
@@ -122,7 +133,7 @@ class Conv2d(Function):
             col = matmul(self.weight.reshape(self.weight.shape[0], -1).T, rows)
             grad_x = as_nchw(image_of(col, self.image_shape, self.weight.shape[2:], self.stride,
                                       self.padding, grad.shape[1:3]))
-        grad_w = matmul(rows, self.col.T).reshape(self.weight.shape) if self.needs_grad[1] else None
+        grad_w = weight_grad(self, rows, self.col.T, self.weight.shape) if self.needs_grad[1] else None
         return grad_x, grad_w, bias_grad(self, rows)
 
     def backward_graph(self, grad_y):
@@ -159,7 +170,7 @@ class ConvTranspose2d(Function):
         grad_x = None
         if self.needs_grad[0]:
             grad_x = as_nchw(matmul(self.weight.reshape(i, -1), col).reshape(i, *self.in_hw, grad.shape[3]))
-        grad_w = matmul(self.rows, col.T).reshape(self.weight.shape) if self.needs_grad[1] else None
+        grad_w = weight_grad(self, self.rows, col.T, self.weight.shape) if self.needs_grad[1] else None
         return grad_x, grad_w, bias_grad(self, grad.reshape(grad.shape[0], -1))
 
     def backward_graph(self, grad_y):
