@@ -123,7 +123,7 @@ class Trainer:
     def real_batch(self, number):
         """Batch `number` (0-based) of the stream of shuffled epochs."""
         epoch, index = divmod(number, len(self.batches))
-        x = data.normalize(self.batches.batch(epoch, index), self.xp, numpy.float32)
+        x = self.batches.normalized(epoch, index, numpy.float32)
         if self.upsample > 1:  # nearest-neighbour, for --image-size 64 on 32-pixel data
             x = x.repeat(self.upsample, axis=2).repeat(self.upsample, axis=3)
         return Tensor(x)
