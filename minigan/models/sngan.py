@@ -7,7 +7,8 @@ image's channels, tanh. The table lists the dense layer bare; the authors' code
 BatchNorm is per channel of the 4x4 map (as in the PyTorch ports; minigan has no BatchNorm1d).
 D: 3x3 s1 conv ndf, then 4x4 s2 ndf, 3x3 2 ndf, 4x4 s2 2 ndf, 3x3 4 ndf, 4x4 s2 4 ndf,
 3x3 8 ndf, each followed by LeakyReLU(0.1), then dense from the 4x4x(8 ndf) map to one logit.
-Every layer has a bias. ngf = ndf = 64 and nz = 128 are the paper's. Spectral normalization
+Every layer has a bias but G's transposed convs, whose per-channel bias the BatchNorm after
+them would cancel (its gradient is 0). ngf = ndf = 64 and nz = 128 are the paper's. Spectral normalization
 is the trainer's choice (--spectral-norm), applied to this D from outside.
 """
 from .. import functional as F
@@ -37,7 +38,8 @@ class Generator(LabelledGenerator):
         self.linear = nn.Linear(self.input_width, BOTTOM * BOTTOM * self.width)
         layers = [nn.BatchNorm2d(self.width), nn.ReLU()]
         for width in (8 * ngf, 4 * ngf, 2 * ngf):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1), nn.BatchNorm2d(width // 2), nn.ReLU()]
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2),
+                       nn.ReLU()]
         layers += [nn.Conv2d(ngf, nc, 3, 1, 1), nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
