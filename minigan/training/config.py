@@ -97,6 +97,12 @@ class Config:
             # again in every gemm call and refuses that while capturing (see minigan/cuda_graph.py).
             problems.append("--cuda-graph cannot use --matmul cublas yet (CuPy refuses cuBLAS calls "
                             "during a capture): use --matmul exact or tf32, or auto")
+        if self.cuda_graph and (self.spectral_norm or self.conditional):
+            # Both read or sync the device in each step, which a capture refuses: spectral_norm's
+            # power iteration multiplies with cuBLAS, embedding checks its indices on the host.
+            problems.append("--cuda-graph cannot capture --spectral-norm or --conditional yet (spectral "
+                            "norm's power iteration calls cuBLAS, the embedding reads its labels back): "
+                            "run them without --cuda-graph")
         if problems:
             raise ValueError("invalid training configuration: " + "; ".join(problems))
 

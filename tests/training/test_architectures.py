@@ -194,6 +194,9 @@ def test_bad_combinations_are_refused_in_one_line(tmp_path, capsys):
                                                       *flags]), capsys)
         # One line (after argparse's usage, for the flags it parses).
         assert status == 2 and phrase in err.strip().splitlines()[-1] and "Traceback" not in err, err
+    for options in (dict(arch="sngan-cnn"), dict(conditional=True)):
+        with pytest.raises(ValueError, match="--cuda-graph cannot capture --spectral-norm or --conditional yet"):
+            Config(backend="cupy", cuda_graph=True, **options)
     with pytest.raises(ValueError, match="--conditional needs the images' labels"):
         Trainer(tiny_config(tmp_path, conditional=True), images=numpy.zeros((16, 3, 32, 32), numpy.uint8))
 
