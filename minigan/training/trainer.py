@@ -118,8 +118,8 @@ class Trainer:
     def make_nets(self, nc):
         """(G, D) as the config says, initialised from the seed, on the device."""
         config = self.config
-        # Layer constructors' own draws (SNGAN's biases, embeddings, spectral norm's u and v) come
-        # from the seed too; the weights are then drawn by init_weights as before.
+        # What init_weights leaves as the constructors drew it (the class embeddings, spectral
+        # norm's u and v) comes from the seed too, so that a run is a function of its config.
         with using_config("generator", numpy.random.default_rng([config.seed, 3])):
             G = architectures.generator(config.arch, config.nz, config.ngf, nc, config.image_size,
                                         self.num_classes)
