@@ -2,8 +2,10 @@
 PyTorch loop on nets written here from the papers (float64, same weights, batches, labels
 and noise); runs with them resume bit-exact; sample grids have one row per class; bad
 combinations are refused in one line."""
+import matplotlib.pyplot as plt
 import numpy
 import pytest
+from PIL import Image
 
 from minigan import Tensor
 from minigan.training import Config, Trainer, main, sampling
@@ -11,7 +13,7 @@ from nn.test_models import torch_discriminator, torch_generator
 
 from .test_cli_inputs import FAKE, status_and_stderr
 from .test_gan_options import TorchDCGAN, assert_three_steps_equal_torch
-from .test_trainer import assert_resume_is_bit_exact, read_checkpoint, tiny_config
+from .test_trainer import assert_resume_is_bit_exact, tiny_config
 
 torch = pytest.importorskip("torch", reason="PyTorch is the test oracle: pip install torch==2.13.0")
 tnn = torch.nn
@@ -22,7 +24,8 @@ CLASSES = 10  # of the fake data set
 class TorchSNGANGenerator(tnn.Module):
     """Miyato et al. 2018, Table 3 (a), widths in units of ngf (64 in the paper): dense to
     4x4x8ngf, BN, ReLU (as the authors' code), three 4x4 stride-2 deconvs with BN and ReLU
-    (without the bias that BN cancels), a 3x3 conv to the image, tanh. Conditional: an nz-wide class embedding joins z."""
+    (without the bias that BN cancels), a 3x3 conv to the image, tanh. Conditional: an nz-wide
+    class embedding joins z."""
 
     def __init__(self, nz, ngf, nc, num_classes=0):
         super().__init__()
@@ -163,7 +166,7 @@ def test_conditional_samples_have_one_row_per_class(tmp_path):
     trainer = Trainer(tiny_config(tmp_path, max_steps=2, conditional=True, arch="sngan-cnn", ngf=8))
     trainer.run()
     grid = trainer.path("samples.png")
-    height, width = __import__("matplotlib.pyplot").pyplot.imread(grid).shape[:2]
+    height, width = plt.imread(grid).shape[:2]
     assert (height, width) == (CLASSES * 34 + 2, 8 * 34 + 2)
     # sample.py: row c holds class c, column j the same noise z_j in every row.
     out, npy = tmp_path / "s.png", tmp_path / "s.npy"
@@ -176,7 +179,7 @@ def test_conditional_samples_have_one_row_per_class(tmp_path):
         expected = sampling.sample(G, z, numpy.full(3, c))
         numpy.testing.assert_array_equal(samples[3 * c:3 * c + 3], expected)
     assert not numpy.allclose(samples[:3], samples[3:6])  # the class matters
-    assert __import__("matplotlib.pyplot").pyplot.imread(out).shape[:2] == (CLASSES * 34 + 2, 3 * 34 + 2)
+    assert plt.imread(out).shape[:2] == (CLASSES * 34 + 2, 3 * 34 + 2)
 
 
 def test_bad_combinations_are_refused_in_one_line(tmp_path, capsys):
@@ -184,7 +187,7 @@ def test_bad_combinations_are_refused_in_one_line(tmp_path, capsys):
     one_class.mkdir(parents=True)
     pixels = numpy.zeros((8, 8, 3), numpy.uint8)
     for k in range(8):
-        __import__("PIL.Image").Image.fromarray(pixels + k).save(one_class / f"{k}.png")
+        Image.fromarray(pixels + k).save(one_class / f"{k}.png")
     for flags, phrase in (
             (["--dataset", "folder", "--data-dir", str(tmp_path / "images"), "--conditional"],
              "--conditional needs labelled data of 2 classes or more; --dataset folder in"),
