@@ -3,7 +3,7 @@
 pytorch-fid fits mu (the mean) and sigma (numpy.cov with rowvar=False) to the
 features and computes |mu_a - mu_b|^2 + Tr(sigma_a + sigma_b - 2 sqrtm(sigma_a sigma_b))
 with scipy's sqrtm. Only the trace of that square root matters, and it is taken
-here from symmetric eigendecompositions (NumPy only), which give the same number.
+here from symmetric factorizations (NumPy only), which give the same number.
 """
 import numpy
 
@@ -38,21 +38,21 @@ def frechet_distance(features_a, features_b):
 def frechet_distance_of_moments(mean_a, cov_a, mean_b, cov_b):
     """|mean_a - mean_b|^2 + Tr(cov_a + cov_b - 2 (cov_a cov_b)^(1/2)).
 
-    Tr((cov_a cov_b)^(1/2)) is taken as the trace of the square root of the
-    symmetric matrix cov_a^(1/2) cov_b cov_a^(1/2), which has the same
-    eigenvalues, so only symmetric eigendecompositions are needed. Eigenvalues below the
-    numerical-rank tolerance (numpy.linalg.matrix_rank's, max * D * eps) are rounding noise of
-    a singular covariance (fewer samples than dimensions) and count as 0: the square roots of
-    thousands of such 1e-16s would otherwise add up to an error of 1e-5.
+    The eigenvalues of cov_a cov_b are those of the symmetric F^T cov_b F for any F with
+    F F^T = cov_a: a Cholesky factor when cov_a (or, swapping, cov_b) is positive definite,
+    else cov_a's square root from its eigendecomposition. The trace of the square root is
+    the sum of their square roots; only symmetric factorizations are needed. Eigenvalues
+    below the numerical-rank tolerance (numpy.linalg.matrix_rank's, max * D * eps) are
+    rounding noise of a singular covariance (fewer samples than dimensions) and count as 0:
+    the square roots of thousands of such 1e-16s would otherwise add up to 1e-5.
     """
     mean_a, cov_a, mean_b, cov_b = (numpy.asarray(m, dtype=numpy.float64) for m in (mean_a, cov_a, mean_b, cov_b))
     d = len(mean_a)
     if mean_a.shape != (d,) or mean_b.shape != (d,) or cov_a.shape != (d, d) or cov_b.shape != (d, d):
         raise ValueError(f"frechet_distance_of_moments: expected means (D,) and covariances (D, D) of one D, got "
                          f"{mean_a.shape}, {cov_a.shape}, {mean_b.shape}, {cov_b.shape}")
-    values, vectors = numpy.linalg.eigh(cov_a)
-    root_a = (vectors * numpy.sqrt(_above_noise(values))) @ vectors.T
-    middle = root_a @ cov_b @ root_a
+    factor, other = _square_root_factor(cov_a, cov_b)
+    middle = factor.T @ other @ factor
     trace_root = numpy.sqrt(_above_noise(numpy.linalg.eigvalsh((middle + middle.T) / 2))).sum()
     difference = mean_a - mean_b
     return float(difference @ difference + numpy.trace(cov_a) + numpy.trace(cov_b) - 2 * trace_root)
@@ -62,3 +62,15 @@ def _above_noise(values):
     """Symmetric eigenvalues with those under the numerical-rank tolerance set to 0."""
     tolerance = max(values.max(initial=0), 0) * len(values) * numpy.finfo(values.dtype).eps
     return numpy.where(values > tolerance, values, 0)
+
+
+def _square_root_factor(cov_a, cov_b):
+    """(F, other): F F^T is one of the covariances, other the other one; Cholesky (a third of an
+    eigendecomposition's work) when either is positive definite."""
+    for first, other in ((cov_a, cov_b), (cov_b, cov_a)):
+        try:
+            return numpy.linalg.cholesky(first), other
+        except numpy.linalg.LinAlgError:
+            pass
+    values, vectors = numpy.linalg.eigh(cov_a)
+    return vectors * numpy.sqrt(_above_noise(values)), cov_b

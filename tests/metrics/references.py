@@ -8,14 +8,20 @@ import numpy
 
 def fid_reference(a, b):
     """|mu_a - mu_b|^2 + Tr(S_a) + Tr(S_b) - 2 Tr((S_a S_b)^(1/2)), the trace from the eigenvalues of
-    S_a S_b, taken in an orthonormal basis of the span of the centered samples (which holds both
-    covariances' ranges), so that few samples in many dimensions give no spurious eigenvalues."""
+    the non-symmetric S_a S_b. When the side with fewer samples has no more than D, its covariance
+    is Q M Q^T with Q an orthonormal basis of its n - 1 centered samples, and the nonzero
+    eigenvalues of Q M Q^T S are those of M Q^T S Q: no eigenvalue that is 0 in exact arithmetic
+    is computed, so none adds the square root of its rounding."""
     def covariance(x):
         centered = x - x.mean(axis=0)
         return sum(numpy.outer(row, row) for row in centered) / (len(x) - 1)
-    basis = numpy.linalg.qr(numpy.concatenate([a - a.mean(axis=0), b - b.mean(axis=0)]).T)[0]
-    small_a, small_b = (basis.T @ covariance(x) @ basis for x in (a, b))
-    roots = numpy.sqrt(numpy.clip(numpy.linalg.eigvals(small_a @ small_b).real, 0, None))
+    few, many = (a, b) if len(a) <= len(b) else (b, a)
+    if len(few) > a.shape[1]:
+        basis = numpy.eye(a.shape[1])
+    else:
+        basis = numpy.linalg.qr((few - few.mean(axis=0)).T)[0][:, :len(few) - 1]
+    product = (basis.T @ covariance(few) @ basis) @ (basis.T @ covariance(many) @ basis)
+    roots = numpy.sqrt(numpy.clip(numpy.linalg.eigvals(product).real, 0, None))
     difference = a.mean(axis=0) - b.mean(axis=0)
     return difference @ difference + numpy.trace(covariance(a)) + numpy.trace(covariance(b)) - 2 * roots.sum()
 

@@ -27,9 +27,16 @@ def test_fid_of_singular_covariances_from_the_moments_equals_the_reference(featu
     """frechet_distance works in the samples' span when they are fewer than the dimensions; the
     moments (a cached .npz) are taken as they come, D x D."""
     a, b = features[0][:5], features[1][:4]
-    # Rounding of the eigenvalues that are 0 in exact arithmetic stays near 1e-9 of the result.
     numpy.testing.assert_allclose(frechet_distance_of_moments(*statistics(a), *statistics(b)), fid_reference(a, b),
-                                  rtol=1e-8)
+                                  rtol=1e-10)
+
+
+@pytest.mark.parametrize("singular", ["a", "b"])
+def test_fid_of_one_singular_and_one_full_covariance_equals_the_reference(features, singular):
+    """A few samples against full-rank statistics (a cached .npz): the full one is factored."""
+    a, b = (features[0][:4], features[1]) if singular == "a" else (features[0], features[1][:4])
+    numpy.testing.assert_allclose(frechet_distance_of_moments(*statistics(a), *statistics(b)), fid_reference(a, b),
+                                  rtol=1e-10)
 
 
 def test_fid_equals_pytorch_fids_formula_with_scipys_sqrtm(features):
