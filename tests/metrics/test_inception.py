@@ -1,5 +1,5 @@
 """minigan's Inception-v3 against pytorch-fid's, built in torch (tests/metrics/torch_fid_inception.py):
-with the same random weights, saved by torch.save and read by minigan's torch-free reader, pool3
+with the same random weights, saved by torch.save (legacy format) and read by minigan's torch-free reader, pool3
 features and logits agree in float64, and so do FID, IS and KID computed on them."""
 import numpy
 import pytest
@@ -19,7 +19,8 @@ def oracle(tmp_path_factory):
     torch.manual_seed(0)
     net = torch_fid_inception.randomize(torch_fid_inception.FIDInception3(), seed=1)
     path = tmp_path_factory.mktemp("weights") / "pt_inception.pth"
-    torch.save(net.state_dict(), path)  # float32, as pytorch-fid's published file
+    # float32 in torch's legacy format, as pytorch-fid's published file (made with torch < 1.6)
+    torch.save(net.state_dict(), path, _use_new_zipfile_serialization=False)
     return torch, torch_fid_inception, net.double(), path
 
 
