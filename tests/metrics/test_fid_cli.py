@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 import minigan
-from minigan.metrics import (InceptionV3, fid_inception_v3, frechet_distance, frechet_distance_of_moments, inception_outputs,
-                             inception_score, kernel_inception_distance, save_statistics, statistics)
+from minigan.metrics import (InceptionV3, fid_inception_v3, frechet_distance, frechet_distance_of_moments,
+                             inception_outputs, inception_score, kernel_inception_distance, save_statistics, statistics)
 from minigan.metrics import inception
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fid.py"

@@ -125,8 +125,8 @@ def test_the_legacy_format_reads_back_equal_with_its_sharing_and_strides(tmp_pat
     torch.manual_seed(0)
     model = SmallCNN()
     base = torch.arange(24, dtype=torch.float64).reshape(4, 6)
-    obj = {"state": model.state_dict(), "view": base[1:, ::2], "base": base, "half": torch.ones(3, dtype=torch.bfloat16),
-           "ints": torch.arange(5, dtype=torch.int16), "flags": torch.tensor([True, False]), "step": 7}
+    obj = {"state": model.state_dict(), "view": base[1:, ::2], "base": base,
+           "half": torch.ones(3, dtype=torch.bfloat16), "ints": torch.arange(5, dtype=torch.int16), "flags": torch.tensor([True, False]), "step": 7}
     loaded = minigan.load(saved_legacy(tmp_path, obj))
     assert_same(loaded, as_numpy(obj))
     assert numpy.shares_memory(loaded["view"], loaded["base"])
