@@ -229,6 +229,16 @@ def test_matmul_runs_on_the_engine_it_is_given(emulated_gpu, rng):
         emulated_gpu.matmul(a, b.T, "fast")
 
 
+def test_cpu_outer_product_rounds_each_product_once(rng):
+    """K = 1 (a 1-channel conv's input gradient, as DCGAN's last D layer's): each entry is the
+    product a[i] * b[j] rounded once to float32, which the exact float64 product so rounded
+    gives; a is a transposed view, as conv.py passes the weight."""
+    a, b = rng.standard_normal((1, 37)).astype(numpy.float32).T, rng.standard_normal((1, 29)).astype(numpy.float32)
+    c = backend.kernels(numpy).matmul(a, b)
+    assert c.shape == (37, 29) and c.dtype == numpy.float32
+    numpy.testing.assert_array_equal(c, (a.astype(numpy.float64) * b.astype(numpy.float64)).astype(numpy.float32))
+
+
 def test_emulated_gemm_checks_the_launch_limits(emulated_gpu):
     """Sizes the kernel's ints or the grid cannot hold are refused (empty arrays: no memory)."""
     with pytest.raises(ValueError, match=r"M = 2147483648 does not fit"):
