@@ -32,24 +32,26 @@ class AvgPool2d(Function):
                                                                  self.padding, self.count_include_pad)
 
     def backward_graph(self, grad_y):
-        return AvgPool2dGrad(self.kernel, self.stride, self.padding, self.x_shape)(grad_y)
+        return AvgPool2dGrad(self.kernel, self.stride, self.padding, self.count_include_pad, self.x_shape)(grad_y)
 
 
 class AvgPool2dGrad(Function):
     """avg_pool2d's input gradient as an op: its forward is AvgPool2d's backward, its backward the
     average pooling itself."""
 
-    def __init__(self, kernel, stride, padding, x_shape):
+    def __init__(self, kernel, stride, padding, count_include_pad, x_shape):
         self.kernel, self.stride, self.padding, self.x_shape = kernel, stride, padding, x_shape
+        self.count_include_pad = count_include_pad
 
     def forward(self, grad_y):
         return AvgPool2d.backward(self, grad_y)  # it reads only the window and x_shape, which self has
 
     def backward(self, grad):
-        return kernels(array_module(grad)).avg_pool2d(grad, self.kernel, self.stride, self.padding)
+        return kernels(array_module(grad)).avg_pool2d(grad, self.kernel, self.stride, self.padding,
+                                                      self.count_include_pad)
 
     def backward_graph(self, grad):
-        return AvgPool2d(self.kernel, self.stride, self.padding)(grad)
+        return AvgPool2d(self.kernel, self.stride, self.padding, self.count_include_pad)(grad)
 
 
 class MaxPool2d(Function):
