@@ -7,7 +7,9 @@ one elementwise pass that normalizes and scales; in backward, one reduction
 (the sums) and one elementwise pass (the compact input gradient of
 minigan/functional/batchnorm.py). The reductions sum in double, in a fixed
 order for any thread count: one Numba thread, or one CUDA block, per channel
-(the Numba loops in SIMD lanes, kernels/_jit.py's reassociate).
+(the Numba loops in SIMD lanes, kernels/_jit.py's reassociate). On the GPU the
+backward is one launch per layer: each channel's block sums, then writes the input
+gradient, and writes (or adds) the weight and bias gradients where the caller says.
 """
 from typing import Protocol
 
@@ -37,19 +39,18 @@ class Contract(Protocol):
         may be None (then y equals x_hat but is a separate array). One pass.
         """
 
-    def batch_norm_backward_reductions(self, grad_y, x_hat):
-        """(sum_dy, sum_dy_xhat) per channel row: sums of grad_y and of grad_y * x_hat, both (C, M).
+    def batch_norm_backward(self, grad_y, x_hat, inv_std, weight=None, grad_weight=None, grad_bias=None,
+                            accumulate=(False, False)):
+        """(grad_x, grad_weight, grad_bias) of the training forward, from channel rows grad_y and
+        x_hat (C, M) and the forward's inv_std (and weight, 1 where None), (C,) arrays.
 
-        These are batchnorm's bias and weight gradients, (C,) arrays of
-        grad_y.dtype, summed in double in one pass.
-        """
-
-    def batch_norm_backward_apply(self, grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
-        """grad_x (C, M) = scale[c] * (grad_y - mean_dy[c] - x_hat * mean_dy_xhat[c]).
-
-        The compact training-mode input gradient, with scale = weight * inv_std (or
-        inv_std), mean_dy = sum_dy / M and mean_dy_xhat = sum_dy_xhat / M. All three
-        are (C,) arrays of grad_y.dtype. For evaluation mode pass zeros for both means.
+        The sums sum_dy = sum(grad_y) (the bias gradient) and sum_dy_xhat =
+        sum(grad_y * x_hat) (the weight gradient) per channel, in double, rounded to
+        grad_y.dtype; then the compact input gradient grad_x = scale[c] * (grad_y -
+        sum_dy[c] / M - x_hat * sum_dy_xhat[c] / M), scale = weight * inv_std. grad_weight
+        and grad_bias, where given (contiguous (C,) arrays of grad_y.dtype), receive the
+        two sums in place (added to their values where accumulate, a pair of flags, says)
+        and are returned; else the sums are new arrays. grad_x is always this call's.
         """
 
 
@@ -58,17 +59,34 @@ def _check_rows(op, x):
         raise ValueError(f"minigan.kernels.{op}: expected channel rows (C, M) with M > 0, got shape {x.shape}")
 
 
+def _check_in_place(op, x, **arrays):
+    """Each of arrays (by name) that is given must be a contiguous (C,) array of x.dtype: it is
+    written in place."""
+    for name, a in arrays.items():
+        if a is not None and (tuple(a.shape) != (x.shape[0],) or a.dtype != x.dtype
+                              or not a.flags.c_contiguous):
+            raise ValueError(f"minigan.kernels.{op}: {name} must be a contiguous ({x.shape[0]},) array of "
+                             f"{x.dtype}, to be updated in place; got {a.dtype} {tuple(a.shape)}")
+
+
 def _check_running(op, x, running_mean, running_var):
     """Whether there are running statistics to update, after checking that they can be: both or
     neither, each a contiguous (C,) array of x.dtype (they are written in place)."""
     if (running_mean is None) != (running_var is None):
         raise ValueError(f"minigan.kernels.{op}: give both running_mean and running_var, or neither")
-    for name, a in (("running_mean", running_mean), ("running_var", running_var)):
-        if a is not None and (tuple(a.shape) != (x.shape[0],) or a.dtype != x.dtype
-                              or not a.flags.c_contiguous):
-            raise ValueError(f"minigan.kernels.{op}: {name} must be a contiguous ({x.shape[0]},) array of "
-                             f"{x.dtype}, to be updated in place; got {a.dtype} {tuple(a.shape)}")
+    _check_in_place(op, x, running_mean=running_mean, running_var=running_var)
     return running_mean is not None
+
+
+def _into(total, out, accumulate):
+    """total (C,), or out holding it (out + total with accumulate)."""
+    if out is None:
+        return total
+    if accumulate:
+        out += total
+    else:
+        out[...] = total
+    return out
 
 
 # ---------- the plain NumPy reference ----------
@@ -90,12 +108,13 @@ def batch_norm_forward_apply_reference(x, mean, inv_std, weight=None, bias=None)
     return (y.copy() if y is x_hat else y), x_hat
 
 
-def batch_norm_backward_reductions_reference(grad_y, x_hat):
-    return grad_y.sum(axis=1), (grad_y * x_hat).sum(axis=1)
-
-
-def batch_norm_backward_apply_reference(grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
-    return scale[:, None] * (grad_y - mean_dy[:, None] - x_hat * mean_dy_xhat[:, None])
+def batch_norm_backward_reference(grad_y, x_hat, inv_std, weight=None, grad_weight=None, grad_bias=None,
+                                  accumulate=(False, False)):
+    count = grad_y.shape[1]
+    sum_dy, sum_dy_xhat = grad_y.sum(axis=1), (grad_y * x_hat).sum(axis=1)
+    scale = inv_std if weight is None else weight * inv_std
+    grad_x = scale[:, None] * (grad_y - (sum_dy / count)[:, None] - x_hat * (sum_dy_xhat / count)[:, None])
+    return grad_x, _into(sum_dy_xhat, grad_weight, accumulate[0]), _into(sum_dy, grad_bias, accumulate[1])
 
 
 # ---------- CPU: Numba, one thread per channel row ----------
@@ -166,11 +185,6 @@ def _batch_norm_backward_reduce(grad_y, x_hat, sum_dy, sum_dy_xhat):
         sum_dy_xhat[c] = sx
 
 
-def batch_norm_backward_reductions_cpu(grad_y, x_hat):
-    sum_dy, sum_dy_xhat = numpy.empty(grad_y.shape[0], grad_y.dtype), numpy.empty(grad_y.shape[0], grad_y.dtype)
-    _batch_norm_backward_reduce(numpy.ascontiguousarray(grad_y), numpy.ascontiguousarray(x_hat),
-                                sum_dy, sum_dy_xhat)
-    return sum_dy, sum_dy_xhat
 
 
 @jit
@@ -182,19 +196,25 @@ def _batch_norm_backward_apply(grad_y, x_hat, scale, mean_dy, mean_dy_xhat, grad
             grad_x[c, k] = s * (grad_y[c, k] - m - x_hat[c, k] * mx)
 
 
-def batch_norm_backward_apply_cpu(grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
-    dtype = grad_y.dtype
+def batch_norm_backward_cpu(grad_y, x_hat, inv_std, weight=None, grad_weight=None, grad_bias=None,
+                            accumulate=(False, False)):
+    _check_rows("batch_norm_backward", grad_y)
+    _check_in_place("batch_norm_backward", grad_y, grad_weight=grad_weight, grad_bias=grad_bias)
+    (channels, count), dtype = grad_y.shape, grad_y.dtype
+    grad_y, x_hat = numpy.ascontiguousarray(grad_y), numpy.ascontiguousarray(x_hat, dtype)
+    sum_dy, sum_dy_xhat = numpy.empty(channels, dtype), numpy.empty(channels, dtype)
+    _batch_norm_backward_reduce(grad_y, x_hat, sum_dy, sum_dy_xhat)
+    scale = inv_std if weight is None else weight * inv_std
     grad_x = numpy.empty(grad_y.shape, dtype)
-    _batch_norm_backward_apply(numpy.ascontiguousarray(grad_y), numpy.ascontiguousarray(x_hat),
-                               *(numpy.ascontiguousarray(a, dtype) for a in (scale, mean_dy, mean_dy_xhat)),
-                               grad_x)
-    return grad_x
+    _batch_norm_backward_apply(grad_y, x_hat, *(numpy.ascontiguousarray(a, dtype) for a in
+                                                (scale, sum_dy / count, sum_dy_xhat / count)), grad_x)
+    return grad_x, _into(sum_dy_xhat, grad_weight, accumulate[0]), _into(sum_dy, grad_bias, accumulate[1])
 
 
 # ---------- CUDA: kernels/cuda/batchnorm.cu ----------
 
 SOURCE = _cuda.Source("batchnorm.cu", templates=("batch_norm_stats", "batch_norm_forward_apply",
-                                                 "batch_norm_backward_reduce", "batch_norm_backward_apply"))
+                                                 "batch_norm_backward"))
 
 
 def _channel_arrays(op, channels, dtype, **arrays):
@@ -236,23 +256,18 @@ def batch_norm_forward_apply_cuda(x, mean, inv_std, weight=None, bias=None):
     return y, x_hat
 
 
-def batch_norm_backward_reductions_cuda(grad_y, x_hat):
-    op = "batch_norm_backward_reductions"
+def batch_norm_backward_cuda(grad_y, x_hat, inv_std, weight=None, grad_weight=None, grad_bias=None,
+                             accumulate=(False, False)):
+    op = "batch_norm_backward"
     grad_y, x_hat = _rows(op, grad_y, x_hat=x_hat)
     channels, count = grad_y.shape
-    sum_dy, sum_dy_xhat = (_cuda.get_cupy().empty(channels, dtype=grad_y.dtype) for _ in range(2))
-    SOURCE.launch_per_channel("batch_norm_backward_reduce", grad_y.dtype, channels,
-                              (grad_y, x_hat, sum_dy, sum_dy_xhat, *_cuda.i32(channels, count)))
-    return sum_dy, sum_dy_xhat
-
-
-def batch_norm_backward_apply_cuda(grad_y, x_hat, scale, mean_dy, mean_dy_xhat):
-    op = "batch_norm_backward_apply"
-    grad_y, x_hat = _rows(op, grad_y, x_hat=x_hat)
-    channels, count = grad_y.shape
-    per_channel = _channel_arrays(op, channels, grad_y.dtype, scale=scale, mean_dy=mean_dy,
-                                  mean_dy_xhat=mean_dy_xhat)
-    grad_x = _cuda.get_cupy().empty_like(grad_y)
-    SOURCE.launch_rows(op, grad_y.dtype, channels, count,
-                       (grad_y, x_hat, *per_channel, grad_x, *_cuda.i32(channels, count)))
-    return grad_x
+    _check_in_place(op, grad_y, grad_weight=grad_weight, grad_bias=grad_bias)
+    inv_std, weight = _channel_arrays(op, channels, grad_y.dtype, inv_std=inv_std, weight=weight)
+    cp = _cuda.get_cupy()
+    grad_x = cp.empty_like(grad_y)
+    grad_weight, grad_bias = (cp.empty(channels, dtype=grad_y.dtype) if out is None else out
+                              for out in (grad_weight, grad_bias))
+    SOURCE.launch_per_channel(op, grad_y.dtype, channels,
+                              (grad_y, x_hat, inv_std, inv_std if weight is None else weight, grad_x, grad_weight,
+                               grad_bias, *_cuda.i32(channels, count, weight is not None, *accumulate)))
+    return grad_x, grad_weight, grad_bias

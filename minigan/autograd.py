@@ -108,6 +108,7 @@ class Function:
     """
 
     freed = False  # set by a backward without retain_graph, which drops what forward saved and its inputs
+    writes_leaf_grads = False  # set by backward() for the call of backward: see grad_target
 
     def __call__(self, *inputs):
         arrays = backend.check_compatible(type(self).__name__, [unwrap(x) for x in inputs])
@@ -137,6 +138,24 @@ class Function:
         override it; the fast backward above stays the path when create_graph is off."""
         raise RuntimeError(f"{type(self).__name__} has no double backward: its gradient cannot be "
                            f"differentiated again (create_graph=True)")
+
+
+    def grad_target(self, index):
+        """Where backward may write input index's gradient itself: (array, accumulate), or None.
+
+        Within backward(), for a leaf input that needs a gradient and already has a home for it:
+        its .grad, to add into (accumulate=True), or its optimizer's flat buffer (grad_buffer), to
+        fill. A backward that writes there returns that array as the gradient, and autograd then
+        copies or adds nothing (on the GPU, a launch each). None for an input passed at two
+        positions, whose two gradients would overwrite each other.
+        """
+        x = self.inputs[index] if self.writes_leaf_grads and self.needs_grad[index] else None
+        if x is None or x.creator is not None or sum(y is x for y in self.inputs) > 1:
+            return None
+        home, accumulate = (x.grad, True) if x.grad is not None else (x.grad_buffer, False)
+        if home is None or isinstance(home, Tensor) or home.dtype != x.dtype or not home.flags.c_contiguous:
+            return None
+        return home, accumulate
 
 
 def seed_gradient(caller, output, gradient, create_graph):
@@ -318,10 +337,12 @@ def _call_backward(fn, grad_output, create_graph, leading, wanted, hooks):
     array = grad_output.data if create_graph else grad_output
     for hook in hooks:
         hook.backward_preprocess(fn, array)
+    # Only backward() lets an op write a leaf's gradient into its home itself (grad_target).
+    fn.writes_leaf_grads = wanted is None and not create_graph
     try:
         grads = fn.backward_graph(grad_output) if create_graph else fn.backward(grad_output)
     finally:
-        fn.needs_grad = needs_grad
+        fn.needs_grad, fn.writes_leaf_grads = needs_grad, False
     for hook in hooks:
         hook.backward_postprocess(fn, array)
     return grads if isinstance(grads, tuple) else (grads,)
@@ -348,13 +369,16 @@ def _free(fn):
 def _accumulate(tensor, grad):
     if isinstance(grad, Tensor):  # create_graph: .grad is a Tensor that remembers how it was made
         tensor.grad = grad if tensor.grad is None else grad + tensor.grad
+    elif grad is tensor.grad:  # the op added its gradient into it (Function.grad_target)
+        return
     elif tensor.grad is not None:
         if isinstance(tensor.grad, Tensor):
             tensor.grad = tensor.grad + grad  # a recorded .grad plus a plain one
         else:
             tensor.grad += grad  # in place, as PyTorch accumulates
     elif tensor.grad_buffer is not None:
-        tensor.grad_buffer[...] = grad
+        if grad is not tensor.grad_buffer:  # else the op wrote it there (Function.grad_target)
+            tensor.grad_buffer[...] = grad
         tensor.grad = tensor.grad_buffer
     else:
         # A backward may hand the same array to several inputs (add) or pass the caller's

@@ -145,3 +145,23 @@ def test_an_optimizer_steps_on_a_recorded_grad(values):
         steps.append((x.data.copy(), w.data.copy()))
     for a, b in zip(*steps):
         numpy.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("op", ["batch_norm", "instance_norm"])
+def test_a_gradient_penalty_through_a_norm_moves_its_running_statistics_once(torch, rng, op):
+    """The double backward recomputes the batch statistics by recorded ops, not by the op: the
+    running statistics move once per forward, as torch's, and the penalty's gradients are torch's."""
+    x, weight, bias = rng.standard_normal((4, 3, 2, 2)) * 2 + 1, rng.standard_normal(3), rng.standard_normal(3)
+    results = []
+    for lib in (torch, minigan):
+        make = torch.tensor if lib is torch else Tensor
+        running = [make(numpy.zeros(3)), make(numpy.ones(3))]
+        leaves = [make(v.copy(), requires_grad=True) for v in (x, weight, bias)]
+        norm = getattr(torch.nn.functional if lib is torch else minigan.functional, op)
+        out = norm(leaves[0], *running, *leaves[1:], **({"training": True} if op == "batch_norm" else {}))
+        grad = torch.autograd.grad if lib is torch else minigan.grad
+        gx, = grad((out * out * out).sum(), leaves[0], create_graph=True)
+        (gx * gx).sum().backward()
+        results.append([*running, *(t.grad for t in leaves)])
+    for mine, theirs in zip(results[1], results[0]):
+        close(mine, theirs)

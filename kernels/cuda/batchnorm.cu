@@ -13,16 +13,17 @@
 //                               |mean| >> std. With update, the running statistics
 //                               too (unbiased variance): batchnorm's whole forward
 //                               reduction in one launch.
-//   batch_norm_backward_reduce: sum_dy[c] = sum(dy), sum_dy_xhat[c] = sum(dy * x_hat)
+//   batch_norm_backward:        the whole backward in one launch: sum_dy[c] = sum(dy)
+//                               and sum_dy_xhat[c] = sum(dy * x_hat) (the bias and
+//                               weight gradients, written or added in place), then
+//                               gx = scale[c] * (dy - sum_dy[c] / M - x_hat * sum_dy_xhat[c] / M)
+//                               over the block's own row, scale = weight * inv_std (or
+//                               inv_std): the compact formula of minigan/functional/batchnorm.py.
 //
 // Elementwise, on a 2-D grid (kernels/_cuda.py launch_rows): blocks stride over
 // the channels in y, threads along the row in x, so no index is divided.
 //   batch_norm_forward_apply:   x_hat = (x - mean[c]) * inv_std[c];
 //                               y = x_hat * weight[c] + bias[c] (each optional)
-//   batch_norm_backward_apply:  gx = scale[c] * (dy - mean_dy[c] - x_hat * mean_dy_xhat[c])
-//                               with scale = weight * inv_std (or inv_std),
-//                               mean_dy = sum_dy / M, mean_dy_xhat = sum_dy_xhat / M:
-//                               the compact formula of minigan/functional/batchnorm.py.
 
 #include "common.cuh"  // REDUCE_THREADS, block_sum
 
@@ -56,9 +57,10 @@ __global__ void batch_norm_stats(const T* __restrict__ x, T* __restrict__ mean, 
 }
 
 template <typename T>
-__global__ void batch_norm_backward_reduce(const T* __restrict__ grad_y, const T* __restrict__ x_hat,
-                                           T* __restrict__ sum_dy, T* __restrict__ sum_dy_xhat,
-                                           int channels, int count) {
+__global__ void batch_norm_backward(const T* __restrict__ grad_y, const T* __restrict__ x_hat,
+                                    const T* __restrict__ inv_std, const T* __restrict__ weight,
+                                    T* __restrict__ grad_x, T* __restrict__ grad_weight, T* __restrict__ grad_bias,
+                                    int channels, int count, int has_weight, int add_to_weight, int add_to_bias) {
     __shared__ double shared[REDUCE_THREADS];
     const int c = blockIdx.x;
     const long long start = (long long)c * count;
@@ -68,12 +70,16 @@ __global__ void batch_norm_backward_reduce(const T* __restrict__ grad_y, const T
         dy_total += dy;
         dy_xhat_total += dy * (double)x_hat[start + k];
     }
-    dy_total = block_sum<double>(dy_total, shared);
-    dy_xhat_total = block_sum<double>(dy_xhat_total, shared);
-    if (threadIdx.x == 0) {
-        sum_dy[c] = (T)dy_total;
-        sum_dy_xhat[c] = (T)dy_xhat_total;
+    const T sum_dy = (T)block_sum<double>(dy_total, shared);
+    const T sum_dy_xhat = (T)block_sum<double>(dy_xhat_total, shared);
+    if (threadIdx.x == 0) {  // one writer per channel: deterministic in place
+        grad_bias[c] = add_to_bias ? grad_bias[c] + sum_dy : sum_dy;
+        grad_weight[c] = add_to_weight ? grad_weight[c] + sum_dy_xhat : sum_dy_xhat;
     }
+    const T s = has_weight ? weight[c] * inv_std[c] : inv_std[c];
+    const T m = sum_dy / (T)count, mx = sum_dy_xhat / (T)count;
+    for (int k = threadIdx.x; k < count; k += blockDim.x)
+        grad_x[start + k] = s * (grad_y[start + k] - m - x_hat[start + k] * mx);
 }
 
 template <typename T>
@@ -90,20 +96,6 @@ __global__ void batch_norm_forward_apply(const T* __restrict__ x, const T* __res
             const T normalized = (x[start + k] - m) * s;
             x_hat[start + k] = normalized;
             y[start + k] = normalized * w + b;
-        }
-    }
-}
-
-template <typename T>
-__global__ void batch_norm_backward_apply(const T* __restrict__ grad_y, const T* __restrict__ x_hat,
-                                          const T* __restrict__ scale, const T* __restrict__ mean_dy,
-                                          const T* __restrict__ mean_dy_xhat, T* __restrict__ grad_x,
-                                          int channels, int count) {
-    for (int c = blockIdx.y; c < channels; c += gridDim.y) {
-        const T s = scale[c], m = mean_dy[c], mx = mean_dy_xhat[c];
-        const long long start = (long long)c * count;
-        for (int k = blockIdx.x * blockDim.x + threadIdx.x; k < count; k += blockDim.x * gridDim.x) {
-            grad_x[start + k] = s * (grad_y[start + k] - m - x_hat[start + k] * mx);
         }
     }
 }

@@ -6,6 +6,9 @@ seen as (C, H*W*N), where each channel is one contiguous row.
 from ..autograd import Function, unwrap
 from ..backend import array_module, kernels
 from .layout import as_nchw, batch_innermost
+from .normalization import affine_gradients_graph, standardized, standardized_gradient
+
+CHANNEL_STATISTICS = (0, 2, 3)  # the dims each channel's statistics run over
 
 
 def channel_rows(x):
@@ -31,17 +34,22 @@ class BatchNormTrain(Function):
         return as_nchw(y.reshape(image_shape))
 
     def backward(self, grad_y):
-        k = kernels(array_module(grad_y))
         rows, image_shape = channel_rows(grad_y)
-        grad_bias, grad_weight = k.batch_norm_backward_reductions(rows, self.x_hat)
-        count = rows.shape[1]
-        scale = self.inv_std if self.weight is None else self.weight * self.inv_std
+        # The weight and bias gradients go straight into their homes where they have them.
+        (weight_home, add_to_weight), (bias_home, add_to_bias) = (self.grad_target(i) or (None, False)
+                                                                  for i in (1, 2))
         # d/dx of the normalized output: the batch statistics make each channel's
         # gradient lose its mean and its projection on x_hat.
-        grad_x = as_nchw(k.batch_norm_backward_apply(rows, self.x_hat, scale, grad_bias / count,
-                                                     grad_weight / count).reshape(image_shape)) \
-            if self.needs_grad[0] else None
-        return grad_x, grad_weight, grad_bias
+        grad_x, grad_weight, grad_bias = kernels(array_module(grad_y)).batch_norm_backward(
+            rows, self.x_hat, self.inv_std, self.weight, weight_home, bias_home, (add_to_weight, add_to_bias))
+        return (as_nchw(grad_x.reshape(image_shape)) if self.needs_grad[0] else None), grad_weight, grad_bias
+
+    def backward_graph(self, grad):
+        # The statistics recomputed by recorded ops, not by this op: the running ones move once.
+        x = self.inputs[0]
+        x_hat, inv_std = standardized(x, CHANNEL_STATISTICS, self.eps)
+        return affine_gradients_graph(self, grad, x_hat, (x.shape[1], 1, 1),
+                                      lambda g: standardized_gradient(g, x_hat, inv_std, CHANNEL_STATISTICS))
 
 
 class BatchNormEval(Function):
@@ -64,6 +72,11 @@ class BatchNormEval(Function):
         scale = self.inv_std if self.weight is None else self.weight * self.inv_std
         return (as_nchw((rows * scale[:, None]).reshape(image_shape)), (rows * self.x_hat).sum(axis=1),
                 rows.sum(axis=1))
+
+    def backward_graph(self, grad):
+        inv_std = self.inv_std.reshape(-1, 1, 1)
+        x_hat = (self.inputs[0] - self.running_mean.reshape(-1, 1, 1)) * inv_std
+        return affine_gradients_graph(self, grad, x_hat, inv_std.shape, lambda g: g * inv_std)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002

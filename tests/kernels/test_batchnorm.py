@@ -82,19 +82,54 @@ def test_batch_norm_forward_apply(kernel_backend, rng, shape, dtype, affine):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
-def test_batch_norm_backward(kernel_backend, rng, shape, dtype):
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_backward(kernel_backend, rng, shape, dtype, affine):
+    """The sums (the bias and weight gradients) and the compact input gradient, against the
+    float64 reference; the sums new arrays when no place is given for them."""
     k, c = kernel_backend, shape[0]
     grad_y, x_hat = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
-    sums = k.table.batch_norm_backward_reductions(k.put(grad_y), k.put(x_hat))
-    ref_sums = batchnorm.batch_norm_backward_reductions_reference(grad_y.astype(numpy.float64), x_hat)
-    for got, want in zip(sums, ref_sums):
-        assert got.dtype == dtype and got.shape == (c,)
-        numpy.testing.assert_allclose(k.get(got), want, **tolerance(dtype))
-    scale, mean_dy, mean_dy_xhat = (rng.standard_normal(c).astype(dtype) for _ in range(3))
-    numpy.testing.assert_allclose(
-        k.get(k.table.batch_norm_backward_apply(*map(k.put, (grad_y, x_hat, scale, mean_dy, mean_dy_xhat)))),
-        batchnorm.batch_norm_backward_apply_reference(grad_y, x_hat, scale, mean_dy, mean_dy_xhat),
-        **tolerance(dtype))
+    inv_std = rng.uniform(0.5, 2, c).astype(dtype)
+    weight = rng.standard_normal(c).astype(dtype) if affine else None
+    got = k.table.batch_norm_backward(k.put(grad_y), k.put(x_hat), k.put(inv_std),
+                                      None if weight is None else k.put(weight))
+    wide = [None if a is None else a.astype(numpy.float64) for a in (grad_y, x_hat, inv_std, weight)]
+    want = batchnorm.batch_norm_backward_reference(*wide)
+    for name, g, w in zip(("grad_x", "grad_weight", "grad_bias"), got, want):
+        assert g.dtype == dtype and g.shape == w.shape, name
+        numpy.testing.assert_allclose(k.get(g), w, **tolerance(dtype), err_msg=name)
+
+
+def test_batch_norm_backward_reference_against_its_definition():
+    """dy = (1, 2, 3, 6), x_hat = (-1, -1, 1, 1): the sums are 12 and 6, their means 3 and 1.5,
+    so grad_x = scale * (dy - 3 - 1.5 * x_hat) = scale * (-0.5, 0.5, -1.5, 1.5), with scale =
+    weight * inv_std = 2 * 0.5, or inv_std = 2 without a weight."""
+    grad_y, x_hat = numpy.array([[1.0, 2.0, 3.0, 6.0]]), numpy.array([[-1.0, -1.0, 1.0, 1.0]])
+    grad_x, grad_weight, grad_bias = batchnorm.batch_norm_backward_reference(
+        grad_y, x_hat, numpy.array([0.5]), numpy.array([2.0]))
+    numpy.testing.assert_allclose(grad_bias, [12.0])
+    numpy.testing.assert_allclose(grad_weight, [6.0])
+    numpy.testing.assert_allclose(grad_x, [[-0.5, 0.5, -1.5, 1.5]])
+    grad_x = batchnorm.batch_norm_backward_reference(grad_y, x_hat, numpy.array([2.0]))[0]
+    numpy.testing.assert_allclose(grad_x, [[-1.0, 1.0, -3.0, 3.0]])
+
+
+@pytest.mark.parametrize("accumulate", [(False, False), (True, False), (False, True), (True, True)])
+def test_batch_norm_backward_writes_or_adds_its_sums_in_place(kernel_backend, rng, accumulate):
+    """Given places for the weight and bias gradients, it writes the sums there (or adds them to
+    what is there, as flagged) and returns those arrays; grad_x is this call's all the same."""
+    k, shape = kernel_backend, (3, 40)
+    grad_y, x_hat = (rng.standard_normal(shape).astype(numpy.float32) for _ in range(2))
+    inv_std, weight = rng.uniform(0.5, 2, 3).astype(numpy.float32), rng.standard_normal(3).astype(numpy.float32)
+    fresh = [k.get(a) for a in k.table.batch_norm_backward(*map(k.put, (grad_y, x_hat, inv_std, weight)))]
+    before = [rng.standard_normal(3).astype(numpy.float32) for _ in range(2)]
+    homes = [k.put(b.copy()) for b in before]
+    got = k.table.batch_norm_backward(*map(k.put, (grad_y, x_hat, inv_std, weight)), *homes, accumulate)
+    assert got[1] is homes[0] and got[2] is homes[1]
+    numpy.testing.assert_array_equal(k.get(got[0]), fresh[0])
+    for home, old, total, add in zip(homes, before, fresh[1:], accumulate):
+        numpy.testing.assert_array_equal(k.get(home), old + total if add else total)
+    with pytest.raises(ValueError, match=r"grad_bias must be a contiguous \(3,\) array of float32"):
+        k.table.batch_norm_backward(*map(k.put, (grad_y, x_hat, inv_std, weight)), None, k.put(before[0][:2]))
 
 
 def test_cpu_reductions_do_not_depend_on_the_thread_count(rng):
@@ -106,7 +141,7 @@ def test_cpu_reductions_do_not_depend_on_the_thread_count(rng):
         for threads in sorted({1, before}):
             numba.set_num_threads(threads)
             results.append((*batchnorm.batch_norm_stats_cpu(x, 1e-5),
-                            *batchnorm.batch_norm_backward_reductions_cpu(x, x * 2)))
+                            *batchnorm.batch_norm_backward_cpu(x, x * 2, numpy.ones(5, numpy.float32))))
     finally:
         numba.set_num_threads(before)
     for a, b in zip(results[0], results[-1]):
@@ -152,8 +187,7 @@ def test_cuda_training_forward_is_two_launches(emulated_cupy):
     before = {name: k.launches for name, k in kernels.items()}
     graph.launch()  # the forward's operations once more, as recorded
     assert {name: k.launches - before[name] for name, k in kernels.items()} == {
-        "batch_norm_stats": 1, "batch_norm_forward_apply": 1,
-        "batch_norm_backward_reduce": 0, "batch_norm_backward_apply": 0}
+        "batch_norm_stats": 1, "batch_norm_forward_apply": 1, "batch_norm_backward": 0}
     host = numpy.asarray(x.data).astype(numpy.float64)
     mean, var = host.mean(axis=(0, 2, 3)), host.var(axis=(0, 2, 3))
     expected = ((host - mean[:, None, None]) / numpy.sqrt(var[:, None, None] + 1e-5)
