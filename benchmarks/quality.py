@@ -6,7 +6,7 @@ Each run trains the DCGAN with the trainer for --steps steps (all runs the
 same budget), draws --samples images from G in eval mode from one fixed
 noise, and measures the Fréchet distance of their random-network features
 to those of as many held-out real images (the test split;
-minigan/metrics.py). Runs that differ only in --seed show how far the
+minigan/metrics/random_network.py). Runs that differ only in --seed show how far the
 distance moves by chance. A mode keeps the quality of the first mode (the
 reference) when the gap between their mean distances is no larger than that
 spread (the larger of the two modes' seed ranges). Writes

@@ -1,4 +1,5 @@
-"""Samples from a trained DCGAN: python examples/sample.py --checkpoint RUN/checkpoint.npz --n 64 --out grid.png."""
+"""Samples from a trained GAN: python examples/sample.py --checkpoint RUN/checkpoint.npz --n 64 --out grid.png
+(a conditional checkpoint's grid has one row per class, --n samples each)."""
 import sys
 
 from minigan.training.sampling import main

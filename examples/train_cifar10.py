@@ -1,4 +1,5 @@
-"""Train a DCGAN on CIFAR-10: python examples/train_cifar10.py --backend numpy|cupy [--help]."""
+"""Train a GAN on CIFAR-10: python examples/train_cifar10.py --backend numpy|cupy
+[--arch dcgan|sngan-cnn] [--conditional] [--help]."""
 import sys
 
 from minigan.training import main

@@ -1,4 +1,5 @@
-"""Train a DCGAN on Fashion-MNIST (works offline with Debian's dataset-fashion-mnist package)."""
+"""Train a GAN (--arch dcgan|sngan-cnn, --conditional) on Fashion-MNIST (works offline with
+Debian's dataset-fashion-mnist package)."""
 import sys
 
 from minigan.training import main

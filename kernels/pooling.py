@@ -3,7 +3,10 @@
 Arrays are (N, C, H, W), float32 or float64; kernel, stride and padding are
 (h, w) pairs, padding at most half the kernel (torch's rule, so every window
 holds an input pixel); the output size is torch's with ceil_mode=False. Sums
-are in the arrays' dtype, window pixels in row-major order.
+are in the arrays' dtype, window pixels in row-major order. Average pooling
+divides by kh * kw (count_include_pad=True) or by the window's in-bounds pixel
+count (count_include_pad=False), as torch does; in the backward of the latter
+each window's gradient is divided by its count before it is summed.
 
 In each backward every input pixel sums, in row-major (oy, ox) order, the
 output gradients of the windows that hold it (for max pooling, of those whose
@@ -21,13 +24,13 @@ from ._jit import jit
 
 
 class Contract(Protocol):
-    def avg_pool2d(self, x, kernel, stride, padding):
-        """y (N, C, oh, ow): the sum of each window over kernel[0] * kernel[1], padding counted as
-        zeros (torch's count_include_pad=True)."""
+    def avg_pool2d(self, x, kernel, stride, padding, count_include_pad):
+        """y (N, C, oh, ow): the sum of each window over kernel[0] * kernel[1] if count_include_pad
+        (padding counted as zeros), else over the window's in-bounds pixel count."""
 
-    def avg_pool2d_backward(self, grad_y, x_shape, kernel, stride, padding):
-        """grad_x of shape x_shape: each pixel's sum of grad_y over the windows that hold it, over
-        kernel[0] * kernel[1]."""
+    def avg_pool2d_backward(self, grad_y, x_shape, kernel, stride, padding, count_include_pad):
+        """grad_x of shape x_shape: if count_include_pad, each pixel's sum of grad_y over the windows
+        that hold it, over kernel[0] * kernel[1]; else its sum of grad_y over each window's count."""
 
     def max_pool2d(self, x, kernel, stride, padding):
         """(y, argmax): each window's maximum, and its flat index h * W + w within the plane (int32).
@@ -45,6 +48,22 @@ def output_size(x_shape, kernel, stride, padding):
     return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(x_shape[2:], kernel, stride, padding))
 
 
+def window_counts(x_shape, kernel, stride, padding):
+    """(oh, ow): the number of in-bounds pixels of each window (count_include_pad=False's divisor)."""
+    oh, ow = output_size(x_shape, kernel, stride, padding)
+    rows, cols = [numpy.minimum(numpy.arange(n) * s - p + k, size) - numpy.maximum(numpy.arange(n) * s - p, 0)
+                  for n, s, p, k, size in zip((oh, ow), stride, padding, kernel, x_shape[2:])]
+    return numpy.outer(rows, cols)
+
+
+def _divisors(dtype, x_shape, kernel, stride, padding, count_include_pad):
+    """(window, final): the backward divides each window's gradient by window[oy, ox] (oh, ow),
+    then each pixel's sum by final; the forward divides each window's sum by window * final."""
+    if count_include_pad:
+        return numpy.ones(output_size(x_shape, kernel, stride, padding), dtype), dtype.type(kernel[0] * kernel[1])
+    return window_counts(x_shape, kernel, stride, padding).astype(dtype), dtype.type(1)
+
+
 def _check_sizes(op, x_shape, out_hw):
     """The kernels index within a plane (argmax) and count planes with 32-bit ints."""
     _cuda.check_int(op, **{"N*C": x_shape[0] * x_shape[1], "H*W": x_shape[2] * x_shape[3],
@@ -53,7 +72,7 @@ def _check_sizes(op, x_shape, out_hw):
 
 # ---------- the NumPy reference: the definition the fast kernels are tested against ----------
 
-def avg_pool2d_reference(x, kernel, stride, padding):
+def avg_pool2d_reference(x, kernel, stride, padding, count_include_pad):
     (ph, pw) = padding
     padded = numpy.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     oh, ow = output_size(x.shape, kernel, stride, padding)
@@ -61,18 +80,21 @@ def avg_pool2d_reference(x, kernel, stride, padding):
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             total += padded[:, :, i:i + stride[0] * oh:stride[0], j:j + stride[1] * ow:stride[1]]
-    return total / x.dtype.type(kernel[0] * kernel[1])
+    window, final = _divisors(x.dtype, x.shape, kernel, stride, padding, count_include_pad)
+    return total / (window * final)
 
 
-def avg_pool2d_backward_reference(grad_y, x_shape, kernel, stride, padding):
+def avg_pool2d_backward_reference(grad_y, x_shape, kernel, stride, padding, count_include_pad):
     (ph, pw), (oh, ow) = padding, grad_y.shape[2:]
+    window, final = _divisors(grad_y.dtype, x_shape, kernel, stride, padding, count_include_pad)
+    grad_y = grad_y / window
     padded = numpy.zeros(x_shape[:2] + (x_shape[2] + 2 * ph, x_shape[3] + 2 * pw), dtype=grad_y.dtype)
     for oy in range(oh):  # row-major over the windows: each pixel sums in the kernels' order
         for ox in range(ow):
             y0, x0 = oy * stride[0], ox * stride[1]
             padded[:, :, y0:y0 + kernel[0], x0:x0 + kernel[1]] += grad_y[:, :, oy:oy + 1, ox:ox + 1]
     grad_x = padded[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
-    return grad_x / grad_y.dtype.type(kernel[0] * kernel[1])
+    return grad_x / final
 
 
 def max_pool2d_reference(x, kernel, stride, padding):
@@ -107,7 +129,7 @@ def max_pool2d_backward_reference(grad_y, argmax, x_shape, kernel, stride, paddi
 # ---------- Numba: one thread per (n, c) plane, so no two threads write one element ----------
 
 @jit
-def _avg_pool2d(x, kh, kw, sh, sw, ph, pw, zero, count, y):
+def _avg_pool2d(x, kh, kw, sh, sw, ph, pw, zero, divisor, y):
     planes, height, width = x.shape
     _, oh, ow = y.shape
     for p in numba.prange(planes):
@@ -119,7 +141,7 @@ def _avg_pool2d(x, kh, kw, sh, sw, ph, pw, zero, count, y):
                 for h in range(max(h0, 0), min(h0 + kh, height)):
                     for w in range(max(w0, 0), min(w0 + kw, width)):
                         total += x[p, h, w]
-                y[p, oy, ox] = total / count
+                y[p, oy, ox] = total / divisor[oy, ox]
 
 
 @jit
@@ -147,7 +169,7 @@ def _max_pool2d(x, kh, kw, sh, sw, ph, pw, y, argmax):
 # equal to the bit, and each output gradient is read once (3-30x faster than a gather here).
 
 @jit
-def _avg_pool2d_backward(grad_y, kh, kw, sh, sw, ph, pw, count, grad_x):
+def _avg_pool2d_backward(grad_y, kh, kw, sh, sw, ph, pw, window, final, grad_x):
     planes, oh, ow = grad_y.shape
     _, height, width = grad_x.shape
     for p in numba.prange(planes):
@@ -156,13 +178,13 @@ def _avg_pool2d_backward(grad_y, kh, kw, sh, sw, ph, pw, count, grad_x):
             h0 = oy * sh - ph
             for ox in range(ow):
                 w0 = ox * sw - pw
-                g = grad_y[p, oy, ox]
+                g = grad_y[p, oy, ox] / window[oy, ox]
                 for h in range(max(h0, 0), min(h0 + kh, height)):
                     for w in range(max(w0, 0), min(w0 + kw, width)):
                         grad_x[p, h, w] += g
         for h in range(height):
             for w in range(width):
-                grad_x[p, h, w] /= count
+                grad_x[p, h, w] /= final
 
 
 @jit
@@ -180,12 +202,12 @@ def _as_planes(a):
     return a.reshape(-1, *a.shape[2:])
 
 
-def avg_pool2d_cpu(x, kernel, stride, padding):
+def avg_pool2d_cpu(x, kernel, stride, padding, count_include_pad):
     out_hw = output_size(x.shape, kernel, stride, padding)
     _check_sizes("avg_pool2d", x.shape, out_hw)
     y = numpy.empty(x.shape[:2] + out_hw, dtype=x.dtype)
-    _avg_pool2d(_as_planes(x), *kernel, *stride, *padding, x.dtype.type(0),
-                x.dtype.type(kernel[0] * kernel[1]), _as_planes(y))
+    window, final = _divisors(x.dtype, x.shape, kernel, stride, padding, count_include_pad)
+    _avg_pool2d(_as_planes(x), *kernel, *stride, *padding, x.dtype.type(0), window * final, _as_planes(y))
     return y
 
 
@@ -198,11 +220,12 @@ def max_pool2d_cpu(x, kernel, stride, padding):
     return y, argmax
 
 
-def avg_pool2d_backward_cpu(grad_y, x_shape, kernel, stride, padding):
+def avg_pool2d_backward_cpu(grad_y, x_shape, kernel, stride, padding, count_include_pad):
     _check_sizes("avg_pool2d_backward", x_shape, grad_y.shape[2:])
     grad_x = numpy.empty(x_shape, dtype=grad_y.dtype)
     _avg_pool2d_backward(_as_planes(grad_y), *kernel, *stride, *padding,
-                         grad_y.dtype.type(kernel[0] * kernel[1]), _as_planes(grad_x))
+                         *_divisors(grad_y.dtype, x_shape, kernel, stride, padding, count_include_pad),
+                         _as_planes(grad_x))
     return grad_x
 
 
@@ -227,12 +250,12 @@ def _geometry(op, x_shape, kernel, stride, padding, out_hw):
     return _cuda.i32(x_shape[0] * x_shape[1], *x_shape[2:], *kernel, *stride, *padding, *out_hw)
 
 
-def avg_pool2d_cuda(x, kernel, stride, padding):
+def avg_pool2d_cuda(x, kernel, stride, padding, count_include_pad):
     x, = _cuda.contiguous("avg_pool2d", x)
     out_hw = output_size(x.shape, kernel, stride, padding)
     geometry = _geometry("avg_pool2d", x.shape, kernel, stride, padding, out_hw)
     y = _cuda.get_cupy().empty(tuple(x.shape[:2]) + out_hw, dtype=x.dtype)
-    SOURCE.launch("avg_pool2d", x.dtype, y.size, (x, y, *geometry))
+    SOURCE.launch("avg_pool2d", x.dtype, y.size, (x, y, *geometry, *_cuda.i32(count_include_pad)))
     return y
 
 
@@ -246,11 +269,12 @@ def max_pool2d_cuda(x, kernel, stride, padding):
     return y, argmax
 
 
-def avg_pool2d_backward_cuda(grad_y, x_shape, kernel, stride, padding):
+def avg_pool2d_backward_cuda(grad_y, x_shape, kernel, stride, padding, count_include_pad):
     grad_y, = _cuda.contiguous("avg_pool2d_backward", grad_y)
     geometry = _geometry("avg_pool2d_backward", x_shape, kernel, stride, padding, grad_y.shape[2:])
     grad_x = _cuda.get_cupy().empty(tuple(x_shape), dtype=grad_y.dtype)
-    SOURCE.launch("avg_pool2d_backward", grad_y.dtype, grad_x.size, (grad_y, grad_x, *geometry))
+    SOURCE.launch("avg_pool2d_backward", grad_y.dtype, grad_x.size,
+                  (grad_y, grad_x, *geometry, *_cuda.i32(count_include_pad)))
     return grad_x
 
 

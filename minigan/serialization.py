@@ -102,8 +102,8 @@ def _store(array, where, arrays, stored):
 
 
 def load(path, map_location=None, max_bytes=None):
-    """The object saved at `path` by minigan.save, or by torch.save (its zip format, torch >= 1.6,
-    read without torch: tensors come back as NumPy arrays). Arrays are loaded to the CPU, or with
+    """The object saved at `path` by minigan.save, or by torch.save (its zip format, torch >= 1.6, or
+    its legacy format, read without torch: tensors come back as NumPy arrays). Arrays are loaded to the CPU, or with
     map_location='cuda' to the GPU. Files whose members declare more than `max_bytes` unpacked
     (default minigan.data.limits.MAX_STATE_BYTES), or tensors claiming more, are refused."""
     if map_location not in (None, "cpu") and not str(map_location).startswith("cuda"):
@@ -120,20 +120,23 @@ def load(path, map_location=None, max_bytes=None):
     except FileNotFoundError:
         raise FileNotFoundError(f"minigan.load: there is no file {path}") from None
     except NotAZipArchive:
-        raise SerializationError(f"minigan.load: {_what_else(path)}") from None
+        obj = _load_legacy(path, max_bytes)
     except DatasetError as exc:
         raise SerializationError(f"minigan.load: {exc}") from None
     return obj if map_location in (None, "cpu") else _to_device(obj, map_location, {})
 
 
-def _what_else(path):
-    """What the regular file `path`, no whole zip archive, is instead, and what to do."""
+def _load_legacy(path, max_bytes):
+    """The object in `path`, a regular file but no whole zip archive: torch's legacy format, or refused."""
     with open(path, "rb") as f:
-        head = f.read(len(torch_file.LEGACY_MAGIC))
-    if head == torch_file.LEGACY_MAGIC:
-        return f"{path}: {torch_file.LEGACY_ADVICE}"
-    return (f"{path} is not a file that minigan.save or torch.save (torch >= 1.6) wrote, or it is "
-            f"truncated or corrupt: it is not a whole zip archive")
+        if f.read(len(torch_file.LEGACY_MAGIC)) != torch_file.LEGACY_MAGIC:
+            raise SerializationError(f"minigan.load: {path} is not a file that minigan.save or torch.save wrote, "
+                                     f"or it is truncated or corrupt: it is not a whole zip archive, nor in "
+                                     f"torch's legacy format")
+        try:
+            return torch_file.read_legacy(f, str(path), max_bytes)
+        except DatasetError as exc:
+            raise SerializationError(f"minigan.load: {exc}") from None
 
 
 def _decode_archive(archive, path):

@@ -8,7 +8,8 @@
 //
 // Forward: one thread per output pixel, scanning its window in row-major order.
 //   avg: the sum of the in-bounds pixels, in T, over kh*kw (padding counts as zeros:
-//        torch's count_include_pad=True).
+//        torch's count_include_pad=True), or over their number (count_include_pad=0);
+//        the backward of the latter divides each window's gradient by it before summing.
 //   max: torch's CPU rule: the first maximum in scan order, NaN wins (the last NaN);
 //        argmax is the flat index h*width + w within the plane. The scan starts
 //        from the first in-bounds pixel, which is torch's start (-inf at that
@@ -26,9 +27,13 @@ __device__ inline Window window(int oy, int ox, int height, int width, int kh, i
             w0 < 0 ? 0 : w0, w0 + kw < width ? w0 + kw : width};
 }
 
+// The number of in-bounds pixels of a window.
+__device__ inline int area(const Window& win) { return (win.h_hi - win.h_lo) * (win.w_hi - win.w_lo); }
+
 template <typename T>
 __global__ void avg_pool2d(const T* __restrict__ x, T* __restrict__ y, int planes, int height,
-                                int width, int kh, int kw, int sh, int sw, int ph, int pw, int oh, int ow) {
+                                int width, int kh, int kw, int sh, int sw, int ph, int pw, int oh, int ow,
+                                int count_include_pad) {
     const long long total = (long long)planes * oh * ow, step = (long long)blockDim.x * gridDim.x;
     const T count = (T)(kh * kw);
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < total; k += step) {
@@ -38,7 +43,7 @@ __global__ void avg_pool2d(const T* __restrict__ x, T* __restrict__ y, int plane
         T sum = 0;
         for (int h = win.h_lo; h < win.h_hi; ++h)
             for (int w = win.w_lo; w < win.w_hi; ++w) sum += plane[h * width + w];
-        y[k] = sum / count;
+        y[k] = sum / (count_include_pad ? count : (T)area(win));
     }
 }
 
@@ -78,16 +83,21 @@ __device__ inline int window_hi(int h, int s, int pad, int out) {
 template <typename T, bool BY_ARGMAX>
 __device__ void pool2d_backward(const T* __restrict__ grad_y, const int* __restrict__ argmax,
                                      T* __restrict__ grad_x, int planes, int height, int width, int kh,
-                                     int kw, int sh, int sw, int ph, int pw, int oh, int ow) {
+                                     int kw, int sh, int sw, int ph, int pw, int oh, int ow,
+                                     int count_include_pad) {
     const long long total = (long long)planes * height * width, step = (long long)blockDim.x * gridDim.x;
-    const T divisor = BY_ARGMAX ? T(1) : (T)(kh * kw);
+    const bool by_window = !BY_ARGMAX && !count_include_pad;  // each window's gradient over its area
+    const T divisor = BY_ARGMAX || by_window ? T(1) : (T)(kh * kw);
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < total; k += step) {
         const int p = (int)(k / (height * width)), h = (int)(k / width % height), w = (int)(k % width);
         const long long offset = (long long)p * oh * ow;
         T sum = 0;
         for (int oy = window_lo(h, kh, sh, ph); oy < window_hi(h, sh, ph, oh); ++oy)
             for (int ox = window_lo(w, kw, sw, pw); ox < window_hi(w, sw, pw, ow); ++ox)
-                if (!BY_ARGMAX || argmax[offset + oy * ow + ox] == h * width + w)
+                if (by_window)
+                    sum += grad_y[offset + oy * ow + ox] /
+                           (T)area(window(oy, ox, height, width, kh, kw, sh, sw, ph, pw));
+                else if (!BY_ARGMAX || argmax[offset + oy * ow + ox] == h * width + w)
                     sum += grad_y[offset + oy * ow + ox];
         grad_x[k] = sum / divisor;
     }
@@ -96,13 +106,14 @@ __device__ void pool2d_backward(const T* __restrict__ grad_y, const int* __restr
 template <typename T>
 __global__ void avg_pool2d_backward(const T* __restrict__ grad_y, T* __restrict__ grad_x, int planes,
                                     int height, int width, int kh, int kw, int sh, int sw, int ph, int pw,
-                                    int oh, int ow) {
-    pool2d_backward<T, false>(grad_y, nullptr, grad_x, planes, height, width, kh, kw, sh, sw, ph, pw, oh, ow);
+                                    int oh, int ow, int count_include_pad) {
+    pool2d_backward<T, false>(grad_y, nullptr, grad_x, planes, height, width, kh, kw, sh, sw, ph, pw, oh, ow,
+                              count_include_pad);
 }
 
 template <typename T>
 __global__ void max_pool2d_backward(const T* __restrict__ grad_y, const int* __restrict__ argmax,
                                     T* __restrict__ grad_x, int planes, int height, int width, int kh, int kw,
                                     int sh, int sw, int ph, int pw, int oh, int ow) {
-    pool2d_backward<T, true>(grad_y, argmax, grad_x, planes, height, width, kh, kw, sh, sw, ph, pw, oh, ow);
+    pool2d_backward<T, true>(grad_y, argmax, grad_x, planes, height, width, kh, kw, sh, sw, ph, pw, oh, ow, 1);
 }

@@ -17,17 +17,24 @@ class Batches:
     which gives a batch scaled and laid out for training in one pass.
     With xp=cupy the images are copied to the GPU once and each epoch's order
     once per epoch, so drawing a batch copies nothing between host and device.
+    Given labels (N,) integers, batch_labels() gives those of batch()'s images.
     """
 
-    def __init__(self, images, batch_size, seed, drop_last=True, xp=np):
+    def __init__(self, images, batch_size, seed, drop_last=True, xp=np, labels=None):
         if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4:
             raise ValueError(f"images must be a 4-D uint8 numpy array (N, C, H, W), got "
                              f"{type(images).__name__} {getattr(images, 'dtype', '')} "
                              f"shape {getattr(images, 'shape', '')}")
         if not isinstance(batch_size, numbers.Integral) or not 0 < batch_size <= len(images):
             raise ValueError(f"batch_size must be in 1..{len(images)} (the number of images), got {batch_size}")
+        if labels is not None and (not isinstance(labels, np.ndarray) or labels.shape != images.shape[:1]
+                                   or labels.dtype.kind not in "iu"):
+            raise ValueError(f"labels must be an integer numpy array of shape ({len(images)},), one per "
+                             f"image, got {type(labels).__name__} {getattr(labels, 'dtype', '')} "
+                             f"shape {getattr(labels, 'shape', '')}")
         self.xp = xp
         self.images = xp.asarray(images)
+        self.labels = None if labels is None else xp.asarray(labels, dtype=np.int64)
         self.batch_size = int(batch_size)
         self.seed = seed
         self.drop_last = drop_last
@@ -57,6 +64,12 @@ class Batches:
             raise IndexError(f"batch index {i} out of range: epoch has {len(self)} batches")
         start = i * self.batch_size
         return self._permutation(e)[start:start + self.batch_size]
+
+    def batch_labels(self, e, i):
+        """The int64 labels of batch(e, i)'s images."""
+        if self.labels is None:
+            raise ValueError("these Batches have no labels: give labels= to Batches")
+        return self.labels[self._indices(e, i)]
 
     def _permutation(self, e):
         # Cached: batch(e, i) is called once per step and must not redraw N indices each time.

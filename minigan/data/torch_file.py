@@ -1,5 +1,5 @@
-"""Read the files torch.save writes (its zip format, torch >= 1.6) without torch and without
-unrestricted unpickling.
+"""Read the files torch.save writes (its zip format, torch >= 1.6, and its legacy format) without
+torch and without unrestricted unpickling.
 
 Such a file is a zip archive of one folder (torch names it "archive", older versions after the
 file): `data.pkl` pickles the saved object, in which each tensor is
@@ -8,6 +8,13 @@ storage the persistent id ('storage', torch.<Type>Storage, key, location, numel)
 the member `data/<key>` in the byte order that the member `byteorder` names (little if absent).
 The unpickler admits those globals, collections.OrderedDict and torch._utils._rebuild_parameter,
 each as a checking stand-in, and refuses any other by name before anything is called.
+
+The legacy format (torch < 1.6, or _use_new_zipfile_serialization=False; pytorch-fid's Inception
+weights are such a file) is a sequence of protocol-2 pickles: the magic number, the protocol
+version 1001 and a dict of system information; then the object, whose storages are persistent
+ids ('storage', torch.<Type>Storage, key, location, numel, None); then the sorted list of the
+storage keys; then each storage in that order as its element count (int64) and its elements,
+both little-endian. The same checking unpickler reads it.
 
 Tensors load as NumPy arrays that view their storage as torch's tensors do: a storage that two
 tensors share is one buffer, and a non-contiguous tensor is a strided view of it, checked to stay
@@ -24,12 +31,10 @@ from .errors import DatasetError
 from .limits import MAX_STATE_BYTES, ZIP_ERRORS, format_size
 from .safe_pickle import Placeholder, Refused, RestrictedUnpickler, load_checked
 
-# What torch.save of the old format (torch < 1.6, or _use_new_zipfile_serialization=False)
-# begins with: pickle protocol 2, then its magic number 0x1950a86a20f9469cfc6c as a LONG1.
+# What torch.save of the legacy format begins with: pickle protocol 2, then its magic number
+# 0x1950a86a20f9469cfc6c as a LONG1.
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
-LEGACY_ADVICE = ("it was written in torch's legacy format (torch < 1.6, or "
-                 "_use_new_zipfile_serialization=False), which is unsupported; re-save it with "
-                 "torch >= 1.6: torch.save(torch.load(path), path)")
+_LEGACY_MAGIC_NUMBER, _LEGACY_PROTOCOL = 0x1950a86a20f9469cfc6c, 1001
 _BFLOAT16 = "bfloat16"
 _STORAGE_DTYPES = {"DoubleStorage": "f8", "FloatStorage": "f4", "HalfStorage": "f2", "BFloat16Storage": _BFLOAT16,
                    "LongStorage": "i8", "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1",
@@ -85,6 +90,45 @@ def read(archive, source, max_bytes=None):
                                 "<" if byteorder == b"little" else ">", source,
                                 MAX_STATE_BYTES if max_bytes is None else max_bytes)
     return load_checked(unpickler, source)
+
+
+def read_legacy(file, source, max_bytes=None):
+    """The object in the torch.save file of the legacy format open at `file` (binary, seekable),
+    tensors as NumPy arrays, their storages together declaring at most `max_bytes` (default
+    MAX_STATE_BYTES) and no more than the file holds."""
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    magic, protocol, info = (load_checked(RestrictedUnpickler(file, size), source) for _ in range(3))
+    if magic != _LEGACY_MAGIC_NUMBER or protocol != _LEGACY_PROTOCOL or not isinstance(info, dict):
+        raise DatasetError(f"{source}: its header (magic number {reprlib.repr(magic)}, protocol "
+                           f"{reprlib.repr(protocol)}) is not torch's legacy format")
+    unpickler = _LegacyUnpickler(file, size, source, MAX_STATE_BYTES if max_bytes is None else max_bytes)
+    obj = load_checked(unpickler, source)
+    keys = load_checked(RestrictedUnpickler(file, size), source)
+    if not (isinstance(keys, list) and sorted(keys) == sorted(unpickler.storages)):
+        raise DatasetError(f"{source}: its list of storages {reprlib.repr(keys)} is not those its tensors use, "
+                           f"{reprlib.repr(sorted(unpickler.storages))}")
+    for key in keys:  # the storages' arrays are filled in place: the tensors are views of them
+        _read_storage(file, unpickler.storages[key], key, source)
+    return obj
+
+
+def _read_storage(file, storage, key, source):
+    count = int.from_bytes(file.read(8).ljust(8, b"\xff"), "little", signed=True)  # a short read: -1
+    itemsize = 2 if storage.kind == "BFloat16Storage" else storage.array.itemsize
+    data = file.read(count * itemsize) if count == len(storage.array) else b""
+    if count != len(storage.array) or len(data) != count * itemsize:
+        raise DatasetError(f"{source} is truncated or corrupt: storage {key} ({storage.kind} of "
+                           f"{len(storage.array)} elements) is not there whole")
+    storage.array[:] = _decode(data, _STORAGE_DTYPES[storage.kind], "<")
+
+
+def _decode(data, dtype, byteorder):
+    """The elements in `data` of a storage of `dtype` ('f4', ..., or bfloat16) in that byte order."""
+    if dtype == _BFLOAT16:  # bfloat16 is the top half of a float32
+        return (np.frombuffer(data, byteorder + "u2").astype(np.uint32) << 16).view(np.float32)
+    dtype = np.dtype(byteorder + dtype)
+    return np.frombuffer(bytearray(data), dtype).astype(dtype.newbyteorder("="), copy=False)
 
 
 def _member(archive, name, source):
@@ -174,7 +218,26 @@ class _TorchUnpickler(RestrictedUnpickler):
         if len(data) != numel * itemsize:
             raise Refused(f"storage {key} ({kind.name} of {numel} elements) holds {len(data)} bytes, "
                           f"not {numel * itemsize}")
-        if kind.dtype == _BFLOAT16:  # bfloat16 is the top half of a float32
-            return (np.frombuffer(data, self.byteorder + "u2").astype(np.uint32) << 16).view(np.float32)
-        dtype = np.dtype(self.byteorder + kind.dtype)
-        return np.frombuffer(bytearray(data), dtype).astype(dtype.newbyteorder("="), copy=False)
+        return _decode(data, kind.dtype, self.byteorder)
+
+
+class _LegacyUnpickler(_TorchUnpickler):
+    """The object's pickle in a legacy file: storages are allocated when first named, after their
+    declared sizes are checked against the file's and the limit, and filled once the pickle ends."""
+
+    def __init__(self, file, size, source, max_bytes):
+        super().__init__(file, size, None, None, "<", source, max_bytes)
+        self.file_size, self.declared = size, 0
+
+    def persistent_load(self, pid):
+        if not (type(pid) is tuple and len(pid) == 6 and pid[5] is None):
+            raise Refused(f"persistent id {reprlib.repr(pid)}: only ('storage', torch.<Type>Storage, key, "
+                          f"location, numel, None) is allowed")
+        return super().persistent_load(pid[:5])
+
+    def _elements(self, kind, key, numel):
+        self.declared += numel * (2 if kind.dtype == _BFLOAT16 else int(kind.dtype[1:]))
+        if self.declared > min(self.max_bytes, self.file_size):
+            raise Refused(f"storage {key} brings the storages to {self.declared} bytes, more than the file's "
+                          f"{self.file_size} or the limit of {format_size(self.max_bytes)}")
+        return np.zeros(numel, np.float32 if kind.dtype == _BFLOAT16 else kind.dtype)

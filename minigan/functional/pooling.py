@@ -2,7 +2,8 @@
 
 The kernels (minigan.kernels.pooling) do the work on both backends; the
 backward of each is a gather, so it is deterministic. Average pooling counts
-the padding in its divisor (torch's count_include_pad=True); max pooling
+the padding in its divisor (count_include_pad=True) or only the window's
+in-bounds pixels (count_include_pad=False, which Inception-v3 uses); max pooling
 sends each window's gradient to its first maximum in scan order, as torch
 does on the CPU, and saves only that argmax (int32 per output pixel).
 
@@ -17,36 +18,40 @@ from .conv import _check_4d, as_pair, conv_output_size
 
 
 class AvgPool2d(Function):
-    def __init__(self, kernel, stride, padding):
+    def __init__(self, kernel, stride, padding, count_include_pad):
         self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.count_include_pad = count_include_pad
 
     def forward(self, x):
         self.x_shape = x.shape
-        return kernels(array_module(x)).avg_pool2d(x, self.kernel, self.stride, self.padding)
+        return kernels(array_module(x)).avg_pool2d(x, self.kernel, self.stride, self.padding,
+                                                   self.count_include_pad)
 
     def backward(self, grad_y):
-        return kernels(array_module(grad_y)).avg_pool2d_backward(grad_y, self.x_shape, self.kernel,
-                                                                 self.stride, self.padding)
+        return kernels(array_module(grad_y)).avg_pool2d_backward(grad_y, self.x_shape, self.kernel, self.stride,
+                                                                 self.padding, self.count_include_pad)
 
     def backward_graph(self, grad_y):
-        return AvgPool2dGrad(self.kernel, self.stride, self.padding, self.x_shape)(grad_y)
+        return AvgPool2dGrad(self.kernel, self.stride, self.padding, self.count_include_pad, self.x_shape)(grad_y)
 
 
 class AvgPool2dGrad(Function):
     """avg_pool2d's input gradient as an op: its forward is AvgPool2d's backward, its backward the
     average pooling itself."""
 
-    def __init__(self, kernel, stride, padding, x_shape):
+    def __init__(self, kernel, stride, padding, count_include_pad, x_shape):
         self.kernel, self.stride, self.padding, self.x_shape = kernel, stride, padding, x_shape
+        self.count_include_pad = count_include_pad
 
     def forward(self, grad_y):
         return AvgPool2d.backward(self, grad_y)  # it reads only the window and x_shape, which self has
 
     def backward(self, grad):
-        return kernels(array_module(grad)).avg_pool2d(grad, self.kernel, self.stride, self.padding)
+        return kernels(array_module(grad)).avg_pool2d(grad, self.kernel, self.stride, self.padding,
+                                                      self.count_include_pad)
 
     def backward_graph(self, grad):
-        return AvgPool2d(self.kernel, self.stride, self.padding)(grad)
+        return AvgPool2d(self.kernel, self.stride, self.padding, self.count_include_pad)(grad)
 
 
 class MaxPool2d(Function):
@@ -128,10 +133,13 @@ def _window(op, input, kernel_size, stride, padding, **unsupported):  # noqa: A0
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
                count_include_pad=True, divisor_override=None):
-    """Means over kernel_size windows, stride defaulting to kernel_size; padding counts as zeros."""
+    """Means over kernel_size windows, stride defaulting to kernel_size; padding counts as zeros
+    in the divisor if count_include_pad, else the divisor is the window's in-bounds pixel count."""
+    if not isinstance(count_include_pad, bool):
+        raise TypeError(f"avg_pool2d: count_include_pad must be a bool, got {count_include_pad!r}")
     window = _window("avg_pool2d", input, kernel_size, stride, padding, ceil_mode=(ceil_mode, False),
-                     count_include_pad=(count_include_pad, True), divisor_override=(divisor_override, None))
-    return AvgPool2d(*window)(input)
+                     divisor_override=(divisor_override, None))
+    return AvgPool2d(*window, count_include_pad)(input)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002

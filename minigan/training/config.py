@@ -2,6 +2,7 @@
 import argparse
 import dataclasses
 
+from ..models.architectures import ARCHITECTURES, IMAGE_SIZES
 from .evaluation import metric_problem
 from .gan_losses import LOSSES
 
@@ -24,6 +25,9 @@ class Config:
     backend: str = "numpy"
     cuda_graph: bool = False  # capture the whole step as one CUDA graph (cupy backend)
     matmul: str = "auto"  # the GPU's matrix products: cublas, exact or tf32 (own kernels); auto: see matmul_engine
+    arch: str = "dcgan"
+    spectral_norm: bool = None  # spectral normalization of every D layer; None: on for sngan-cnn only
+    conditional: bool = False  # class-conditional G and (projection) D, trained on the data's labels
     dataset: str = "cifar10"
     data_dir: str = "data"
     image_size: int = 32
@@ -56,6 +60,8 @@ class Config:
     dry_run: bool = False
 
     def __post_init__(self):
+        if self.spectral_norm is None:  # the architecture's own: SNGAN's is spectrally normalized
+            self.spectral_norm = self.arch == "sngan-cnn"
         problems = [f"{name} must be positive, got {getattr(self, name)}"
                     for name in ("batch_size", "nz", "ngf", "ndf", "sample_every", "checkpoint_every",
                                  "log_every", "plot_every", "n_critic", "r1_every", "gp_weight") if getattr(self, name) <= 0]
@@ -84,6 +90,11 @@ class Config:
         problems += [f"{name} must not be empty" for name in ("out", "data_dir") if not getattr(self, name)]
         if self.image_size not in (32, 64):
             problems.append(f"image_size must be 32 or 64, got {self.image_size}")
+        if self.arch not in ARCHITECTURES:
+            problems.append(f"arch must be one of {tuple(ARCHITECTURES)}, got {self.arch!r}")
+        elif self.image_size in (32, 64) and self.image_size not in IMAGE_SIZES[self.arch]:
+            problems.append(f"--arch {self.arch} is for --image-size "
+                            f"{' or '.join(map(str, IMAGE_SIZES[self.arch]))} only, got {self.image_size}")
         if self.dataset not in DATASETS:
             problems.append(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.backend not in ("numpy", "cupy"):
@@ -99,6 +110,12 @@ class Config:
             # again in every gemm call and refuses that while capturing (see minigan/cuda_graph.py).
             problems.append("--cuda-graph cannot use --matmul cublas yet (CuPy refuses cuBLAS calls "
                             "during a capture): use --matmul exact or tf32, or auto")
+        if self.cuda_graph and (self.spectral_norm or self.conditional):
+            # Both read or sync the device in each step, which a capture refuses: spectral_norm's
+            # power iteration multiplies with cuBLAS, embedding checks its indices on the host.
+            problems.append("--cuda-graph cannot capture --spectral-norm or --conditional yet (spectral "
+                            "norm's power iteration calls cuBLAS, the embedding reads its labels back): "
+                            "run them without --cuda-graph")
         if problems:
             raise ValueError("invalid training configuration: " + "; ".join(problems))
 
@@ -122,11 +139,11 @@ class Config:
 
 def parse_args(argv=None, dataset="cifar10"):
     """(Config, the names the user gave explicitly): explicit flags override a resumed config."""
-    parser = argparse.ArgumentParser(description="Train a DCGAN with minigan.")
+    parser = argparse.ArgumentParser(description="Train a GAN (DCGAN or SNGAN's CNN) with minigan.")
     defaults = Config(dataset=dataset)
     for field in dataclasses.fields(Config):
         flag = "--" + field.name.replace("_", "-")
-        if field.type == "bool" or isinstance(field.default, bool):
+        if field.type in (bool, "bool"):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                                 help=_HELP.get(field.name))
         else:
@@ -135,8 +152,8 @@ def parse_args(argv=None, dataset="cifar10"):
                                 help=f"{_HELP.get(field.name, '')} (default: {default})".strip())
     args = vars(parser.parse_args(argv))
     given = {name: value for name, value in args.items() if value is not None}
-    try:
-        config = dataclasses.replace(defaults, **given)
+    try:  # built anew, not replaced, so that defaults that follow --arch follow the given one
+        config = Config(**{"dataset": dataset, **given})
     except ValueError as error:
         parser.error(str(error))
     return config, set(given)
@@ -148,6 +165,12 @@ _HELP = {
     "matmul": "GPU matrix products: cublas; exact (own FP32 GEMM); tf32 (own tensor-core GEMM); "
               f"auto: cublas, or with --cuda-graph {GRAPH_DEFAULT_MATMUL}, the fastest engine verified "
               "inside a graph (cublas cannot run inside a graph yet)",
+    "arch": "dcgan (Radford et al.) or sngan-cnn (the standard CNN of Miyato et al. 2018, Table 3, "
+            "32x32 only; the paper's widths are --ngf 64 --ndf 64 and its z --nz 128)",
+    "spectral_norm": "spectrally normalize every conv, linear and embedding layer of D "
+                     "(default: on for --arch sngan-cnn, off for dcgan)",
+    "conditional": "class-conditional GAN on the data set's labels: G takes a class embedding "
+                   "concatenated to z, D is a projection discriminator; samples have one row per class",
     "dataset": "cifar10, fashion-mnist, folder (your images: --data-dir DIR/<class>/*.png|jpg, "
                "resized and center-cropped to --image-size) or fake",
     "data_dir": "folder holding (or receiving) the data set; with --dataset folder, the image folder",

@@ -18,7 +18,8 @@ import os
 import numpy
 
 from .. import backend, data, nn, serialization
-from ..metrics import frechet_distance, network_features, random_features
+from ..autograd import Tensor, no_grad
+from ..metrics import frechet_distance, random_features
 from ..models.fashion_classifier import make_classifier, penultimate
 
 METRICS = ("auto", "random", "inception", "classifier:PATH")
@@ -88,6 +89,17 @@ def classifier_features(path, xp):
         images = images[:, :, crop:crop + FASHION_SIZE, crop:crop + FASHION_SIZE]
         return network_features(network, (images + 1) / 2, xp)  # the classifier reads [0, 1]
     return features
+
+
+def network_features(network, images, xp, batch_size=500):
+    """network's outputs (N, D), float64 on the host, for images (N, C, H, W) fed to it as float32
+    Tensors of module xp, batch_size at a time, without recording gradients."""
+    features = []
+    with no_grad():
+        for start in range(0, len(images), batch_size):
+            x = Tensor(xp.asarray(images[start:start + batch_size], dtype=numpy.float32))
+            features.append(backend.to_numpy(network(x).data).astype(numpy.float64))
+    return numpy.concatenate(features)
 
 
 class Evaluator:

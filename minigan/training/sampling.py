@@ -1,4 +1,5 @@
-"""Drawing samples from a checkpoint's generator: grids, latent walks and raw arrays."""
+"""Drawing samples from a checkpoint's generator: grids, latent walks and raw arrays; a
+class-conditional generator's have one row per class."""
 import argparse
 import os
 import sys
@@ -7,7 +8,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Tensor, no_grad
-from ..models.dcgan import Discriminator, Generator
+from ..models import architectures
 from . import checkpoint, images
 from ..atomic import atomic_path
 from .report import reported
@@ -21,24 +22,24 @@ def load_generator(path):
     sections, _, config = load_checked(path)
     # The sections first, as the trainer's check_against does: the channels are read from G's.
     checkpoint.check_section_names(path, sections, section_names(config), OPTIONAL_SECTIONS)
-    nc = _channels(path, sections)
-    G = Generator(config.nz, config.ngf, nc, config.image_size)
-    D = Discriminator(config.ndf, nc, config.image_size)
-    G_ema = Generator(config.nz, config.ngf, nc, config.image_size) if config.ema else None
-    check_against(path, sections, G, D, G_ema)
-    G.load_state_dict(sections.get("G_ema", sections["G"]))
-    return G.eval()
-
-
-def _channels(path, sections):
-    """Image channels: dim 1 of G's last transposed conv's weight (in, out, kh, kw)."""
     weights = sections.get("G", {})
-    convs = [k for k in weights if k.endswith(".weight") and weights[k].ndim == 4
-             and k.split(".")[1].isdigit()]
-    if not convs:
+    nc, classes = architectures.image_channels(config.arch, weights), architectures.num_classes(weights)
+    if nc is None:
         raise checkpoint.CheckpointError(f"{path} has no generator weights; it is not a minigan "
                                          f"checkpoint, or is damaged")
-    return weights[max(convs, key=lambda k: int(k.split(".")[1]))].shape[1]
+    if bool(classes) != config.conditional:
+        raise checkpoint.CheckpointError(f"{path}: its config says conditional={config.conditional}, its "
+                                         f"generator has {classes} classes; it is damaged or edited")
+
+    def generator():
+        return architectures.generator(config.arch, config.nz, config.ngf, nc, config.image_size, classes)
+    D = architectures.discriminator(config.arch, config.ndf, nc, config.image_size, classes)
+    if config.spectral_norm:
+        architectures.spectrally_normalize(D)
+    G = generator()
+    check_against(path, sections, G, D, generator() if config.ema else None)
+    G.load_state_dict(sections.get("G_ema", sections["G"]))
+    return G.eval()
 
 
 def latent_walks(rng, rows, steps, nz):
@@ -48,9 +49,11 @@ def latent_walks(rng, rows, steps, nz):
     return ((1 - t) * ends[:, :1] + t * ends[:, 1:]).reshape(rows * steps, nz, 1, 1)
 
 
-def sample(G, z):
+def sample(G, z, labels=None):
+    """G's images of the noise z (N, nz, 1, 1), of the classes labels (N,) if G is conditional."""
     with no_grad():
-        return backend.to_numpy(G(Tensor(z.astype(numpy.float32))).data)
+        return backend.to_numpy(G(Tensor(z.astype(numpy.float32)),
+                                  *(() if labels is None else (Tensor(labels),))).data)
 
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -65,28 +68,34 @@ def _sample(argv):
     parser = argparse.ArgumentParser(description="Draw samples from a minigan DCGAN checkpoint.")
     parser.add_argument("--checkpoint", required=True,
                         help="checkpoint.npz written by the trainer, or its run directory")
-    parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    parser.add_argument("--n", type=int, default=None,
+                        help="number of samples (default 64); of a conditional checkpoint, samples per "
+                             "class, one row per class, the same noise in each column (default 8)")
     parser.add_argument("--out", default="samples.png", help="PNG grid to write")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--interpolate", action="store_true",
-                        help="rows of latent walks between random points instead of independent samples")
+                        help="rows of latent walks between random points instead of independent samples "
+                             "(of a conditional checkpoint: one walk, drawn in each class's row)")
     parser.add_argument("--steps", type=int, default=8, help="points per walk with --interpolate")
     parser.add_argument("--save-npy", metavar="PATH", help="also save the raw samples (N, C, H, W) in [-1, 1]")
     args = parser.parse_args(argv)
-    if args.n <= 0 or args.steps <= 1:
+    if (args.n is not None and args.n <= 0) or args.steps <= 1:
         parser.error(f"--n must be positive and --steps at least 2, got {args.n} and {args.steps}")
     if os.path.isdir(args.out) or not args.out.lower().endswith(IMAGE_EXTENSIONS):
         parser.error(f"--out {args.out!r} is not an image file name; give one ending in "
                      f"{', '.join(IMAGE_EXTENSIONS)}")
     G = load_generator(args.checkpoint)
     rng = numpy.random.default_rng(args.seed)
+    rows = G.num_classes or 1  # a conditional G: one row of each class, the same noise in each
+    n = args.n or (8 if G.num_classes else 64)
     if args.interpolate:
-        z = latent_walks(rng, max(1, args.n // args.steps), args.steps, G.nz)
+        z = latent_walks(rng, 1 if G.num_classes else max(1, n // args.steps), args.steps, G.nz)
         nrow = args.steps
     else:
-        z = rng.standard_normal((args.n, G.nz, 1, 1))
-        nrow = 8
-    samples = sample(G, z)
+        z = rng.standard_normal((n, G.nz, 1, 1))
+        nrow = n if G.num_classes else 8
+    labels = numpy.repeat(numpy.arange(rows), len(z)) if G.num_classes else None
+    samples = sample(G, numpy.tile(z, (rows, 1, 1, 1)), labels)
     images.save_grid(args.out, samples, nrow)
     if args.save_npy:
         with atomic_path(args.save_npy) as tmp, open(tmp, "wb") as f:

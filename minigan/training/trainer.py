@@ -19,7 +19,8 @@ from .. import backend, data
 from .. import functional as F
 from ..autograd import Tensor, no_grad
 from ..config import using_config
-from ..models.dcgan import Discriminator, Generator, init_weights
+from ..models import architectures
+from ..models.dcgan import init_weights
 from ..optim import Adam
 from . import evaluation, images
 from . import resume as resume_rules
@@ -31,6 +32,7 @@ from .malloc import keep_freed_memory
 from .progress import Progress
 
 SAMPLE_COUNT = 64
+SAMPLE_COLUMNS = 8  # of the sample grids; a conditional run's has one row per class
 # A mean loss this large (BCE or hinge) means logits of this size: the weights have run away (e.g. --lr 1e4).
 DIVERGED_LOSS = 1e4
 
@@ -39,22 +41,38 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN, infinite or huge; the last checkpoint on disk is the last good one."""
 
 
-def load_images(config):
-    """The training images, uint8 (N, C, H, W)."""
+def load_data(config):
+    """The training images, uint8 (N, C, H, W), and their class labels, int64 (N,)."""
     if config.dataset == "fake":
-        return data.fake(n=max(1024, 4 * config.batch_size), channels=3, seed=config.seed)[0]
+        return data.fake(n=max(1024, 4 * config.batch_size), channels=3, seed=config.seed)
     if config.dataset == "fashion-mnist":
-        return data.fashion_mnist(config.data_dir, train=True)[0]
+        return data.fashion_mnist(config.data_dir, train=True)
     if config.dataset == "folder":  # resized and cropped to the model's size as they are read
         folder = data.ImageFolder(config.data_dir, size=config.image_size)
-        return numpy.stack([folder[i][0] for i in range(len(folder))])
-    return data.cifar10(config.data_dir, train=True)[0]
+        return numpy.stack([folder[i][0] for i in range(len(folder))]), numpy.array(folder.targets, numpy.int64)
+    return data.cifar10(config.data_dir, train=True)
+
+
+def class_count(config, labels):
+    """The classes a --conditional run learns (0 without it): labels 0 ... max(labels)."""
+    if not config.conditional:
+        return 0
+    if labels is None:
+        raise ValueError("--conditional needs the images' labels; give labels= with images=")
+    count = int(labels.max()) + 1 if len(labels) else 0
+    if count < 2 or labels.min() < 0:
+        where = f" in {config.data_dir}" if config.dataset == "folder" else ""
+        raise ValueError(f"--conditional needs labelled data of 2 classes or more; --dataset {config.dataset}"
+                         f"{where} has labels {sorted(set(labels.tolist()))[:5]} (a folder needs one "
+                         f"sub-folder per class)")
+    return count
 
 
 class Trainer:
-    """Trains G and D as config says; images (uint8 N, C, H, W) replace config.dataset if given."""
+    """Trains G and D as config says; images (uint8 N, C, H, W) and their labels (int64 N, for
+    --conditional) replace config.dataset if given."""
 
-    def __init__(self, config, images=None):
+    def __init__(self, config, images=None, labels=None):
         # auto is fixed once, so that a run's measurements (and best.npz) stay in one metric.
         config = dataclasses.replace(config, eval_metric=evaluation.resolve(config.eval_metric))
         self.config = config
@@ -64,9 +82,11 @@ class Trainer:
             backend.require_cupy()
         self.device = "cuda" if config.backend == "cupy" else "cpu"
         self.xp = backend.array_module(backend.to_device(numpy.zeros(1), self.device))
-        self.images = load_images(config) if images is None else images
+        self.images, labels = load_data(config) if images is None else (images, labels)
+        self.num_classes = class_count(config, labels)
         # On the device once; each epoch's order once per epoch: a step copies nothing over.
-        self.batches = data.Batches(self.images, config.batch_size, config.seed, xp=self.xp)
+        self.batches = data.Batches(self.images, config.batch_size, config.seed, xp=self.xp,
+                                    labels=labels if self.num_classes else None)
         nc, size = self.images.shape[1], self.images.shape[2]
         if config.image_size % size:
             raise ValueError(f"image size {config.image_size} is not a multiple of the data's {size}")
@@ -74,14 +94,11 @@ class Trainer:
         if self.total_steps == 0:
             raise ValueError(f"--epochs {config.epochs} of {len(self.batches)} batches with --n-critic "
                              f"{config.n_critic} make no step; give more --epochs or --max-steps")
-        init_rng = numpy.random.default_rng([config.seed, 0])
-        self.G = init_weights(Generator(config.nz, config.ngf, nc, config.image_size), init_rng)
-        self.D = init_weights(Discriminator(config.ndf, nc, config.image_size), init_rng)
-        self.G.to(self.device)
-        self.D.to(self.device)
+        self.G, self.D = self.make_nets(nc)
         self.G_ema = None
         if config.ema:
-            self.G_ema = Generator(config.nz, config.ngf, nc, config.image_size).to(self.device)
+            self.G_ema = architectures.generator(config.arch, config.nz, config.ngf, nc, config.image_size,
+                                                 self.num_classes).to(self.device)
             self.G_ema.load_state_dict(self.G.state_dict())
         betas = (config.beta1, 0.999)
         # On the GPU the step counts live on the device, so a CUDA graph can replay the step.
@@ -91,6 +108,10 @@ class Trainer:
         # G's noise: a counter-based generator whose state lives on the device with the nets.
         self.noise_state = backend.kernels(self.xp).random_state([config.seed, 1])
         fixed = numpy.random.default_rng([config.seed, 2]).standard_normal((SAMPLE_COUNT, config.nz, 1, 1))
+        self.fixed_labels = None
+        if self.num_classes:  # row c: class c, column j: the same z_j in every row
+            fixed = numpy.tile(fixed[:SAMPLE_COLUMNS], (self.num_classes, 1, 1, 1))
+            self.fixed_labels = self.to_device(numpy.repeat(numpy.arange(self.num_classes), SAMPLE_COLUMNS))
         self.fixed_noise = self.to_device(fixed.astype(numpy.float32))
         self.graphed_step = GraphedStep(self.train_step, self.xp) if config.cuda_graph else None
         self.loss = LOSSES[config.loss]()
@@ -100,6 +121,22 @@ class Trainer:
         self.history = []  # metrics.jsonl records of this run so far
         self.evaluations = []  # eval.jsonl records
         self.stop_requested = False  # set (by cli.py's signal handler) to end run() after the step in flight
+
+    def make_nets(self, nc):
+        """(G, D) as the config says, initialised from the seed, on the device."""
+        config = self.config
+        # What init_weights leaves as the constructors drew it (the class embeddings, spectral
+        # norm's u and v) comes from the seed too, so that a run is a function of its config.
+        with using_config("generator", numpy.random.default_rng([config.seed, 3])):
+            G = architectures.generator(config.arch, config.nz, config.ngf, nc, config.image_size,
+                                        self.num_classes)
+            D = architectures.discriminator(config.arch, config.ndf, nc, config.image_size, self.num_classes)
+        init_rng = numpy.random.default_rng([config.seed, 0])
+        G, D = init_weights(G, init_rng), init_weights(D, init_rng)
+        if config.spectral_norm:  # after init_weights, which writes the weights spectral_norm then takes
+            with using_config("generator", numpy.random.default_rng([config.seed, 4])):
+                architectures.spectrally_normalize(D)
+        return G.to(self.device), D.to(self.device)
 
     # --- paths --------------------------------------------------------------
     def path(self, *parts):
@@ -128,6 +165,10 @@ class Trainer:
             x = x.repeat(self.upsample, axis=2).repeat(self.upsample, axis=3)
         return Tensor(x)
 
+    def real_labels(self, number):
+        """The labels of real_batch(number)'s images (--conditional)."""
+        return Tensor(self.batches.batch_labels(*divmod(number, len(self.batches))))
+
     def run_step(self, step):
         """Train step `step` (0-based) on its n_critic batches; returns the logged scalars, a
         device array.
@@ -135,10 +176,12 @@ class Trainer:
         With --cuda-graph, train_step runs through GraphedStep: eagerly in this process's
         first step, captured in its second, replayed from then on.
         """
-        n = self.config.n_critic
-        reals = [self.real_batch(step * n + k) for k in range(n)]
+        numbers = range(step * self.config.n_critic, (step + 1) * self.config.n_critic)
+        batches = [self.real_batch(k) for k in numbers]
+        if self.num_classes:
+            batches += [self.real_labels(k) for k in numbers]
         with self.matmul_engine():
-            return self.graphed_step(*reals) if self.graphed_step else self.train_step(*reals, step=step)
+            return self.graphed_step(*batches) if self.graphed_step else self.train_step(*batches, step=step)
 
     @property
     def graph(self):
@@ -151,22 +194,29 @@ class Trainer:
             return contextlib.nullcontext()
         return using_config("matmul", self.config.matmul_engine)
 
-    def train_step(self, *reals, step=0):
+    def train_step(self, *batches, step=0):
         """One D update per real batch (n_critic of them), each on fresh noise, then one G
         update on the last D update's fake (as pytorch/examples' dcgan, which saves a G
         forward); returns the logged scalars (loss_D, loss_G, D(x), D(G(z))) as one device
         array (no host sync), those of D averaged over its updates. The noise's dtype is the
         batches'. D's loss includes the penalties (WGAN-GP's, R1); loss_D logs it so.
-        step numbers the D updates, for a lazy R1."""
+        step numbers the D updates, for a lazy R1.
+
+        batches: the n_critic real batches, then (--conditional) their n_critic label batches.
+        A conditional G makes each fake of the real image's class at its place in the batch:
+        D then sees the same classes real and fake, and no labels need drawing."""
+        reals = batches[:self.config.n_critic]
+        labels = [(y,) for y in batches[self.config.n_critic:]] or [()] * len(reals)
         d_scalars = []
-        for k, real in enumerate(reals):
+        for k, (real, y) in enumerate(zip(reals, labels, strict=True)):
             z = backend.kernels(self.xp).random_normal(self.noise_state, (real.shape[0], self.config.nz, 1, 1),
                                                        real.data.dtype)
-            fake = self.G(Tensor(z))
-            d_real, d_fake = self.D(real), self.D(fake.detach())
+            fake = self.G(Tensor(z), *y)
+            d_real, d_fake = self.D(real, *y), self.D(fake.detach(), *y)
             loss_D = self.loss.discriminator(d_real, d_fake)
+            critic = (lambda x, y=y: self.D(x, *y)) if y else self.D  # the penalties' D(x), of the batch's classes
             for penalty in self.penalties:
-                term = penalty(self.D, real, fake, self.noise_state, step * len(reals) + k)
+                term = penalty(critic, real, fake, self.noise_state, step * len(reals) + k)
                 loss_D = loss_D if term is None else loss_D + term
             self.opt_D.zero_grad()
             loss_D.backward()
@@ -179,7 +229,7 @@ class Trainer:
 
         # G's loss goes through the updated D; D's own weight gradients are not needed for it.
         with frozen(self.D):
-            loss_G = self.loss.generator(self.D(fake))
+            loss_G = self.loss.generator(self.D(fake, *y))
             self.opt_G.zero_grad()
             loss_G.backward()
         self.opt_G.step()
@@ -267,12 +317,13 @@ class Trainer:
         self.history.extend(records)
         progress.update(self.step, records[-1])
 
-    def generate(self, z):
-        """Samples from the averaged G if there is one, in eval mode (running BN statistics)."""
+    def generate(self, z, labels=None):
+        """Samples from the averaged G if there is one, in eval mode (running BN statistics);
+        a conditional G takes the labels (N,) of their classes."""
         G = self.G_ema or self.G
         G.eval()
         with no_grad():
-            out = G(Tensor(z)).data
+            out = G(Tensor(z), *(() if labels is None else (Tensor(labels),))).data
         G.train()
         return backend.to_numpy(out)
 
@@ -298,9 +349,9 @@ class Trainer:
         return min(self.evaluations, key=lambda r: r["frechet_distance"], default=None)
 
     def save_samples(self):
-        samples = self.generate(self.fixed_noise)
-        images.save_grid(self.path("samples", f"step_{self.step:07d}.png"), samples)
-        images.save_grid(self.path("samples.png"), samples)
+        samples = self.generate(self.fixed_noise, self.fixed_labels)
+        images.save_grid(self.path("samples", f"step_{self.step:07d}.png"), samples, SAMPLE_COLUMNS)
+        images.save_grid(self.path("samples.png"), samples, SAMPLE_COLUMNS)
 
     # --- checkpoints (the rules are resume.py's) ------------------------------
     def save_checkpoint(self, path=None, evaluation=None):

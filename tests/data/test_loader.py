@@ -119,3 +119,24 @@ def test_normalize_on_cupy():
     x = normalize(np.array([[[[0, 255]]]], np.uint8), cupy, np.float32)
     assert isinstance(x, cupy.ndarray) and x.dtype == np.float32
     np.testing.assert_array_equal(cupy.asnumpy(x).ravel(), [-1.0, 1.0])
+
+
+def test_batch_labels_are_those_of_the_batch_images():
+    images = numbered(20)
+    batches = Batches(images, batch_size=6, seed=2, labels=np.arange(20)[::-1].copy())
+    for e in (0, 1):
+        for i in range(len(batches)):
+            assert batches.batch_labels(e, i).tolist() == [19 - k for k in ids(batches.batch(e, i))]
+    assert batches.batch_labels(0, 0).dtype == np.int64
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.zeros(9, dtype=np.int64), "shape \\(10,\\), one per image, got ndarray int64 shape \\(9,\\)"),
+    (np.zeros(10), "integer numpy array .* got ndarray float64"),
+    (list(range(10)), "got list"),
+])
+def test_bad_labels_are_refused(labels, message):
+    with pytest.raises(ValueError, match=message):
+        Batches(numbered(10), 2, seed=0, labels=labels)
+    with pytest.raises(ValueError, match="no labels"):
+        Batches(numbered(10), 2, seed=0).batch_labels(0, 0)

@@ -41,9 +41,9 @@ def naive_windows(x_shape, kernel, stride, padding):
                     yield n, c, oy, ox, [(h, w) for h, w in pixels if 0 <= h < height and 0 <= w < width]
 
 
-def naive_pools(x, kernel, stride, padding):
+def naive_pools(x, kernel, stride, padding, count_include_pad=True):
     """(avg, max, argmax) with torch's CPU rule for max: start at -inf and the first in-bounds
-    index, take a pixel when it is greater or NaN."""
+    index, take a pixel when it is greater or NaN; avg over kh*kw or over the in-bounds pixels."""
     oh, ow = pooling.output_size(x.shape, kernel, stride, padding)
     avg, top = numpy.zeros(x.shape[:2] + (oh, ow)), numpy.zeros(x.shape[:2] + (oh, ow), x.dtype)
     argmax = numpy.zeros(top.shape, numpy.int64)
@@ -53,18 +53,18 @@ def naive_pools(x, kernel, stride, padding):
             avg[n, c, oy, ox] += x[n, c, h, w]
             if x[n, c, h, w] > best or numpy.isnan(x[n, c, h, w]):
                 best, index = x[n, c, h, w], h * x.shape[3] + w
-        avg[n, c, oy, ox] /= kernel[0] * kernel[1]
+        avg[n, c, oy, ox] /= kernel[0] * kernel[1] if count_include_pad else len(pixels)
         top[n, c, oy, ox], argmax[n, c, oy, ox] = best, index
     return avg, top, argmax
 
 
-def naive_backwards(grad_y, argmax, x_shape, kernel, stride, padding):
+def naive_backwards(grad_y, argmax, x_shape, kernel, stride, padding, count_include_pad=True):
     """(avg, max) input gradients by scattering every window's gradient, in float64."""
     avg, top = numpy.zeros(x_shape), numpy.zeros(x_shape)
     for n, c, oy, ox, pixels in naive_windows(x_shape, kernel, stride, padding):
         g = float(grad_y[n, c, oy, ox])
         for h, w in pixels:
-            avg[n, c, h, w] += g / (kernel[0] * kernel[1])
+            avg[n, c, h, w] += g / (kernel[0] * kernel[1] if count_include_pad else len(pixels))
         top[n, c, argmax[n, c, oy, ox] // x_shape[3], argmax[n, c, oy, ox] % x_shape[3]] += g
     return avg, top
 
@@ -74,27 +74,29 @@ def tied(rng, shape, dtype):
     return rng.integers(0, 3, size=shape).astype(dtype)
 
 
-def references(x, grad_y, kernel, stride, padding):
+def references(x, grad_y, kernel, stride, padding, count_include_pad):
     y_max, argmax = pooling.max_pool2d_reference(x, kernel, stride, padding)
-    return (pooling.avg_pool2d_reference(x, kernel, stride, padding), y_max, argmax,
-            pooling.avg_pool2d_backward_reference(grad_y, x.shape, kernel, stride, padding),
+    return (pooling.avg_pool2d_reference(x, kernel, stride, padding, count_include_pad), y_max, argmax,
+            pooling.avg_pool2d_backward_reference(grad_y, x.shape, kernel, stride, padding, count_include_pad),
             pooling.max_pool2d_backward_reference(grad_y, argmax, x.shape, kernel, stride, padding))
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("values", ["distinct", "tied"])
-def test_reference_equals_naive_loops(case, values):
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_reference_equals_naive_loops(case, values, count_include_pad):
     shape, kernel, stride, padding = case
     rng = numpy.random.default_rng(0)
     x = rng.standard_normal(shape) if values == "distinct" else tied(rng, shape, numpy.float64)
-    avg, top, argmax = naive_pools(x, kernel, stride, padding)
+    avg, top, argmax = naive_pools(x, kernel, stride, padding, count_include_pad)
     grad_y = rng.standard_normal(avg.shape)
-    got = references(x, grad_y, kernel, stride, padding)
+    got = references(x, grad_y, kernel, stride, padding, count_include_pad)
     numpy.testing.assert_allclose(got[0], avg, rtol=1e-13, atol=1e-15)
     numpy.testing.assert_array_equal(got[1], top)
     numpy.testing.assert_array_equal(got[2], argmax)
     assert got[2].dtype == numpy.int32
-    for actual, expected in zip(got[3:], naive_backwards(grad_y, argmax, shape, kernel, stride, padding)):
+    for actual, expected in zip(got[3:], naive_backwards(grad_y, argmax, shape, kernel, stride, padding,
+                                                         count_include_pad)):
         numpy.testing.assert_allclose(actual, expected, rtol=1e-13, atol=1e-15)
 
 
@@ -127,7 +129,8 @@ def test_tie_rule_is_torch_cpu(torch):
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_kernels_equal_reference(kernel_backend, case, dtype):
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_kernels_equal_reference(kernel_backend, case, dtype, count_include_pad):
     """Same sums in the same order and dtype: equal to the bit, with ties, NaNs and -inf."""
     k = kernel_backend
     shape, kernel, stride, padding = case
@@ -136,10 +139,10 @@ def test_kernels_equal_reference(kernel_backend, case, dtype):
     x.ravel()[::7], x.ravel()[3::11] = numpy.nan, -numpy.inf
     grad_y = rng.standard_normal(shape[:2] + pooling.output_size(*case)).astype(dtype)
     y_max, argmax = k.table.max_pool2d(k.put(x), kernel, stride, padding)
-    got = (k.table.avg_pool2d(k.put(x), kernel, stride, padding), y_max, argmax,
-           k.table.avg_pool2d_backward(k.put(grad_y), x.shape, kernel, stride, padding),
+    got = (k.table.avg_pool2d(k.put(x), kernel, stride, padding, count_include_pad), y_max, argmax,
+           k.table.avg_pool2d_backward(k.put(grad_y), x.shape, kernel, stride, padding, count_include_pad),
            k.table.max_pool2d_backward(k.put(grad_y), argmax, x.shape, kernel, stride, padding))
-    for actual, expected in zip(got, references(x, grad_y, kernel, stride, padding)):
+    for actual, expected in zip(got, references(x, grad_y, kernel, stride, padding, count_include_pad)):
         assert actual.dtype == expected.dtype
         numpy.testing.assert_array_equal(k.get(actual), expected)
 
@@ -153,8 +156,8 @@ def test_numba_kernels_do_not_depend_on_thread_count():
         for threads in sorted({1, previous}):
             numba.set_num_threads(threads)
             y, argmax = pooling.max_pool2d_cpu(x, (3, 3), (2, 2), (1, 1))
-            runs.append((y, argmax, pooling.avg_pool2d_cpu(x, (3, 3), (2, 2), (1, 1)),
-                         pooling.avg_pool2d_backward_cpu(grad_y, x.shape, (3, 3), (2, 2), (1, 1)),
+            runs.append((y, argmax, pooling.avg_pool2d_cpu(x, (3, 3), (2, 2), (1, 1), False),
+                         pooling.avg_pool2d_backward_cpu(grad_y, x.shape, (3, 3), (2, 2), (1, 1), False),
                          pooling.max_pool2d_backward_cpu(grad_y, argmax, x.shape, (3, 3), (2, 2), (1, 1))))
     finally:
         numba.set_num_threads(previous)

@@ -115,11 +115,53 @@ def test_a_big_endian_file_reads_back_equal(tmp_path):
     assert_same(minigan.load(rewrite(path, to_big_endian)), as_numpy(state))
 
 
-def test_the_legacy_format_is_refused_with_how_to_resave(tmp_path):
-    path = tmp_path / "legacy.pt"
-    torch.save({"w": torch.ones(2)}, path, _use_new_zipfile_serialization=False)
-    with pytest.raises(SerializationError, match=r"legacy format .* re-save it with torch >= 1.6"):
+def saved_legacy(tmp_path, obj, name="legacy.pt"):
+    """torch.save's legacy format (torch < 1.6's, and pytorch-fid's Inception weights')."""
+    torch.save(obj, tmp_path / name, _use_new_zipfile_serialization=False)
+    return tmp_path / name
+
+
+def test_the_legacy_format_reads_back_equal_with_its_sharing_and_strides(tmp_path):
+    torch.manual_seed(0)
+    model = SmallCNN()
+    base = torch.arange(24, dtype=torch.float64).reshape(4, 6)
+    obj = {"state": model.state_dict(), "view": base[1:, ::2], "base": base,
+           "half": torch.ones(3, dtype=torch.bfloat16), "ints": torch.arange(5, dtype=torch.int16), "flags": torch.tensor([True, False]), "step": 7}
+    loaded = minigan.load(saved_legacy(tmp_path, obj))
+    assert_same(loaded, as_numpy(obj))
+    assert numpy.shares_memory(loaded["view"], loaded["base"])
+
+
+def test_a_truncated_legacy_file_is_refused_naming_the_storage(tmp_path):
+    path = saved_legacy(tmp_path, {"b": torch.zeros(30)})
+    path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(SerializationError, match=r"is truncated or corrupt: storage \S+ \(FloatStorage of 30 "
+                                                 r"elements\) is not there whole"):
         minigan.load(path)
+
+
+def test_a_legacy_storage_declaring_more_than_the_file_holds_is_refused_before_allocating(tmp_path):
+    path = saved_legacy(tmp_path, {"a": torch.ones(10)})
+    data = path.read_bytes()
+    # The storage's element count in its persistent id: 10 as a BININT1 after the location 'cpu'.
+    at = data.index(b"X\x03\x00\x00\x00cpu") + 8
+    at += 2 if data[at:at + 1] == b"q" else 0  # the string's memo entry (BINPUT)
+    assert data[at:at + 2] == b"K\x0a"
+    path.write_bytes(data[:at] + b"J" + (10 ** 9).to_bytes(4, "little") + data[at + 2:])
+    with pytest.raises(SerializationError, match=r"brings the storages to 4000000000 bytes, more than the file's"):
+        minigan.load(path)
+
+
+def test_a_legacy_file_with_a_hostile_pickle_runs_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    path = saved_legacy(tmp_path, {"w": torch.ones(2)})
+    data = path.read_bytes()
+    header_end = sum(len(pickle.dumps(v, protocol=2)) for v in (0x1950a86a20f9469cfc6c, 1001))
+    evil = pickle.dumps(System(marker), protocol=2)
+    path.write_bytes(data[:header_end] + evil + data[header_end:])  # in place of the system information
+    with pytest.raises(SerializationError, match=r"refused to unpickle global posix.system"):
+        minigan.load(path)
+    assert not marker.exists()
 
 
 class System:

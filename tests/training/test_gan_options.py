@@ -31,8 +31,20 @@ def torch_losses(loss):
     return lambda real, fake: fake.mean() - real.mean(), lambda fake: -fake.mean()
 
 
+class TorchDCGAN(torch.nn.Module):
+    """pytorch/examples' G or D (nn/test_models.py's) called as G(z) or D(x) -> logits (N,)."""
+
+    def __init__(self, model, logits):
+        super().__init__()
+        self.main, self.logits = model.main, logits
+
+    def forward(self, x):
+        out = self.main(x)
+        return out.reshape(-1) if self.logits else out
+
+
 def squared_gradient_norms(D, x):
-    g, = torch.autograd.grad(D.main(x).sum(), x, create_graph=True)
+    g, = torch.autograd.grad(D(x).sum(), x, create_graph=True)
     return g.pow(2).sum((1, 2, 3))
 
 
@@ -49,25 +61,28 @@ def r1_penalty(D, real, gamma, every, d_update):
     return gamma / 2 * every * squared_gradient_norms(D, real.detach().requires_grad_(True)).mean()
 
 
-def torch_train_step(G, D, opt_G, opt_D, reals, zs, options, step):
+def torch_train_step(G, D, opt_G, opt_D, reals, zs, config, step, labels=None):
     """The WGAN/SNGAN loop: a D update per (batch, noise), then a G update on the last fake
-    through the updated D. zs holds (G's noise, WGAN-GP's mixing weights). Returns (mean of
-    D's losses, G's loss)."""
-    loss_D_of, loss_G_of = torch_losses(options["loss"])
+    through the updated D. zs holds (G's noise, WGAN-GP's mixing weights); with labels (one
+    tensor per batch), G and D take them too, the fakes being of the real batch's classes.
+    Returns (mean of D's losses, G's loss)."""
+    loss_D_of, loss_G_of = torch_losses(config.loss)
     losses_D = []
-    for k, (real, (z, e)) in enumerate(zip(reals, zs)):
-        fake = G.main(z)
-        loss_D = loss_D_of(D.main(real).reshape(-1), D.main(fake.detach()).reshape(-1))
-        if options["loss"] == "wgan-gp":
-            loss_D = loss_D + gradient_penalty(D, real, fake, e, options.get("gp_weight", 10.0))
-        if options.get("r1"):
-            loss_D = loss_D + r1_penalty(D, real, options["r1"], options.get("r1_every", 1), step * len(reals) + k)
+    for k, (real, (z, e), y) in enumerate(zip(reals, zs, labels or [None] * len(reals))):
+        y = () if y is None else (y,)
+        fake = G(z, *y)
+        loss_D = loss_D_of(D(real, *y), D(fake.detach(), *y))
+        critic = lambda x: D(x, *y)  # noqa: E731  (the penalties' D, of this batch's classes)
+        if config.loss == "wgan-gp":
+            loss_D = loss_D + gradient_penalty(critic, real, fake, e, config.gp_weight)
+        if config.r1:
+            loss_D = loss_D + r1_penalty(critic, real, config.r1, config.r1_every, step * len(reals) + k)
         opt_D.zero_grad()
         loss_D.backward()
         opt_D.step()
         losses_D.append(loss_D.item())
     D.requires_grad_(False)
-    loss_G = loss_G_of(D.main(fake).reshape(-1))
+    loss_G = loss_G_of(D(fake, *y))
     opt_G.zero_grad()
     loss_G.backward()
     opt_G.step()
@@ -88,34 +103,46 @@ def torch_train_step(G, D, opt_G, opt_D, reals, zs, options, step):
 ], ids=lambda options: "-".join(f"{k}={v}" for k, v in options.items()))
 def test_three_training_steps_equal_pytorch_in_float64(options, tmp_path):
     config = tiny_config(tmp_path, lr=3e-4, **options)
+    nc, size = 3, config.image_size
+    assert_three_steps_equal_torch(config, TorchDCGAN(torch_generator(config.nz, config.ngf, nc, size), False),
+                                   TorchDCGAN(torch_discriminator(config.ndf, nc, size), True))
+
+
+def assert_three_steps_equal_torch(config, G, D):
+    """A Trainer of config (and, with --conditional, 10 classes) in float64 and the torch loop
+    on G and D (torch modules, given the trainer's weights here) take 3 steps on the same
+    batches, labels and noise: the losses and every parameter and buffer stay equal."""
     trainer = Trainer(config)
+    assert trainer.num_classes == (10 if config.conditional else 0)
     for name in ("G", "D"):  # in float64, with the optimizer the trainer made (its lr, betas)
         net, opt = getattr(trainer, name), getattr(trainer, "opt_" + name)
         net.to(dtype=numpy.float64)
         group = opt.param_groups[0]
         setattr(trainer, "opt_" + name, Adam(net.parameters(), group["lr"], group["betas"], group["eps"]))
     nc, size = trainer.images.shape[1], config.image_size
-    G, D = torch_generator(config.nz, config.ngf, nc, size).double(), torch_discriminator(config.ndf, nc, size).double()
+    G, D = G.double(), D.double()
     for theirs, mine in ((G, trainer.G), (D, trainer.D)):
+        assert sorted(theirs.state_dict()) == sorted(mine.state_dict())
         theirs.load_state_dict({k: torch.from_numpy(numpy.array(v)) for k, v in mine.state_dict().items()})
     betas = (config.beta1, 0.999)
-    opt_G = torch.optim.Adam(G.parameters(), lr=options.get("lr_g", config.lr), betas=betas)
-    opt_D = torch.optim.Adam(D.parameters(), lr=options.get("lr_d", config.lr), betas=betas)
+    opt_G = torch.optim.Adam(G.parameters(), lr=config.generator_lr, betas=betas)
+    opt_D = torch.optim.Adam(D.parameters(), lr=config.discriminator_lr, betas=betas)
 
     # The noise each D update draws, in order, from a copy of the trainer's stream.
     kernels, noise_state = backend.kernels(numpy), trainer.noise_state.copy()
     rng = numpy.random.default_rng(5)
     for step in range(3):
         reals = [rng.uniform(-1, 1, (config.batch_size, nc, size, size)) for _ in range(config.n_critic)]
+        labels = [rng.integers(0, 10, config.batch_size) for _ in reals] if config.conditional else []
         zs = []
         for _ in reals:  # G's noise, then, for WGAN-GP, two normals per sample: e = exp(-(z1^2 + z2^2) / 2)
             z = kernels.random_normal(noise_state, (config.batch_size, config.nz, 1, 1), numpy.float64)
             pair = kernels.random_normal(noise_state, (2, config.batch_size, 1, 1, 1), numpy.float64) \
                 if config.loss == "wgan-gp" else numpy.zeros((2, 1, 1, 1, 1))
             zs.append((torch.from_numpy(z), torch.from_numpy(numpy.exp(-(pair[0] ** 2 + pair[1] ** 2) / 2))))
-        loss_D, loss_G, *_ = trainer.train_step(*map(Tensor, reals), step=step).tolist()
+        loss_D, loss_G, *_ = trainer.train_step(*map(Tensor, reals + labels), step=step).tolist()
         expected_D, expected_G = torch_train_step(G, D, opt_G, opt_D, [torch.from_numpy(r) for r in reals],
-                                                  zs, options, step)
+                                                  zs, config, step, [torch.from_numpy(y) for y in labels])
         numpy.testing.assert_allclose([loss_D, loss_G], [expected_D, expected_G], rtol=1e-10,
                                       err_msg=f"losses at step {step}")
         for name, theirs, mine in (("G", G, trainer.G), ("D", D, trainer.D)):

@@ -167,6 +167,18 @@ POOL_TIES = ((((1, 3, 3, 0, 2, 2), (3, 2, 3, 2, 2, 0), (0, 3, 1, 1, 1, 1), (2, 2
                (1, 1, 1, 4, 4, 0), (0, 0, 0, 0, 4, 1)),),)
 
 
+# count_include_pad=False: border windows divide by their in-bounds pixels (Inception-v3's pooling).
+AVG_POOL_EXCLUDING_PAD = (
+    grid(shape=[(2, 3, 7, 6)], settings=[dict(kernel_size=3, stride=1, padding=1),
+                                         dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1)),
+                                         dict(kernel_size=4, padding=2)],
+         count_include_pad=[False], form=["function"])
+    + case(shape=(2, 3, 7, 6), kernel_size=(3, 2), stride=(2, 1), padding=1, count_include_pad=False,
+           form="module"))
+AVG_POOL_ERRORS = [bad("avg_pool2d: count_include_pad must be a bool, got 'no'", (1, 1, 5, 5), kernel_size=2,
+                       count_include_pad="no", form="function", error=TypeError)]
+
+
 def pooling(name, module):
     """avg_pool2d or max_pool2d, called as the function or as its nn module (torch's constructor)."""
     def call(F, x, form, **kwargs):
@@ -178,9 +190,10 @@ def pooling(name, module):
         name, lambda shape: [distinct(shape)],
         grid(shape=[(2, 3, 7, 6), (1, 2, 5, 8)], settings=POOL_SETTINGS, form=["function"])
         + case(shape=(2, 3, 7, 6), kernel_size=(3, 2), stride=(2, 1), padding=1, form="module")
-        + case(shape=(4, 8, 16, 16), kernel_size=2, form="module", checks={PARITY, DEVICE}),  # a CNN's layer
+        + case(shape=(4, 8, 16, 16), kernel_size=2, form="module", checks={PARITY, DEVICE})  # a CNN's layer
+        + (AVG_POOL_EXCLUDING_PAD if name == "avg_pool2d" else []),
         call=call, kinks=POOL_TIES if name == "max_pool2d" else (),
-        errors=[
+        errors=(AVG_POOL_ERRORS if name == "avg_pool2d" else []) + [
             bad(f"{name}: input must be 4-D (N, C, H, W), got shape (3, 5, 5)", (3, 5, 5), kernel_size=2,
                 form="function"),
             *[bad(f"{name}: kernel_size must be an int >= 1 or a pair of them, got {k!r}", (1, 1, 5, 5),
