@@ -19,7 +19,8 @@ import numpy
 
 from .. import backend, data, nn, serialization
 from ..autograd import Tensor, no_grad
-from ..metrics import frechet_distance, random_features
+from ..metrics import (InceptionWeightsMissing, default_weights_path, fid_inception_v3, frechet_distance,
+                       inception_outputs, random_features)
 from ..models.fashion_classifier import make_classifier, penultimate
 
 METRICS = ("auto", "random", "inception", "classifier:PATH")
@@ -35,19 +36,19 @@ def metric_problem(metric):
     return f"eval_metric must be one of {METRICS}, got {metric!r}"
 
 
-# --- the hook for Inception features (FID proper) --------------------------------------------
-# minigan.metrics gains pytorch-fid's Inception-v3 on the fid branch; these two functions are the
-# one place the trainer reaches it. Until then there is no Inception network: auto means random.
 def inception_weights_present():
-    """Whether the Inception weight file that --eval-metric inception needs is on this machine."""
-    return False
+    """Whether pytorch-fid's Inception weight file, which --eval-metric inception needs, is here."""
+    return default_weights_path().is_file()
 
 
 def inception_features(xp):
-    """images (N, C, H, W) in [-1, 1] -> pool3 features (N, 2048); a one-line error if missing."""
-    raise ValueError("--eval-metric inception: this minigan has no Inception-v3 network yet; use "
-                     "--eval-metric random or classifier:PATH")
-# ---------------------------------------------------------------------------------------------
+    """images (N, C, H, W) in [-1, 1] -> pool3 features (N, 2048); a one-line error, saying where
+    to get them, when the weights are missing."""
+    try:
+        model = fid_inception_v3(device=backend.device_of(xp.zeros(1)))
+    except InceptionWeightsMissing as error:  # a FileNotFoundError: said here as bad input
+        raise ValueError(f"--eval-metric inception: {error}") from None
+    return lambda images: inception_outputs((images + 1) / 2, model)[0]
 
 
 def resolve(metric):

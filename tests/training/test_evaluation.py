@@ -25,7 +25,15 @@ def eval_records(out):
     return [json.loads(line) for line in (Path(out) / "eval.jsonl").read_text().splitlines()]
 
 
-def test_the_metric_is_measured_every_n_steps(tmp_path):
+@pytest.fixture
+def no_inception_weights(tmp_path, monkeypatch):
+    """Caches where pytorch-fid's Inception weights are not."""
+    monkeypatch.setenv("MINIGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return tmp_path / "cache"
+
+
+def test_the_metric_is_measured_every_n_steps(tmp_path, no_inception_weights):
     trainer = Trainer(tiny_config(tmp_path, max_steps=7, eval_every=3, **EVAL))
     trainer.run()
     records = eval_records(trainer.config.out)
@@ -126,6 +134,14 @@ def test_a_missing_classifier_file_is_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"error: --eval-metric classifier:{missing}: there is no classifier file at {missing}; "
         f"train one with python examples/train_fashion_mnist_classifier.py --out {missing}"]
+
+
+def test_missing_inception_weights_are_one_line_saying_where_to_get_them(tmp_path, no_inception_weights):
+    with pytest.raises(ValueError) as caught:
+        Trainer(tiny_config(tmp_path, max_steps=1, eval_every=1, eval_metric="inception", **EVAL))
+    message = str(caught.value)
+    assert message.startswith(f"--eval-metric inception: the Inception weights are not at {no_inception_weights}")
+    assert "curl -L" in message and "\n" not in message
 
 
 def test_a_file_of_another_model_is_one_line(tmp_path):
