@@ -71,6 +71,8 @@ class Config:
             problems.append(f"eval_samples must be 2 or more, got {self.eval_samples}")
         if metric_problem(self.eval_metric):
             problems.append(metric_problem(self.eval_metric))
+        if self.eval_every and self.conditional:  # its fixed sample would need fixed labels too
+            problems.append("--eval-every cannot measure a --conditional run yet; drop one of them")
         if not self.r1 >= 0:  # NaN fails this too
             problems.append(f"r1 (gamma) must be 0 (off) or positive, got {self.r1}")
         if self.cuda_graph and self.r1 and self.r1_every > 1:

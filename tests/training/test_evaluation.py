@@ -162,7 +162,8 @@ def test_classifier_features_refuse_other_images(classifier_file):
     (dict(eval_metric="fid"), "eval_metric must be one of"),
     (dict(eval_metric="classifier:"), "eval_metric must be one of"),
     (dict(eval_samples=1), "eval_samples must be 2 or more"),
-    (dict(eval_every=-1), "eval_every must be 0 or more")])
+    (dict(eval_every=-1), "eval_every must be 0 or more"),
+    (dict(eval_every=1, conditional=True), "cannot measure a --conditional run yet")])
 def test_bad_eval_settings_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
         Config(**changes)
