@@ -107,8 +107,8 @@ def test_resume_refuses_a_checkpoint_without_the_noise_state(tmp_path):
 class _DivergingTrainer(Trainer):
     """Its loss turns NaN at step 5, after a checkpoint at step 4."""
 
-    def train_step(self, real):
-        scalars = super().train_step(real)
+    def train_step(self, *reals, step=0):
+        scalars = super().train_step(*reals, step=step)
         if self.step == 4:
             scalars[0] = numpy.nan
         return scalars
