@@ -138,6 +138,8 @@ def torch_nets(config):
     dict(arch="dcgan", loss="hinge", spectral_norm=True),
     dict(arch="dcgan", loss="bce", conditional=True),
     dict(arch="sngan-cnn", loss="hinge", conditional=True, n_critic=2, lr_d=4e-4),
+    dict(arch="sngan-cnn", loss="hinge", conditional=True, r1=1.0),  # R1 through spectral norm and projection
+    dict(arch="dcgan", loss="wgan-gp", conditional=True),
 ], ids=lambda options: "-".join(f"{k}={v}" for k, v in options.items()))
 def test_three_training_steps_equal_pytorch_in_float64(options, tmp_path):
     config = tiny_config(tmp_path, lr=3e-4, **options)
