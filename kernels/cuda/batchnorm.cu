@@ -1,6 +1,9 @@
-// Batch normalization on channel rows, templates for float and double: x is a
-// C-contiguous (C, M) array, channel c's M values in row c (the ops pass
-// batch-innermost images, (C, H*W*N); kernels/batchnorm.py).
+// Batch normalization on channel rows, fused with the LeakyReLU that may follow
+// it, templates for float and double: x is a C-contiguous (C, M) array, channel
+// c's M values in row c (the ops pass batch-innermost images, (C, H*W*N);
+// kernels/batchnorm.py). act(z) = z > 0 ? z : z * slope of z = x_hat * w + b,
+// x_hat = (x - mean) * inv_std: slope 0 is ReLU, slope 1 no activation. Weight
+// and bias are optional (has_weight, has_bias; 1 and 0 without).
 //
 // Reductions: one block per channel (blockIdx.x = c), launched with exactly
 // REDUCE_THREADS threads; each thread sums a fixed strided subset of the row in
@@ -13,16 +16,17 @@
 //                               |mean| >> std. With update, the running statistics
 //                               too (unbiased variance): batchnorm's whole forward
 //                               reduction in one launch.
-//   batch_norm_backward_reduce: sum_dy[c] = sum(dy), sum_dy_xhat[c] = sum(dy * x_hat)
+//   batch_norm_backward_reduce: sum_dz[c] = sum(dz), sum_dz_xhat[c] = sum(dz * x_hat),
+//                               dz = dy * (z > 0 ? 1 : slope), x_hat and z
+//                               recomputed from x
 //
 // Elementwise, on a 2-D grid (kernels/_cuda.py launch_rows): blocks stride over
 // the channels in y, threads along the row in x, so no index is divided.
-//   batch_norm_forward_apply:   x_hat = (x - mean[c]) * inv_std[c];
-//                               y = x_hat * weight[c] + bias[c] (each optional)
-//   batch_norm_backward_apply:  gx = scale[c] * (dy - mean_dy[c] - x_hat * mean_dy_xhat[c])
-//                               with scale = weight * inv_std (or inv_std),
-//                               mean_dy = sum_dy / M, mean_dy_xhat = sum_dy_xhat / M:
+//   batch_norm_forward_apply:   y = act(z), the only array written
+//   batch_norm_backward_apply:  gx = w * inv_std * (dz - sum_dz / M - x_hat * sum_dz_xhat / M)
+//                               (training), or w * inv_std * dz (evaluation):
 //                               the compact formula of minigan/functional/batchnorm.py.
+// z comes from one helper in every kernel, so backward's slopes are forward's.
 
 #include "common.cuh"  // REDUCE_THREADS, block_sum
 
@@ -55,55 +59,76 @@ __global__ void batch_norm_stats(const T* __restrict__ x, T* __restrict__ mean, 
     }
 }
 
+// x_hat and z of one value (the same instructions in every kernel).
+template <typename T> struct Normalized { T x_hat, z; };
 template <typename T>
-__global__ void batch_norm_backward_reduce(const T* __restrict__ grad_y, const T* __restrict__ x_hat,
-                                           T* __restrict__ sum_dy, T* __restrict__ sum_dy_xhat,
+__device__ inline Normalized<T> normalized(T v, T m, T s, T w, T b) {
+    const T h = (v - m) * s;
+    return {h, h * w + b};
+}
+
+template <typename T>
+__global__ void batch_norm_backward_reduce(const T* __restrict__ grad_y, const T* __restrict__ x,
+                                           const T* __restrict__ mean, const T* __restrict__ inv_std,
+                                           const T* __restrict__ weight, const T* __restrict__ bias,
+                                           int has_weight, int has_bias, T slope,
+                                           T* __restrict__ sum_dz, T* __restrict__ sum_dz_xhat,
                                            int channels, int count) {
     __shared__ double shared[REDUCE_THREADS];
     const int c = blockIdx.x;
+    const T m = mean[c], s = inv_std[c], w = has_weight ? weight[c] : T(1), b = has_bias ? bias[c] : T(0);
     const long long start = (long long)c * count;
-    double dy_total = 0, dy_xhat_total = 0;
+    double dz_total = 0, dz_xhat_total = 0;
     for (int k = threadIdx.x; k < count; k += blockDim.x) {
-        const double dy = grad_y[start + k];
-        dy_total += dy;
-        dy_xhat_total += dy * (double)x_hat[start + k];
+        const Normalized<T> n = normalized(x[start + k], m, s, w, b);
+        const T dy = grad_y[start + k];
+        const double dz = n.z > T(0) ? dy : dy * slope;
+        dz_total += dz;
+        dz_xhat_total += dz * (double)n.x_hat;
     }
-    dy_total = block_sum<double>(dy_total, shared);
-    dy_xhat_total = block_sum<double>(dy_xhat_total, shared);
+    dz_total = block_sum<double>(dz_total, shared);
+    dz_xhat_total = block_sum<double>(dz_xhat_total, shared);
     if (threadIdx.x == 0) {
-        sum_dy[c] = (T)dy_total;
-        sum_dy_xhat[c] = (T)dy_xhat_total;
+        sum_dz[c] = (T)dz_total;
+        sum_dz_xhat[c] = (T)dz_xhat_total;
     }
 }
 
 template <typename T>
 __global__ void batch_norm_forward_apply(const T* __restrict__ x, const T* __restrict__ mean,
                                          const T* __restrict__ inv_std, const T* __restrict__ weight,
-                                         const T* __restrict__ bias, T* __restrict__ x_hat,
-                                         T* __restrict__ y, int channels, int count,
-                                         int has_weight, int has_bias) {
+                                         const T* __restrict__ bias, int has_weight, int has_bias, T slope,
+                                         T* __restrict__ y, int channels, int count) {
     for (int c = blockIdx.y; c < channels; c += gridDim.y) {
         const T m = mean[c], s = inv_std[c];
         const T w = has_weight ? weight[c] : T(1), b = has_bias ? bias[c] : T(0);
         const long long start = (long long)c * count;
         for (int k = blockIdx.x * blockDim.x + threadIdx.x; k < count; k += blockDim.x * gridDim.x) {
-            const T normalized = (x[start + k] - m) * s;
-            x_hat[start + k] = normalized;
-            y[start + k] = normalized * w + b;
+            const T z = normalized(x[start + k], m, s, w, b).z;
+            y[start + k] = z > T(0) ? z : z * slope;
         }
     }
 }
 
+// sum_dz and sum_dz_xhat are read only when training (in evaluation the launch passes mean twice).
 template <typename T>
-__global__ void batch_norm_backward_apply(const T* __restrict__ grad_y, const T* __restrict__ x_hat,
-                                          const T* __restrict__ scale, const T* __restrict__ mean_dy,
-                                          const T* __restrict__ mean_dy_xhat, T* __restrict__ grad_x,
-                                          int channels, int count) {
+__global__ void batch_norm_backward_apply(const T* __restrict__ grad_y, const T* __restrict__ x,
+                                          const T* __restrict__ mean, const T* __restrict__ inv_std,
+                                          const T* __restrict__ weight, const T* __restrict__ bias,
+                                          int has_weight, int has_bias, T slope,
+                                          const T* __restrict__ sum_dz, const T* __restrict__ sum_dz_xhat,
+                                          T* __restrict__ grad_x, int channels, int count, int training) {
     for (int c = blockIdx.y; c < channels; c += gridDim.y) {
-        const T s = scale[c], m = mean_dy[c], mx = mean_dy_xhat[c];
+        const T m = mean[c], s = inv_std[c];
+        const T w = has_weight ? weight[c] : T(1), b = has_bias ? bias[c] : T(0);
+        const T scale = w * s;
+        const T md = training ? sum_dz[c] / (T)count : T(0), mdx = training ? sum_dz_xhat[c] / (T)count : T(0);
         const long long start = (long long)c * count;
         for (int k = blockIdx.x * blockDim.x + threadIdx.x; k < count; k += blockDim.x * gridDim.x) {
-            grad_x[start + k] = s * (grad_y[start + k] - m - x_hat[start + k] * mx);
+            const Normalized<T> n = normalized(x[start + k], m, s, w, b);
+            const T dy = grad_y[start + k];
+            const T dz = n.z > T(0) ? dy : dy * slope;
+            grad_x[start + k] = scale * (dz - md - n.x_hat * mdx);
         }
     }
 }

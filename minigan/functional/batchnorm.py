@@ -1,11 +1,26 @@
-"""Batch normalization over (N, H, W) per channel, with PyTorch's running statistics.
+"""Batch normalization over (N, H, W) per channel, with PyTorch's running statistics, alone or fused
+with the ReLU or LeakyReLU that follows it.
 
 The kernels work on channel rows: the batch-innermost image (functional/layout.py)
 seen as (C, H*W*N), where each channel is one contiguous row.
+
+Fused, batchnorm and act(z) = z > 0 ? z : z * negative_slope are one op
+(`batch_norm_leaky_relu`; ReLU is slope 0, and plain `batch_norm` is slope 1, the
+identity): forward is one pass for the statistics and one writing act(bn(x)), with
+no buffer for the normalized values or for the activation's input; backward is one
+pass for the sums and one for the input gradient, which apply the activation's slope
+to the upstream gradient as they read it. What backward keeps is x (which the tape
+holds anyway as the op's input), the per-channel mean and inv_std, and the weight and
+bias: x_hat and z are recomputed from them in each pass, which costs arithmetic but
+no memory traffic beyond x. nn.Sequential calls the fused op for a BatchNorm2d
+followed by a ReLU or LeakyReLU (minigan/nn/layers.py), so models written as in
+PyTorch get it with their state_dict keys and repr unchanged.
 """
 from ..autograd import Function, unwrap
 from ..backend import array_module, kernels
 from .layout import as_nchw, batch_innermost
+
+IDENTITY = 1.0  # the negative slope of no activation (kernels/batchnorm.py)
 
 
 def channel_rows(x):
@@ -14,56 +29,63 @@ def channel_rows(x):
     return image.reshape(image.shape[0], -1), image.shape
 
 
-class BatchNormTrain(Function):
-    """Normalizes with the batch's own statistics and updates the running ones in place."""
+class BatchNorm(Function):
+    """act(bn(x)), with the statistics the subclass's statistics() gives. Backward: the weight and
+    bias gradients are the sums of dz * x_hat and dz (dz = grad * act'(z)); with the batch's
+    statistics, each channel's input gradient also loses its mean and its projection on x_hat."""
 
-    def __init__(self, running_mean, running_var, momentum, eps):
-        self.running_mean, self.running_var = running_mean, running_var
-        self.momentum, self.eps = momentum, eps
+    batch_statistics = False
+
+    def __init__(self, negative_slope, eps):
+        self.negative_slope, self.eps = negative_slope, eps
+
+    def statistics(self, rows):
+        """(mean, inv_std) per channel row."""
+        raise NotImplementedError
 
     def forward(self, x, weight=None, bias=None):
-        k = kernels(array_module(x))
         rows, image_shape = channel_rows(x)
-        mean, self.inv_std = k.batch_norm_stats(rows, self.eps, self.momentum, self.running_mean,
-                                                self.running_var)
-        y, self.x_hat = k.batch_norm_forward_apply(rows, mean, self.inv_std, weight, bias)
-        self.weight = weight
+        self.mean, self.inv_std = self.statistics(rows)
+        self.rows, self.weight, self.bias = rows, weight, bias
+        y = kernels(array_module(x)).batch_norm_forward_apply(rows, self.mean, self.inv_std, weight, bias,
+                                                              self.negative_slope)
         return as_nchw(y.reshape(image_shape))
 
     def backward(self, grad_y):
         k = kernels(array_module(grad_y))
         rows, image_shape = channel_rows(grad_y)
-        grad_bias, grad_weight = k.batch_norm_backward_reductions(rows, self.x_hat)
-        count = rows.shape[1]
-        scale = self.inv_std if self.weight is None else self.weight * self.inv_std
-        # d/dx of the normalized output: the batch statistics make each channel's
-        # gradient lose its mean and its projection on x_hat.
-        grad_x = as_nchw(k.batch_norm_backward_apply(rows, self.x_hat, scale, grad_bias / count,
-                                                     grad_weight / count).reshape(image_shape)) \
+        affine = (self.rows, self.mean, self.inv_std, self.weight, self.bias, self.negative_slope)
+        sum_dz, sum_dz_xhat = k.batch_norm_backward_reductions(rows, *affine)
+        sums = (sum_dz, sum_dz_xhat) if self.batch_statistics else ()
+        grad_x = as_nchw(k.batch_norm_backward_apply(rows, *affine, *sums).reshape(image_shape)) \
             if self.needs_grad[0] else None
-        return grad_x, grad_weight, grad_bias
+        return grad_x, sum_dz_xhat, sum_dz
 
 
-class BatchNormEval(Function):
-    """Normalizes with the running statistics, which are constants here."""
+class BatchNormTrain(BatchNorm):
+    """With the batch's own statistics; updates the running ones in place."""
 
-    def __init__(self, running_mean, running_var, eps):
-        self.running_mean, self.running_var, self.eps = running_mean, running_var, eps
+    batch_statistics = True
 
-    def forward(self, x, weight=None, bias=None):
-        xp = array_module(x)
-        rows, image_shape = channel_rows(x)
-        self.inv_std = 1 / xp.sqrt(self.running_var + self.eps)
-        y, self.x_hat = kernels(xp).batch_norm_forward_apply(rows, self.running_mean, self.inv_std,
-                                                             weight, bias)
-        self.weight = weight
-        return as_nchw(y.reshape(image_shape))
+    def __init__(self, running_mean, running_var, momentum, eps, negative_slope=IDENTITY):
+        super().__init__(negative_slope, eps)
+        self.running_mean, self.running_var, self.momentum = running_mean, running_var, momentum
 
-    def backward(self, grad_y):
-        rows, image_shape = channel_rows(grad_y)
-        scale = self.inv_std if self.weight is None else self.weight * self.inv_std
-        return (as_nchw((rows * scale[:, None]).reshape(image_shape)), (rows * self.x_hat).sum(axis=1),
-                rows.sum(axis=1))
+    def statistics(self, rows):
+        return kernels(array_module(rows)).batch_norm_stats(rows, self.eps, self.momentum, self.running_mean,
+                                                            self.running_var)
+
+
+class BatchNormEval(BatchNorm):
+    """With the running statistics, which are constants here (copied: a training forward before
+    this op's backward would update them in place)."""
+
+    def __init__(self, running_mean, running_var, eps, negative_slope=IDENTITY):
+        super().__init__(negative_slope, eps)
+        self.running_mean, self.running_var = running_mean, running_var
+
+    def statistics(self, rows):
+        return self.running_mean.copy(), 1 / array_module(rows).sqrt(self.running_var + self.eps)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002
@@ -73,22 +95,38 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
     In training the running statistics (arrays or Tensors, or None) are updated
     in place with the unbiased batch variance.
     """
+    return _batch_norm("batch_norm", input, running_mean, running_var, weight, bias, training, momentum, eps,
+                       IDENTITY)
+
+
+def batch_norm_leaky_relu(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002
+                          training=False, momentum=0.1, eps=1e-5, negative_slope=0.01):
+    """leaky_relu(batch_norm(input, ...), negative_slope) as one fused op (relu: negative_slope=0).
+
+    minigan's own, not torch's: the arguments are batch_norm's, then leaky_relu's slope.
+    """
+    return _batch_norm("batch_norm_leaky_relu", input, running_mean, running_var, weight, bias, training,
+                       momentum, eps, negative_slope)
+
+
+def _batch_norm(name, input, running_mean, running_var, weight, bias,  # noqa: A002
+                training, momentum, eps, negative_slope):
     if input.ndim != 4:
-        raise ValueError(f"batch_norm: input must be 4-D (N, C, H, W), got shape {tuple(input.shape)}")
+        raise ValueError(f"{name}: input must be 4-D (N, C, H, W), got shape {tuple(input.shape)}")
     channels = input.shape[1]
-    for name, v in (("running_mean", running_mean), ("running_var", running_var),
-                    ("weight", weight), ("bias", bias)):
+    for label, v in (("running_mean", running_mean), ("running_var", running_var),
+                     ("weight", weight), ("bias", bias)):
         if v is not None and tuple(v.shape) != (channels,):
-            raise ValueError(f"batch_norm: {name} must have shape ({channels},) for input "
+            raise ValueError(f"{name}: {label} must have shape ({channels},) for input "
                              f"{tuple(input.shape)}, got {tuple(v.shape)}")
     running_mean, running_var = unwrap(running_mean), unwrap(running_var)
     if training:
         if input.numel() // channels < 2:
-            raise ValueError(f"batch_norm: training needs more than 1 value per channel, "
+            raise ValueError(f"{name}: training needs more than 1 value per channel, "
                              f"got input shape {tuple(input.shape)}")
-        fn = BatchNormTrain(running_mean, running_var, momentum, eps)
+        fn = BatchNormTrain(running_mean, running_var, momentum, eps, negative_slope)
     else:
         if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
-        fn = BatchNormEval(running_mean, running_var, eps)
+            raise ValueError(f"{name}: evaluation (training=False) needs running_mean and running_var")
+        fn = BatchNormEval(running_mean, running_var, eps, negative_slope)
     return fn(input, weight, bias)

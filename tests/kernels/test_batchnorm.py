@@ -1,4 +1,5 @@
-"""Batch normalization's kernels (kernels/batchnorm.py) on every backend, against the plain NumPy reference.
+"""Batch normalization's kernels, fused with a LeakyReLU (kernels/batchnorm.py), on every backend, against
+the plain NumPy reference.
 
 The kernels take channel rows (C, M); the ops pass batch-innermost images as (C, H*W*N).
 """
@@ -63,50 +64,115 @@ def test_batch_norm_stats_refuses_bad_rows_and_running_statistics(kernel_backend
         k.table.batch_norm_stats(x, 1e-5, 0.1, k.put(numpy.zeros(3)), k.put(numpy.zeros(6))[::2])
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("affine", [(True, True), (False, False), (True, False), (False, True)])
-def test_batch_norm_forward_apply(kernel_backend, rng, shape, dtype, affine):
-    k, c = kernel_backend, shape[0]
-    x = rng.standard_normal(shape).astype(dtype)
+SLOPES = [batchnorm.IDENTITY, 0.0, 0.2, -0.5]  # none, ReLU, DCGAN's LeakyReLU, a negative slope
+
+
+def per_channel(rng, c, dtype, affine=(True, True)):
+    """mean, inv_std, weight and bias (None where affine says so) of c channels."""
     mean, inv_std = rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2, c).astype(dtype)
     weight = rng.standard_normal(c).astype(dtype) if affine[0] else None
     bias = rng.standard_normal(c).astype(dtype) if affine[1] else None
-    y, x_hat = k.table.batch_norm_forward_apply(k.put(x), k.put(mean), k.put(inv_std),
-                                                *(None if a is None else k.put(a) for a in (weight, bias)))
-    assert y is not x_hat and y.dtype == x_hat.dtype == dtype
-    ref_y, ref_x_hat = batchnorm.batch_norm_forward_apply_reference(x, mean, inv_std, weight, bias)
-    numpy.testing.assert_allclose(k.get(x_hat), ref_x_hat, **tolerance(dtype))
-    numpy.testing.assert_allclose(k.get(y), ref_y, **tolerance(dtype))
+    return [mean, inv_std, weight, bias]
+
+
+def put_all(k, arrays):
+    return [None if a is None else k.put(a) for a in arrays]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
-def test_batch_norm_backward(kernel_backend, rng, shape, dtype):
+@pytest.mark.parametrize("affine", [(True, True), (False, False), (True, False), (False, True)])
+@pytest.mark.parametrize("slope", SLOPES)
+def test_batch_norm_forward_apply(kernel_backend, rng, shape, dtype, affine, slope):
+    k = kernel_backend
+    x = rng.standard_normal(shape).astype(dtype)
+    channel = per_channel(rng, shape[0], dtype, affine)
+    y = k.table.batch_norm_forward_apply(k.put(x), *put_all(k, channel), slope)
+    assert y.dtype == dtype and y.shape == shape
+    numpy.testing.assert_allclose(k.get(y), batchnorm.batch_norm_forward_apply_reference(x, *channel, slope),
+                                  **tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("slope", SLOPES)
+@pytest.mark.parametrize("affine", [(True, True), (False, False)])
+def test_batch_norm_backward(kernel_backend, rng, shape, dtype, slope, affine):
     k, c = kernel_backend, shape[0]
-    grad_y, x_hat = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
-    sums = k.table.batch_norm_backward_reductions(k.put(grad_y), k.put(x_hat))
-    ref_sums = batchnorm.batch_norm_backward_reductions_reference(grad_y.astype(numpy.float64), x_hat)
+    grad_y, x = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    channel = per_channel(rng, c, dtype, affine)
+    sums = k.table.batch_norm_backward_reductions(k.put(grad_y), k.put(x), *put_all(k, channel), slope)
+    ref_sums = batchnorm.batch_norm_backward_reductions_reference(grad_y.astype(numpy.float64), x, *channel, slope)
     for got, want in zip(sums, ref_sums):
         assert got.dtype == dtype and got.shape == (c,)
         numpy.testing.assert_allclose(k.get(got), want, **tolerance(dtype))
-    scale, mean_dy, mean_dy_xhat = (rng.standard_normal(c).astype(dtype) for _ in range(3))
-    numpy.testing.assert_allclose(
-        k.get(k.table.batch_norm_backward_apply(*map(k.put, (grad_y, x_hat, scale, mean_dy, mean_dy_xhat)))),
-        batchnorm.batch_norm_backward_apply_reference(grad_y, x_hat, scale, mean_dy, mean_dy_xhat),
-        **tolerance(dtype))
+    training_sums = [rng.standard_normal(c).astype(dtype) for _ in range(2)]
+    for given in (training_sums, []):  # training, evaluation
+        numpy.testing.assert_allclose(
+            k.get(k.table.batch_norm_backward_apply(k.put(grad_y), k.put(x), *put_all(k, channel), slope,
+                                                    *map(k.put, given))),
+            batchnorm.batch_norm_backward_apply_reference(grad_y, x, *channel, slope, *given), **tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_applies_the_slope_where_forward_did(kernel_backend, rng, dtype):
+    """Backward recomputes z from x: where forward's z was positive (y > 0), its ReLU gradient
+    passes, elsewhere it is 0, exactly, even for z within rounding of 0. Each row repeats 8
+    values, the bias putting z of the first within an ulp or so of 0."""
+    k, c = kernel_backend, 4
+    values = rng.standard_normal((c, 8)).astype(dtype)
+    x = numpy.repeat(values, 9, axis=1)
+    mean, inv_std, weight, _ = per_channel(rng, c, dtype)
+    bias = (-((values[:, 0] - mean) * inv_std) * weight).astype(dtype)
+    channel = [mean, inv_std, weight, bias]
+    y = k.get(k.table.batch_norm_forward_apply(k.put(x), *put_all(k, channel), 0.0))
+    ones = numpy.ones_like(x)
+    sum_dz = k.get(k.table.batch_norm_backward_reductions(k.put(ones), k.put(x), *put_all(k, channel), 0.0)[0])
+    numpy.testing.assert_array_equal(sum_dz, (y > 0).sum(axis=1))
+    grad_x = k.get(k.table.batch_norm_backward_apply(k.put(ones), k.put(x), *put_all(k, channel), 0.0))
+    numpy.testing.assert_array_equal(grad_x != 0, y > 0)
+
+
+def test_the_references_against_batchnorm_then_leaky_relu():
+    """The fused references equal the two steps written out: normalize, scale and shift, then
+    LeakyReLU; backward, LeakyReLU's gradient, then batchnorm's compact formula."""
+    rng = numpy.random.default_rng(3)
+    x, grad_y = rng.standard_normal((3, 20)), rng.standard_normal((3, 20))
+    mean, inv_std, weight, bias = rng.standard_normal(3), rng.uniform(0.5, 2, 3), *rng.standard_normal((2, 3))
+    x_hat = (x - mean[:, None]) * inv_std[:, None]
+    z = x_hat * weight[:, None] + bias[:, None]
+    numpy.testing.assert_allclose(batchnorm.batch_norm_forward_apply_reference(x, mean, inv_std, weight, bias, 0.2),
+                                  numpy.maximum(z, 0.2 * z), rtol=1e-15)
+    dz = grad_y * numpy.where(z > 0, 1.0, 0.2)
+    sums = batchnorm.batch_norm_backward_reductions_reference(grad_y, x, mean, inv_std, weight, bias, 0.2)
+    numpy.testing.assert_allclose(sums[0], dz.sum(axis=1), rtol=1e-13)
+    numpy.testing.assert_allclose(sums[1], (dz * x_hat).sum(axis=1), rtol=1e-13)
+    scale = (weight * inv_std)[:, None]
+    trained = scale * (dz - dz.mean(axis=1, keepdims=True) - x_hat * (dz * x_hat).mean(axis=1, keepdims=True))
+    numpy.testing.assert_allclose(batchnorm.batch_norm_backward_apply_reference(
+        grad_y, x, mean, inv_std, weight, bias, 0.2, *sums), trained, rtol=1e-12, atol=1e-14)
+    numpy.testing.assert_allclose(batchnorm.batch_norm_backward_apply_reference(
+        grad_y, x, mean, inv_std, weight, bias, 0.2), scale * dz, rtol=1e-15)
+
+
+def test_backward_apply_refuses_one_sum_without_the_other(kernel_backend):
+    k = kernel_backend
+    rows, channel = k.put(numpy.zeros((3, 4))), [k.put(numpy.ones(3)) for _ in range(2)]
+    with pytest.raises(ValueError, match="give both sum_dz and sum_dz_xhat"):
+        k.table.batch_norm_backward_apply(rows, rows, *channel, None, None, 0.0, k.put(numpy.zeros(3)))
 
 
 def test_cpu_reductions_do_not_depend_on_the_thread_count(rng):
     import numba
     x = rng.standard_normal((5, 8 * 36)).astype(numpy.float32)
+    channel = per_channel(rng, 5, numpy.float32)
     before = numba.get_num_threads()
     results = []
     try:
         for threads in sorted({1, before}):
             numba.set_num_threads(threads)
             results.append((*batchnorm.batch_norm_stats_cpu(x, 1e-5),
-                            *batchnorm.batch_norm_backward_reductions_cpu(x, x * 2)))
+                            *batchnorm.batch_norm_backward_reductions_cpu(x, x * 2, *channel, 0.2)))
     finally:
         numba.set_num_threads(before)
     for a, b in zip(results[0], results[-1]):
