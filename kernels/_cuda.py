@@ -19,6 +19,7 @@ import numpy
 
 try:
     import cupy
+    import cupy.cublas  # noqa: F401  (cupy.cublas.gemm: kernels/gemm.py's products into out=, with beta)
 except ImportError:  # the GPU backend is an optional extra
     cupy = None
 

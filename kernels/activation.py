@@ -5,7 +5,8 @@ convolutions stay batch-innermost, kernels run on the flat memory): y, and
 the input gradient, are laid out as x and y are. Its backward reads the
 forward's output y, not x: for a slope >= 0,
 y > 0 exactly when x > 0, so nothing else need be kept (minigan's LeakyReLU
-keeps a mask itself for negative slopes). Sigmoid and the loss are written so
+keeps a mask itself for negative slopes). Tanh's backward too reads the output,
+laid out as it. Sigmoid and the loss are written so
 exp only ever sees -|x|: no overflow for any x. On the CPU the sigmoid and loss
 kernels are plain NumPy, so they are their own reference.
 """
@@ -26,6 +27,10 @@ class Contract(Protocol):
     def leaky_relu_backward(self, grad, y, negative_slope=0.01):
         """grad * (y > 0 ? 1 : negative_slope), from leaky_relu's output y, in y's memory order.
         Exact only for negative_slope >= 0, so a negative slope raises ValueError."""
+
+    def tanh_backward(self, grad, y):
+        """grad * (1 - y * y): tanh's input gradient from its output y, in y's memory order (one
+        pass, where array operations take three)."""
 
     def sigmoid(self, x):
         """1 / (1 + exp(-x)) elementwise, in x.dtype, without overflow."""
@@ -83,6 +88,10 @@ def leaky_relu_backward_reference(grad, y, negative_slope=0.01):
     return numpy.where(y > 0, grad, grad * grad.dtype.type(negative_slope))
 
 
+def tanh_backward_reference(grad, y):
+    return grad * (1 - y * y)
+
+
 def sigmoid_cpu(x):
     e = numpy.exp(-numpy.abs(x))
     return numpy.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -111,6 +120,12 @@ def _leaky_relu_backward(grad, y, slope, grad_x):
         grad_x[k] = grad[k] if y[k] > 0 else grad[k] * slope
 
 
+@jit
+def _tanh_backward(grad, y, one, grad_x):
+    for k in numba.prange(grad.size):
+        grad_x[k] = grad[k] * (one - y[k] * y[k])
+
+
 def leaky_relu_cpu(x, negative_slope=0.01):
     x = _dense(x)
     y = numpy.empty_like(x)  # x's strides
@@ -127,9 +142,17 @@ def leaky_relu_backward_cpu(grad, y, negative_slope=0.01):
     return grad_x
 
 
+def tanh_backward_cpu(grad, y):
+    y = _dense(y)
+    grad = _laid_out_as(grad, y, numpy)
+    grad_x = numpy.empty_like(y)
+    _tanh_backward(_flat(grad), _flat(y), y.dtype.type(1), _flat(grad_x))
+    return grad_x
+
+
 # ---------- CUDA: kernels/cuda/activation.cu, grid-stride over the flat elements ----------
 
-SOURCE = _cuda.Source("activation.cu", templates=("leaky_relu", "leaky_relu_backward", "sigmoid",
+SOURCE = _cuda.Source("activation.cu", templates=("leaky_relu", "leaky_relu_backward", "tanh_backward", "sigmoid",
                                                   "bce_with_logits", "bce_with_logits_backward"))
 
 
@@ -151,6 +174,17 @@ def leaky_relu_backward_cuda(grad, y, negative_slope=0.01):
     grad_x = cp.empty_like(y)
     SOURCE.launch("leaky_relu_backward", grad.dtype, grad.size,
                   (_flat(grad), _flat(y), _flat(grad_x), numpy.int64(grad.size), grad.dtype.type(negative_slope)))
+    return grad_x
+
+
+def tanh_backward_cuda(grad, y):
+    _cuda.check_like("tanh_backward", grad, y=y)
+    cp = _cuda.get_cupy()
+    y = _dense(y)
+    grad = _laid_out_as(grad, y, cp)
+    grad_x = cp.empty_like(y)
+    SOURCE.launch("tanh_backward", grad.dtype, grad.size,
+                  (_flat(grad), _flat(y), _flat(grad_x), numpy.int64(grad.size)))
     return grad_x
 
 

@@ -15,7 +15,9 @@ so neither x_hat nor the activation's input is ever stored. The reductions sum
 in double, in a fixed order for any thread count: one Numba thread, or one
 CUDA block, per channel (the Numba loops in SIMD lanes, kernels/_jit.py's
 reassociate). z is computed by one helper without reassociation in every
-kernel, so backward's slopes are exactly forward's.
+kernel, so backward's slopes are exactly forward's. On the GPU the backward is
+one launch per layer: each channel's block sums, then writes the input gradient,
+and writes (or adds) the weight and bias gradients where the caller says.
 """
 from typing import Protocol
 
@@ -48,23 +50,21 @@ class Contract(Protocol):
         x.dtype; weight and bias may be None (1 and 0). One pass; y is a new array.
         """
 
-    def batch_norm_backward_reductions(self, grad_y, x, mean, inv_std, weight=None, bias=None,
-                                       negative_slope=IDENTITY):
-        """(sum_dz, sum_dz_xhat) per channel row: the sums of dz and of dz * x_hat, where
-        dz = grad_y * act'(z) is the gradient at the activation's input (z and x_hat of x as
-        in batch_norm_forward_apply; act'(z) = z > 0 ? 1 : negative_slope).
+    def batch_norm_backward(self, grad_y, x, mean, inv_std, weight=None, bias=None, negative_slope=IDENTITY,
+                            batch_statistics=True, grad_weight=None, grad_bias=None, accumulate=(False, False)):
+        """(grad_x, grad_weight, grad_bias) of batch_norm_forward_apply's y, from channel rows grad_y
+        and x (C, M) and the forward's per-channel arrays.
 
-        These are batchnorm's bias and weight gradients, (C,) arrays of
-        grad_y.dtype, summed in double in one pass. grad_y and x are (C, M).
-        """
-
-    def batch_norm_backward_apply(self, grad_y, x, mean, inv_std, weight=None, bias=None,
-                                  negative_slope=IDENTITY, sum_dz=None, sum_dz_xhat=None):
-        """grad_x (C, M) = weight[c] * inv_std[c] * (dz - sum_dz[c] / M - x_hat * sum_dz_xhat[c] / M).
-
-        The compact training-mode input gradient, dz and x_hat as in
-        batch_norm_backward_reductions, the sums its results. In evaluation mode
-        (the statistics are constants) pass neither sum: grad_x = weight * inv_std * dz.
+        dz = grad_y * act'(z) is the gradient at the activation's input (z and x_hat
+        of x as in batch_norm_forward_apply; act'(z) = z > 0 ? 1 : negative_slope).
+        The sums sum_dz = sum(dz) (the bias gradient) and sum_dz_xhat = sum(dz * x_hat)
+        (the weight gradient) per channel, in double, rounded to grad_y.dtype; then
+        the compact input gradient grad_x = weight[c] * inv_std[c] * (dz - sum_dz[c] / M
+        - x_hat * sum_dz_xhat[c] / M) with batch_statistics (training), or weight *
+        inv_std * dz without (evaluation: the statistics are constants). grad_weight
+        and grad_bias, where given (contiguous (C,) arrays of grad_y.dtype), receive the
+        two sums in place (added to their values where accumulate, a pair of flags,
+        says) and are returned; else the sums are new arrays. grad_x is always this call's.
         """
 
 
@@ -73,25 +73,34 @@ def _check_rows(op, x):
         raise ValueError(f"minigan.kernels.{op}: expected channel rows (C, M) with M > 0, got shape {x.shape}")
 
 
+def _check_in_place(op, x, **arrays):
+    """Each of arrays (by name) that is given must be a contiguous (C,) array of x.dtype: it is
+    written in place."""
+    for name, a in arrays.items():
+        if a is not None and (tuple(a.shape) != (x.shape[0],) or a.dtype != x.dtype
+                              or not a.flags.c_contiguous):
+            raise ValueError(f"minigan.kernels.{op}: {name} must be a contiguous ({x.shape[0]},) array of "
+                             f"{x.dtype}, to be updated in place; got {a.dtype} {tuple(a.shape)}")
+
+
 def _check_running(op, x, running_mean, running_var):
     """Whether there are running statistics to update, after checking that they can be: both or
     neither, each a contiguous (C,) array of x.dtype (they are written in place)."""
     if (running_mean is None) != (running_var is None):
         raise ValueError(f"minigan.kernels.{op}: give both running_mean and running_var, or neither")
-    for name, a in (("running_mean", running_mean), ("running_var", running_var)):
-        if a is not None and (tuple(a.shape) != (x.shape[0],) or a.dtype != x.dtype
-                              or not a.flags.c_contiguous):
-            raise ValueError(f"minigan.kernels.{op}: {name} must be a contiguous ({x.shape[0]},) array of "
-                             f"{x.dtype}, to be updated in place; got {a.dtype} {tuple(a.shape)}")
+    _check_in_place(op, x, running_mean=running_mean, running_var=running_var)
     return running_mean is not None
 
 
-def _check_sums(op, sum_dz, sum_dz_xhat):
-    """Whether the input gradient is the training one (both sums given) or the evaluation one."""
-    if (sum_dz is None) != (sum_dz_xhat is None):
-        raise ValueError(f"minigan.kernels.{op}: give both sum_dz and sum_dz_xhat (training), or neither "
-                         f"(evaluation)")
-    return sum_dz is not None
+def _into(total, out, accumulate):
+    """total (C,), or out holding it (out + total with accumulate)."""
+    if out is None:
+        return total
+    if accumulate:
+        out += total
+    else:
+        out[...] = total
+    return out
 
 
 # ---------- the plain NumPy reference ----------
@@ -124,20 +133,15 @@ def _dz_reference(grad_y, x, mean, inv_std, weight, bias, negative_slope):
     return numpy.where(z > 0, grad_y, grad_y * grad_y.dtype.type(negative_slope)), x_hat
 
 
-def batch_norm_backward_reductions_reference(grad_y, x, mean, inv_std, weight=None, bias=None,
-                                             negative_slope=IDENTITY):
+def batch_norm_backward_reference(grad_y, x, mean, inv_std, weight=None, bias=None, negative_slope=IDENTITY,
+                                  batch_statistics=True, grad_weight=None, grad_bias=None, accumulate=(False, False)):
     dz, x_hat = _dz_reference(grad_y, x, mean, inv_std, weight, bias, negative_slope)
-    return dz.sum(axis=1), (dz * x_hat).sum(axis=1)
-
-
-def batch_norm_backward_apply_reference(grad_y, x, mean, inv_std, weight=None, bias=None,
-                                        negative_slope=IDENTITY, sum_dz=None, sum_dz_xhat=None):
-    dz, x_hat = _dz_reference(grad_y, x, mean, inv_std, weight, bias, negative_slope)
+    sum_dz, sum_dz_xhat = dz.sum(axis=1), (dz * x_hat).sum(axis=1)
     scale = inv_std if weight is None else weight * inv_std
-    if _check_sums("batch_norm_backward_apply", sum_dz, sum_dz_xhat):
+    if batch_statistics:
         count = x.shape[1]
         dz = dz - (sum_dz / count)[:, None] - x_hat * (sum_dz_xhat / count)[:, None]
-    return scale[:, None] * dz
+    return scale[:, None] * dz, _into(sum_dz_xhat, grad_weight, accumulate[0]), _into(sum_dz, grad_bias, accumulate[1])
 
 
 # ---------- CPU: Numba, one thread per channel row ----------
@@ -222,14 +226,6 @@ def _batch_norm_backward_reduce(grad_y, x, mean, inv_std, weight, bias, slope, s
         sum_dz_xhat[c] = tx
 
 
-def batch_norm_backward_reductions_cpu(grad_y, x, mean, inv_std, weight=None, bias=None, negative_slope=IDENTITY):
-    sum_dz, sum_dz_xhat = numpy.empty(grad_y.shape[0], grad_y.dtype), numpy.empty(grad_y.shape[0], grad_y.dtype)
-    _batch_norm_backward_reduce(numpy.ascontiguousarray(grad_y), numpy.ascontiguousarray(x),
-                                *_per_channel(x, mean, inv_std, weight, bias), grad_y.dtype.type(negative_slope),
-                                sum_dz, sum_dz_xhat)
-    return sum_dz, sum_dz_xhat
-
-
 @jit
 def _batch_norm_backward_apply(grad_y, x, mean, inv_std, weight, bias, slope, mean_dz, mean_dz_xhat, grad_x):
     channels, count = grad_y.shape
@@ -242,25 +238,29 @@ def _batch_norm_backward_apply(grad_y, x, mean, inv_std, weight, bias, slope, me
             grad_x[c, k] = scale * (g - md - h * mdx)
 
 
-def batch_norm_backward_apply_cpu(grad_y, x, mean, inv_std, weight=None, bias=None, negative_slope=IDENTITY,
-                                  sum_dz=None, sum_dz_xhat=None):
-    dtype, count = grad_y.dtype, grad_y.shape[1]
-    if _check_sums("batch_norm_backward_apply", sum_dz, sum_dz_xhat):
+def batch_norm_backward_cpu(grad_y, x, mean, inv_std, weight=None, bias=None, negative_slope=IDENTITY,
+                            batch_statistics=True, grad_weight=None, grad_bias=None, accumulate=(False, False)):
+    op = "batch_norm_backward"
+    _check_rows(op, grad_y)
+    _check_in_place(op, grad_y, grad_weight=grad_weight, grad_bias=grad_bias)
+    (channels, count), dtype = grad_y.shape, grad_y.dtype
+    grad_y, x = numpy.ascontiguousarray(grad_y), numpy.ascontiguousarray(x, dtype)
+    affine, slope = _per_channel(x, mean, inv_std, weight, bias), dtype.type(negative_slope)
+    sum_dz, sum_dz_xhat = numpy.empty(channels, dtype), numpy.empty(channels, dtype)
+    _batch_norm_backward_reduce(grad_y, x, *affine, slope, sum_dz, sum_dz_xhat)
+    if batch_statistics:
         mean_dz, mean_dz_xhat = sum_dz / dtype.type(count), sum_dz_xhat / dtype.type(count)
     else:  # evaluation: the statistics do not depend on x
-        mean_dz = mean_dz_xhat = numpy.zeros(grad_y.shape[0], dtype)
+        mean_dz = mean_dz_xhat = numpy.zeros(channels, dtype)
     grad_x = numpy.empty(grad_y.shape, dtype)
-    _batch_norm_backward_apply(numpy.ascontiguousarray(grad_y), numpy.ascontiguousarray(x),
-                               *_per_channel(x, mean, inv_std, weight, bias), dtype.type(negative_slope),
-                               numpy.ascontiguousarray(mean_dz, dtype), numpy.ascontiguousarray(mean_dz_xhat, dtype),
-                               grad_x)
-    return grad_x
+    _batch_norm_backward_apply(grad_y, x, *affine, slope, mean_dz, mean_dz_xhat, grad_x)
+    return grad_x, _into(sum_dz_xhat, grad_weight, accumulate[0]), _into(sum_dz, grad_bias, accumulate[1])
 
 
 # ---------- CUDA: kernels/cuda/batchnorm.cu ----------
 
 SOURCE = _cuda.Source("batchnorm.cu", templates=("batch_norm_stats", "batch_norm_forward_apply",
-                                                 "batch_norm_backward_reduce", "batch_norm_backward_apply"))
+                                                 "batch_norm_backward"))
 
 
 def _channel_arrays(op, channels, dtype, **arrays):
@@ -309,29 +309,18 @@ def batch_norm_forward_apply_cuda(x, mean, inv_std, weight=None, bias=None, nega
     return y
 
 
-def batch_norm_backward_reductions_cuda(grad_y, x, mean, inv_std, weight=None, bias=None, negative_slope=IDENTITY):
-    op = "batch_norm_backward_reductions"
+def batch_norm_backward_cuda(grad_y, x, mean, inv_std, weight=None, bias=None, negative_slope=IDENTITY,
+                             batch_statistics=True, grad_weight=None, grad_bias=None, accumulate=(False, False)):
+    op = "batch_norm_backward"
     grad_y, x = _rows(op, grad_y, x=x)
     channels, count = grad_y.shape
-    sum_dz, sum_dz_xhat = (_cuda.get_cupy().empty(channels, dtype=grad_y.dtype) for _ in range(2))
-    SOURCE.launch_per_channel("batch_norm_backward_reduce", grad_y.dtype, channels,
+    _check_in_place(op, grad_y, grad_weight=grad_weight, grad_bias=grad_bias)
+    cp = _cuda.get_cupy()
+    grad_x = cp.empty_like(grad_y)
+    grad_weight, grad_bias = (cp.empty(channels, dtype=grad_y.dtype) if out is None else out
+                              for out in (grad_weight, grad_bias))
+    SOURCE.launch_per_channel(op, grad_y.dtype, channels,
                               (grad_y, x, *_affine_cuda(op, channels, grad_y.dtype, mean, inv_std, weight, bias),
-                               grad_y.dtype.type(negative_slope), sum_dz, sum_dz_xhat,
-                               *_cuda.i32(channels, count)))
-    return sum_dz, sum_dz_xhat
-
-
-def batch_norm_backward_apply_cuda(grad_y, x, mean, inv_std, weight=None, bias=None, negative_slope=IDENTITY,
-                                   sum_dz=None, sum_dz_xhat=None):
-    op = "batch_norm_backward_apply"
-    grad_y, x = _rows(op, grad_y, x=x)
-    channels, count = grad_y.shape
-    training = _check_sums(op, sum_dz, sum_dz_xhat)
-    affine = _affine_cuda(op, channels, grad_y.dtype, mean, inv_std, weight, bias)
-    sum_dz, sum_dz_xhat = _channel_arrays(op, channels, grad_y.dtype, sum_dz=sum_dz, sum_dz_xhat=sum_dz_xhat)
-    grad_x = _cuda.get_cupy().empty_like(grad_y)
-    SOURCE.launch_rows(op, grad_y.dtype, channels, count,
-                       (grad_y, x, *affine, grad_y.dtype.type(negative_slope),
-                        *((sum_dz, sum_dz_xhat) if training else affine[:2]), grad_x,
-                        *_cuda.i32(channels, count, training)))
-    return grad_x
+                               grad_y.dtype.type(negative_slope), grad_x, grad_weight, grad_bias,
+                               *_cuda.i32(channels, count, batch_statistics, *accumulate)))
+    return grad_x, grad_weight, grad_bias

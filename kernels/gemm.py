@@ -16,13 +16,38 @@ MATMUL_ENGINES = ("cublas", "exact", "tf32")
 
 
 class Contract(Protocol):
-    def matmul(self, a, b, engine="cublas"):
+    def matmul(self, a, b, engine="cublas", out=None, accumulate=False):
         """a @ b of 2-D arrays (the convolutions' products). engine picks the GPU's
-        (MATMUL_ENGINES); the CPU has one, BLAS, and ignores it."""
+        (MATMUL_ENGINES); the CPU has one, BLAS, and ignores it.
+
+        With out, a C-contiguous (M, N) array of a's dtype, the product is written
+        there, or with accumulate added to out's values (out + a @ b, in that order of
+        rounding), and out is returned: so a weight gradient lands in the optimizer's
+        buffer, or is added to the one there, with no launch of its own.
+        """
 
 
-def matmul_cpu(a, b, engine="cublas"):
-    return a @ b
+def _check_out(a, b, out):
+    shape = (a.shape[0], b.shape[1])
+    if tuple(out.shape) != shape or out.dtype != a.dtype or not out.flags.c_contiguous:
+        raise ValueError(f"minigan.kernels.matmul: out must be a C-contiguous {shape} array of {a.dtype} "
+                         f"for a {tuple(a.shape)} @ {tuple(b.shape)} product, got "
+                         f"{'a' if out.flags.c_contiguous else 'a non-contiguous'} {out.dtype} "
+                         f"{tuple(out.shape)} array")
+
+
+def matmul_cpu(a, b, engine="cublas", out=None, accumulate=False):
+    # K = 1 is an outer product (a 1-channel conv's input gradient): OpenBLAS's K=1 GEMM takes
+    # 2-3x as long as the broadcast product, whose bits are the same.
+    product = numpy.multiply if a.shape[1] == 1 else numpy.matmul
+    if out is None:
+        return product(a, b)
+    _check_out(a, b, out)
+    if accumulate:
+        out += product(a, b)
+    else:
+        product(a, b, out=out)
+    return out
 
 
 # ---------- CUDA: kernels/cuda/gemm.cu (exact) and gemm_tf32.cu (tensor cores) ----------
@@ -58,19 +83,27 @@ def k_slices(m, n, k):
     return -(-k // k_slice) if k else 1, k_slice
 
 
-def matmul_cuda(a, b, engine="cublas"):
+def matmul_cuda(a, b, engine="cublas", out=None, accumulate=False):
     # On gemm, a transposed view of a C-contiguous array (F-contiguous) is read
     # through gemm's transpose flag, without a copy.
     if engine not in MATMUL_ENGINES:
         raise ValueError(f"minigan.kernels.matmul: engine must be one of {MATMUL_ENGINES}, got {engine!r}")
+    if out is not None:
+        _check_out(a, b, out)
     if engine == "cublas":
-        return a @ b
+        if out is None:
+            return a @ b
+        # cuBLAS's own beta: out = a @ b + beta * out, one launch (cupy.cublas.gemm).
+        return _cuda.get_cupy().cublas.gemm("N", "N", a, b, out=out, beta=1.0 if accumulate else 0.0)
     trans_a, trans_b = (not x.flags.c_contiguous and x.flags.f_contiguous for x in (a, b))
-    return gemm(a.T if trans_a else a, b.T if trans_b else b, trans_a, trans_b, tf32=engine == "tf32")
+    return gemm(a.T if trans_a else a, b.T if trans_b else b, trans_a, trans_b, tf32=engine == "tf32",
+                out=out, accumulate=accumulate)
 
 
-def gemm(a, b, trans_a=False, trans_b=False, tf32=False):
+def gemm(a, b, trans_a=False, trans_b=False, tf32=False, out=None, accumulate=False):
     """op(a) @ op(b) as a new C-contiguous (M, N) device array; op transposes where its flag is set.
+    With out (a C-contiguous (M, N) device array of their dtype, checked by matmul) the product
+    is written there instead, or with accumulate added to out's values, and out is returned.
 
     a and b are 2-D arrays as stored, of one float dtype: a is (M, K), or
     (K, M) with trans_a; b is (K, N), or (N, K) with trans_b. So x.T @ y is
@@ -109,7 +142,7 @@ def gemm(a, b, trans_a=False, trans_b=False, tf32=False):
         raise ValueError(f"minigan.kernels.{op}: M = {m} needs {tiles_m} row tiles of {GEMM_TILE}, "
                          f"more than the grid's y limit {MAX_GRID_Y}")
     cp = _cuda.get_cupy()
-    c = cp.empty((m, n), dtype=dtype)
+    c = cp.empty((m, n), dtype=dtype) if out is None else out
     if not (m and n):
         return c
     a, b = cp.ascontiguousarray(a), cp.ascontiguousarray(b)
@@ -119,24 +152,25 @@ def gemm(a, b, trans_a=False, trans_b=False, tf32=False):
             raise RuntimeError(f"minigan.kernels.{op}: tf32 needs tensor cores with TF32 "
                                f"(compute capability 8.0 or newer), this GPU is {capability}")
     elif (m == 1 or n == 1) and k:
-        _gemv(a, b, c, m, n, k, trans_a, trans_b)
+        _gemv(a, b, c, m, n, k, trans_a, trans_b, accumulate)
         return c
     slices, k_slice = k_slices(m, n, k)
-    out = c if slices == 1 else cp.empty((slices, m, n), dtype=dtype)
+    partial = c if slices == 1 else cp.empty((slices, m, n), dtype=dtype)
     grid = (-(-n // GEMM_TILE), tiles_m, slices)
-    args = (a, b, out, *_cuda.i32(m, n, k, trans_a, trans_b, k_slice))
+    args = (a, b, partial, *_cuda.i32(m, n, k, trans_a, trans_b, k_slice, accumulate and slices == 1))
     if tf32:
         TF32.kernel("gemm_tf32")(grid, (GEMM_TF32_THREADS,), args)
     else:
         EXACT.kernel("gemm", dtype)(grid, GEMM_THREADS, args)
     if slices > 1:
-        EXACT.launch("gemm_sum_slices", dtype, m * n, (out, c, numpy.int32(slices), numpy.int64(m * n)))
+        EXACT.launch("gemm_sum_slices", dtype, m * n,
+                     (partial, c, numpy.int32(slices), numpy.int64(m * n), numpy.int32(accumulate)))
     return c
 
 
-def _gemv(a, b, c, m, n, k, trans_a, trans_b):
-    """c = op(a) @ op(b) when M or N is 1: the vector is the side that is 1 (contiguous either
-    way), the matrix the other, read through its strides."""
+def _gemv(a, b, c, m, n, k, trans_a, trans_b, accumulate):
+    """c = op(a) @ op(b) (c + op(a) @ op(b) with accumulate) when M or N is 1: the vector is the
+    side that is 1 (contiguous either way), the matrix the other, read through its strides."""
     if m == 1:  # c (1, N): op(B)'s (k, i) is B[k, i], or B[i, k] stored transposed
         vector, matrix, length, strides = a, b, n, ((1, k) if trans_b else (n, 1))
     else:  # c (M, 1): op(A)'s (i, k) is A[i, k], or A[k, i] stored transposed
@@ -144,4 +178,5 @@ def _gemv(a, b, c, m, n, k, trans_a, trans_b):
     lanes = min(GEMV_LANES[strides[0] == 1], 1 << (k.bit_length() - 1))  # a power of two, at most K
     outputs = GEMV_THREADS // lanes
     EXACT.kernel("gemv", c.dtype)((-(-length // outputs),), (outputs, lanes),
-                                  (vector, matrix, c, *_cuda.i32(length, k), *map(numpy.int64, strides)))
+                                  (vector, matrix, c, *_cuda.i32(length, k), *map(numpy.int64, strides),
+                                   numpy.int32(accumulate)))

@@ -16,12 +16,12 @@ except ModuleNotFoundError as error:
         f"shadowing any installed minigan; run `pip install -e .` in the checkout (or run from "
         f"outside it)") from None
 from . import function_hooks, functional, init, nn, optim, utils
-from .autograd import Function, FunctionHook, Tensor, is_grad_enabled, no_grad
+from .autograd import Function, FunctionHook, Tensor, grad, is_grad_enabled, no_grad
 from .creation import from_numpy, tensor
 from .functional import (abs, argmax, argmin, cat, chunk, clamp, eq, exp, flatten, ge, gt, le, log, logsumexp, lt,
                          matmul, max, maximum, mean, min, minimum, ne, permute, pow, reshape, split, sqrt, squeeze,
                          stack, std, sum, transpose, unsqueeze, var, where)
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .init import manual_seed
 from .serialization import SerializationError, load, save
 from .threads import get_num_threads, set_num_threads
@@ -30,7 +30,7 @@ functional.arithmetic.setup_tensor()  # Tensor's operators, as DeZero's setup_va
 
 __all__ = ["__version__", "Function", "FunctionHook", "GradcheckError", "SerializationError", "Tensor", "abs",
            "argmax", "argmin", "cat", "chunk", "clamp", "eq", "exp", "flatten", "from_numpy", "function_hooks",
-           "functional", "ge", "get_num_threads", "gradcheck", "gt", "init", "is_grad_enabled", "le", "load", "log",
+           "functional", "ge", "get_num_threads", "grad", "gradcheck", "gradgradcheck", "gt", "init", "is_grad_enabled", "le", "load", "log",
            "logsumexp", "lt", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "ne", "nn",
            "no_grad", "optim", "permute", "pow", "reshape", "save", "set_num_threads", "split", "sqrt", "squeeze",
            "stack", "std", "sum", "tensor", "transpose", "unsqueeze", "utils", "var", "where"]

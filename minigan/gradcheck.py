@@ -1,4 +1,5 @@
-"""Numerical gradient checking: float64 central differences against a random upstream gradient.
+"""Numerical gradient checking: float64 central differences against a random upstream gradient,
+of first derivatives (gradcheck) and of second ones (gradgradcheck).
 
 The scalar that is differentiated is L(x) = sum(fn(x) * u) with u random. An
 all-ones u would hide bugs whose error sums to zero (batchnorm's input
@@ -8,7 +9,8 @@ derivative (L(x + h d) - L(x - h d)) / 2h with <grad, d>.
 """
 import numpy
 
-from .autograd import Tensor, no_grad
+from .autograd import Tensor, grad, no_grad
+from .config import using_config
 from .backend import array_module, to_numpy
 
 
@@ -88,3 +90,48 @@ def _check_directions(t, grad, loss, eps, atol, rtol, where, rng, directions):
             raise GradcheckError(f"gradcheck failed for {where} along random direction {k}: "
                                  f"backward gives directional derivative {analytic:.10g}, "
                                  f"finite differences {numeric:.10g}")
+
+
+def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, directions=4, seed=0):
+    """Check the recorded gradients of fn (create_graph=True) by gradcheck, as torch's gradgradcheck.
+
+    With random u (the upstream gradient) and random probes p_i, gradcheck differentiates
+    S(x, u) = sum_i <d<fn(x), u>/dx_i, p_i>, a scalar: its gradient in x is the second
+    derivative along p, in u the first derivative along p. Both levels are random, so no error
+    cancels against ones. The checks go along random directions. First, the recorded gradients
+    must equal those of the fast backward (which gradcheck proves): an op's backward_graph is a
+    second implementation of its gradient, which S's derivatives alone would not see consistently wrong.
+    """
+    rng = numpy.random.default_rng(seed)
+    checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    with no_grad():
+        out = fn(*inputs)
+    xp = array_module(out.data)
+    upstream = Tensor(xp.asarray(rng.standard_normal(out.shape)), requires_grad=True)
+    probes = [xp.asarray(rng.standard_normal(t.shape)) for t in checked]
+    with using_config("grad_enabled", True):
+        recorded = grad(fn(*inputs), checked, upstream, create_graph=True, allow_unused=True)
+        fast = grad(fn(*inputs), checked, upstream.data, allow_unused=True)
+    for t, mine, reference in zip(checked, recorded, fast):
+        position = next(i for i, x in enumerate(inputs) if x is t)
+        mine, reference = (numpy.zeros(t.shape) if g is None else to_numpy(g.data) for g in (mine, reference))
+        if not numpy.allclose(mine, reference, atol=atol, rtol=rtol):
+            worst = numpy.unravel_index(numpy.argmax(numpy.abs(mine - reference)), t.shape)
+            raise GradcheckError(f"gradgradcheck failed for input {position} (shape {t.shape}): the recorded "
+                                 f"gradient (create_graph=True) differs from backward's; worst at index "
+                                 f"{tuple(int(i) for i in worst)}: {mine[worst]:.10g} against {reference[worst]:.10g}")
+
+    def projected_gradient(*arguments):
+        *arguments, u = arguments
+        with using_config("grad_enabled", True):
+            grads = grad(fn(*arguments), checked, u, create_graph=True, allow_unused=True)
+        terms = [(g * p).sum() for g, p in zip(grads, probes) if g is not None]
+        if not terms:
+            raise GradcheckError("gradgradcheck: no input of fn gets a gradient")
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total
+
+    return gradcheck(projected_gradient, [*inputs, upstream], eps, atol, rtol,
+                     elementwise_limit=0, directions=directions, seed=seed + 1)

@@ -241,3 +241,60 @@ def test_dtype_is_kept_through_every_op_and_gradient(xp, rng, dtype):
 def test_repr_mentions_requires_grad():
     assert "requires_grad=True" in repr(Tensor([1.0], requires_grad=True))
     assert "requires_grad" not in repr(Tensor([1.0]))
+
+
+def _conv_batchnorm_loss(x, weight, gamma, beta, upstream):
+    y = F.batch_norm(F.conv2d(x, weight, padding=1), None, None, gamma, beta, training=True)
+    return (y * upstream).sum()
+
+
+def _leaf_gradients_with_and_without_homes(xp, rng, backwards):
+    """The gradients of a conv weight and batchnorm's weight and bias after `backwards` backward
+    passes, for leaves whose optimizer gave them a flat gradient buffer (homed) and for copies
+    without one (plain)."""
+    def put(shape, low=None):
+        values = rng.uniform(low, 2.0, shape) if low else rng.standard_normal(shape)
+        return xp.asarray(values.astype(numpy.float32))
+
+    x, upstream = put((2, 3, 5, 5)), put((2, 4, 5, 5))
+    start = [put((4, 3, 3, 3)), put((4,), low=0.5), put((4,))]
+    homed = [Tensor(a.copy(), requires_grad=True) for a in start]
+    plain = [Tensor(a.copy(), requires_grad=True) for a in start]
+    minigan.optim.Adam(homed)  # flattens them: each gets a view of one gradient buffer
+    for params in (homed, plain):
+        for _ in range(backwards):
+            _conv_batchnorm_loss(Tensor(x), *params, Tensor(upstream)).backward()
+    return homed, plain
+
+
+@pytest.mark.parametrize("backwards", [1, 2])
+def test_kernels_write_parameter_gradients_into_their_homes(xp, rng, backwards):
+    """Function.grad_target: the convolution's weight gradient and batchnorm's weight and bias
+    gradients are written by their kernels straight into the optimizer's gradient buffer (no
+    copy: p.grad is p.grad_buffer), and a second backward adds into it. The values are those
+    of leaves without a buffer, whose gradients autograd copies and then adds."""
+    homed, plain = _leaf_gradients_with_and_without_homes(xp, rng, backwards)
+    for h, p in zip(homed, plain):
+        assert h.grad is h.grad_buffer
+        numpy.testing.assert_array_equal(np_(h.grad), np_(p.grad))
+
+
+def test_kernels_write_parameter_gradients_into_their_homes_on_the_emulated_gpu(emulated_cupy, rng):
+    homed, plain = _leaf_gradients_with_and_without_homes(emulated_cupy, rng, 2)
+    for h, p in zip(homed, plain):
+        assert h.grad is h.grad_buffer
+        numpy.testing.assert_array_equal(np_(h.grad), np_(p.grad))
+
+
+def test_a_leaf_passed_twice_to_one_op_gets_both_gradients(xp, rng):
+    """batch_norm(x, weight=w, bias=w): the op may not write w's two gradients into w's one
+    buffer (the second would overwrite the first); w.grad is their sum."""
+    x = Tensor(xp.asarray(rng.standard_normal((3, 2, 2, 2)).astype(numpy.float32)))
+    upstream = Tensor(xp.asarray(rng.standard_normal((3, 2, 2, 2)).astype(numpy.float32)))
+    start = xp.asarray(numpy.array([1.5, 0.5], numpy.float32))
+    w = Tensor(start.copy(), requires_grad=True)
+    minigan.optim.SGD([w], lr=0.1)  # w.grad_buffer
+    (F.batch_norm(x, None, None, w, w, training=True) * upstream).sum().backward()
+    as_weight, as_bias = Tensor(start.copy(), requires_grad=True), Tensor(start.copy(), requires_grad=True)
+    (F.batch_norm(x, None, None, as_weight, as_bias, training=True) * upstream).sum().backward()
+    numpy.testing.assert_allclose(np_(w.grad), np_(as_weight.grad) + np_(as_bias.grad), rtol=1e-6)

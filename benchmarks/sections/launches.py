@@ -59,7 +59,9 @@ def launches_markdown(eager):
     """The eager count, against the target, and its breakdown by issuing code, as Markdown."""
     if "error" in eager:
         return f"Launches per eager step: not counted ({eager['error']})\n"
-    lines = [f"Launches per eager D+G DCGAN-32 step: **{eager['total']}** (target at most {eager['target']})", "",
+    met = "met" if eager["total"] <= eager["target"] else "not met"
+    lines = [f"Launches per eager D+G DCGAN-32 step: **{eager['total']}** (target at most {eager['target']}: "
+             f"{met})", "",
              "| launches | issued by |", "|---:|---|"]
     lines += [f"| {n} | {site} |" for site, n in eager["by_site"].items()]
     return "\n".join(lines) + "\n"

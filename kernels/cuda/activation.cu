@@ -7,6 +7,8 @@
 // The backward reads the forward's output y: for slope >= 0, y > 0 exactly
 // when x > 0 (kernels/activation.py rejects a negative slope).
 //
+// Tanh's backward, from the forward's output y: gx = grad * (1 - y * y).
+//
 // Sigmoid and BCE with logits, numerically stable (exp only ever sees -|x|):
 //   sigmoid(x) = x >= 0 ? 1 / (1 + e) : e / (1 + e),  e = exp(-|x|)
 //   term       = max(x, 0) - x * t + log1p(exp(-|x|))
@@ -33,6 +35,15 @@ __global__ void leaky_relu_backward(const T* __restrict__ grad, const T* __restr
     const long long step = (long long)blockDim.x * gridDim.x;
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size; k += step) {
         grad_x[k] = y[k] > T(0) ? grad[k] : grad[k] * slope;
+    }
+}
+
+template <typename T>
+__global__ void tanh_backward(const T* __restrict__ grad, const T* __restrict__ y, T* __restrict__ grad_x,
+                              long long size) {
+    const long long step = (long long)blockDim.x * gridDim.x;
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size; k += step) {
+        grad_x[k] = grad[k] * (T(1) - y[k] * y[k]);
     }
 }
 

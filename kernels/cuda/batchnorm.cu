@@ -16,16 +16,18 @@
 //                               |mean| >> std. With update, the running statistics
 //                               too (unbiased variance): batchnorm's whole forward
 //                               reduction in one launch.
-//   batch_norm_backward_reduce: sum_dz[c] = sum(dz), sum_dz_xhat[c] = sum(dz * x_hat),
-//                               dz = dy * (z > 0 ? 1 : slope), x_hat and z
-//                               recomputed from x
+//   batch_norm_backward:        the whole backward of a channel in its block: the sums
+//                               sum_dz = sum(dz), sum_dz_xhat = sum(dz * x_hat), dz =
+//                               dy * (z > 0 ? 1 : slope), x_hat and z recomputed from
+//                               x; written (or added) into grad_bias and grad_weight
+//                               by thread 0; then the block reads its row again for
+//                               gx = w * inv_std * (dz - sum_dz / M - x_hat * sum_dz_xhat / M)
+//                               (training), or w * inv_std * dz (evaluation): the
+//                               compact formula of minigan/functional/batchnorm.py.
 //
 // Elementwise, on a 2-D grid (kernels/_cuda.py launch_rows): blocks stride over
 // the channels in y, threads along the row in x, so no index is divided.
 //   batch_norm_forward_apply:   y = act(z), the only array written
-//   batch_norm_backward_apply:  gx = w * inv_std * (dz - sum_dz / M - x_hat * sum_dz_xhat / M)
-//                               (training), or w * inv_std * dz (evaluation):
-//                               the compact formula of minigan/functional/batchnorm.py.
 // z comes from one helper in every kernel, so backward's slopes are forward's.
 
 #include "common.cuh"  // REDUCE_THREADS, block_sum
@@ -68,12 +70,12 @@ __device__ inline Normalized<T> normalized(T v, T m, T s, T w, T b) {
 }
 
 template <typename T>
-__global__ void batch_norm_backward_reduce(const T* __restrict__ grad_y, const T* __restrict__ x,
-                                           const T* __restrict__ mean, const T* __restrict__ inv_std,
-                                           const T* __restrict__ weight, const T* __restrict__ bias,
-                                           int has_weight, int has_bias, T slope,
-                                           T* __restrict__ sum_dz, T* __restrict__ sum_dz_xhat,
-                                           int channels, int count) {
+__global__ void batch_norm_backward(const T* __restrict__ grad_y, const T* __restrict__ x,
+                                    const T* __restrict__ mean, const T* __restrict__ inv_std,
+                                    const T* __restrict__ weight, const T* __restrict__ bias,
+                                    int has_weight, int has_bias, T slope, T* __restrict__ grad_x,
+                                    T* __restrict__ grad_weight, T* __restrict__ grad_bias,
+                                    int channels, int count, int training, int add_to_weight, int add_to_bias) {
     __shared__ double shared[REDUCE_THREADS];
     const int c = blockIdx.x;
     const T m = mean[c], s = inv_std[c], w = has_weight ? weight[c] : T(1), b = has_bias ? bias[c] : T(0);
@@ -86,11 +88,19 @@ __global__ void batch_norm_backward_reduce(const T* __restrict__ grad_y, const T
         dz_total += dz;
         dz_xhat_total += dz * (double)n.x_hat;
     }
-    dz_total = block_sum<double>(dz_total, shared);
-    dz_xhat_total = block_sum<double>(dz_xhat_total, shared);
-    if (threadIdx.x == 0) {
-        sum_dz[c] = (T)dz_total;
-        sum_dz_xhat[c] = (T)dz_xhat_total;
+    const T sum_dz = (T)block_sum<double>(dz_total, shared);
+    const T sum_dz_xhat = (T)block_sum<double>(dz_xhat_total, shared);
+    if (threadIdx.x == 0) {  // one writer per channel: deterministic in place
+        grad_bias[c] = add_to_bias ? grad_bias[c] + sum_dz : sum_dz;
+        grad_weight[c] = add_to_weight ? grad_weight[c] + sum_dz_xhat : sum_dz_xhat;
+    }
+    const T scale = w * s;
+    const T md = training ? sum_dz / (T)count : T(0), mdx = training ? sum_dz_xhat / (T)count : T(0);
+    for (int k = threadIdx.x; k < count; k += blockDim.x) {
+        const Normalized<T> n = normalized(x[start + k], m, s, w, b);
+        const T dy = grad_y[start + k];
+        const T dz = n.z > T(0) ? dy : dy * slope;
+        grad_x[start + k] = scale * (dz - md - n.x_hat * mdx);
     }
 }
 
@@ -106,29 +116,6 @@ __global__ void batch_norm_forward_apply(const T* __restrict__ x, const T* __res
         for (int k = blockIdx.x * blockDim.x + threadIdx.x; k < count; k += blockDim.x * gridDim.x) {
             const T z = normalized(x[start + k], m, s, w, b).z;
             y[start + k] = z > T(0) ? z : z * slope;
-        }
-    }
-}
-
-// sum_dz and sum_dz_xhat are read only when training (in evaluation the launch passes mean twice).
-template <typename T>
-__global__ void batch_norm_backward_apply(const T* __restrict__ grad_y, const T* __restrict__ x,
-                                          const T* __restrict__ mean, const T* __restrict__ inv_std,
-                                          const T* __restrict__ weight, const T* __restrict__ bias,
-                                          int has_weight, int has_bias, T slope,
-                                          const T* __restrict__ sum_dz, const T* __restrict__ sum_dz_xhat,
-                                          T* __restrict__ grad_x, int channels, int count, int training) {
-    for (int c = blockIdx.y; c < channels; c += gridDim.y) {
-        const T m = mean[c], s = inv_std[c];
-        const T w = has_weight ? weight[c] : T(1), b = has_bias ? bias[c] : T(0);
-        const T scale = w * s;
-        const T md = training ? sum_dz[c] / (T)count : T(0), mdx = training ? sum_dz_xhat[c] / (T)count : T(0);
-        const long long start = (long long)c * count;
-        for (int k = blockIdx.x * blockDim.x + threadIdx.x; k < count; k += blockDim.x * gridDim.x) {
-            const Normalized<T> n = normalized(x[start + k], m, s, w, b);
-            const T dy = grad_y[start + k];
-            const T dz = n.z > T(0) ? dy : dy * slope;
-            grad_x[start + k] = scale * (dz - md - n.x_hat * mdx);
         }
     }
 }

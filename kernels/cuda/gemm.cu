@@ -25,6 +25,10 @@
 // gemm_sum_slices then adds the slices in ascending z. Elements outside M,
 // N or the slice are staged as zeros.
 //
+// accumulate (all three kernels; gemm only with one slice): C's old value plus
+// the product, old + sum, in place of the product: a weight gradient added into
+// the one already there with no launch of its own.
+//
 // Deterministic: each output (or partial) is one thread's running sum, one
 // fused multiply-add in T per k, in ascending k, from zero; the slices are
 // added in a fixed order. The result depends on the values and the slice
@@ -61,7 +65,7 @@ __device__ __forceinline__ void load4(const double* p, double (&v)[4]) {
 
 template <typename T>
 __global__ void gemm(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c,
-                     int m, int n, int k, int trans_a, int trans_b, int k_slice) {
+                     int m, int n, int k, int trans_a, int trans_b, int k_slice, int accumulate) {
     // a_tile[s][kk][mm] = op(A)[m0 + mm][k0 + kk], b_tile[s][kk][nn] = op(B)[k0 + kk][n0 + nn]
     __shared__ __align__(16) T a_tile[2][GEMM_TILE_K][GEMM_TILE_STRIDE_M];
     __shared__ __align__(16) T b_tile[2][GEMM_TILE_K][GEMM_TILE_STRIDE_N];
@@ -102,19 +106,22 @@ __global__ void gemm(const T* __restrict__ a, const T* __restrict__ b, T* __rest
         if (row >= m) break;
         for (int j = 0; j < GEMM_THREAD_N; ++j) {
             const int col = n0 + tx * GEMM_THREAD_N + j;
-            if (col < n) out[(long long)row * n + col] = acc[i][j];
+            if (col < n) out[(long long)row * n + col] = accumulate ? out[(long long)row * n + col] + acc[i][j]
+                                                                    : acc[i][j];
         }
     }
 }
 
-// c[e] = sum over z ascending of partial[z * size + e], from zero: split-K's second pass.
+// c[e] = sum over z ascending of partial[z * size + e], from zero (then added to c[e] with
+// accumulate): split-K's second pass.
 template <typename T>
-__global__ void gemm_sum_slices(const T* __restrict__ partial, T* __restrict__ c, int slices, long long size) {
+__global__ void gemm_sum_slices(const T* __restrict__ partial, T* __restrict__ c, int slices, long long size,
+                                int accumulate) {
     const long long step = (long long)blockDim.x * gridDim.x;
     for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < size; e += step) {
         T sum = T(0);
         for (int z = 0; z < slices; ++z) sum += partial[z * size + e];
-        c[e] = sum;
+        c[e] = accumulate ? c[e] + sum : sum;
     }
 }
 
@@ -127,7 +134,7 @@ __global__ void gemm_sum_slices(const T* __restrict__ partial, T* __restrict__ c
 // neighbouring k) and few when stride_i is 1 (neighbouring outputs then read together).
 template <typename T>
 __global__ void gemv(const T* __restrict__ vector, const T* __restrict__ matrix, T* __restrict__ c,
-                     int length, int k, long long stride_k, long long stride_i) {
+                     int length, int k, long long stride_k, long long stride_i, int accumulate) {
     __shared__ T partial[GEMV_THREADS];
     const int x = threadIdx.x, y = threadIdx.y, outputs = blockDim.x, lanes = blockDim.y;
     const int i = blockIdx.x * outputs + x;
@@ -141,5 +148,5 @@ __global__ void gemv(const T* __restrict__ vector, const T* __restrict__ matrix,
         if (y < half) partial[y * outputs + x] += partial[(y + half) * outputs + x];
         __syncthreads();
     }
-    if (y == 0 && i < length) c[i] = partial[x];
+    if (y == 0 && i < length) c[i] = accumulate ? c[i] + partial[x] : partial[x];
 }

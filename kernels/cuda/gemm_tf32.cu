@@ -14,8 +14,9 @@
 // fragment; mma.sync multiplies exactly and accumulates in float32. Elements
 // outside M, N or the K slice are staged as zeros. Split-K as in gemm.cu:
 // blockIdx.z is a slice of K, written to c + z * M * N when there are several
-// (kernels/gemm.py then adds them). Deterministic: the same mma sequence in
-// the same order on every run.
+// (kernels/gemm.py then adds them); with one slice and accumulate, C's old
+// value plus the product. Deterministic: the same mma sequence in the same
+// order on every run.
 //
 // Inline PTX only, no <mma.h>: NVRTC (CuPy) then needs no CUDA headers.
 // The CPU emulator (tests/support/cuda_emulator.py) has no PTX: it defines
@@ -66,7 +67,7 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4], 
 
 extern "C" __global__ void gemm_tf32(const float* __restrict__ a, const float* __restrict__ b,
                                      float* __restrict__ c, int m, int n, int k,
-                                     int trans_a, int trans_b, int k_slice) {
+                                     int trans_a, int trans_b, int k_slice, int accumulate) {
     // a_tile[s][mm][kk] = op(A)[m0+mm][k0+kk], b_tile[s][nn][kk] = op(B)[k0+kk][n0+nn], as floats
     __shared__ float a_tile[2][GEMM_TF32_TILE_M][GEMM_TF32_TILE_STRIDE];
     __shared__ float b_tile[2][GEMM_TF32_TILE_N][GEMM_TF32_TILE_STRIDE];
@@ -118,6 +119,8 @@ extern "C" __global__ void gemm_tf32(const float* __restrict__ a, const float* _
             for (int q = 0; q < 4; ++q) {
                 const int row = m0 + warp_m + i * MMA_M + group + q / 2 * 8;
                 const int col = n0 + warp_n + j * MMA_N + 2 * member + q % 2;
-                if (row < m && col < n) out[(long long)row * n + col] = acc[i][j][q];
+                if (row < m && col < n)
+                    out[(long long)row * n + col] = accumulate ? out[(long long)row * n + col] + acc[i][j][q]
+                                                               : acc[i][j][q];
             }
 }

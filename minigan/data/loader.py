@@ -4,13 +4,17 @@ import numbers
 
 import numpy as np
 
+from ..backend import kernels
+from ..functional.layout import as_nchw
+
 
 class Batches:
     """Minibatches of a uint8 image array (N, C, H, W), reshuffled every epoch.
 
     Epoch e is ordered by a permutation from default_rng([seed, e]), so a resumed
     run reproduces any (epoch, batch) exactly without replaying earlier epochs.
-    Images stay uint8 in memory (4x smaller than float32); see normalize().
+    Images stay uint8 in memory (4x smaller than float32); see normalize(), or normalized(),
+    which gives a batch scaled and laid out for training in one pass.
     With xp=cupy the images are copied to the GPU once and each epoch's order
     once per epoch, so drawing a batch copies nothing between host and device.
     """
@@ -40,10 +44,19 @@ class Batches:
 
     def batch(self, e, i):
         """Return the i-th uint8 batch of epoch `e`."""
+        return self.images[self._indices(e, i)]
+
+    def normalized(self, e, i, dtype):
+        """The i-th batch of epoch `e` scaled to [-1, 1] (as normalize()) in dtype, batch-innermost
+        (minigan/functional/layout.py), as the first convolution reads it: gathered, converted,
+        scaled and laid out by one kernel (kernels/image_batch.py)."""
+        return as_nchw(kernels(self.xp).image_batch(self.images, self._indices(e, i), dtype))
+
+    def _indices(self, e, i):
         if not 0 <= i < len(self):
             raise IndexError(f"batch index {i} out of range: epoch has {len(self)} batches")
         start = i * self.batch_size
-        return self.images[self._permutation(e)[start:start + self.batch_size]]
+        return self._permutation(e)[start:start + self.batch_size]
 
     def _permutation(self, e):
         # Cached: batch(e, i) is called once per step and must not redraw N indices each time.

@@ -1,6 +1,8 @@
 """Elementwise activations. Each saves the cheapest thing its backward needs."""
 from ..autograd import Function
 from ..backend import array_module, kernels
+from ..kernels.gelu import INV_SQRT_2PI, KAPPA, SQRT_2_OVER_PI
+from .math import clamp, exp, where
 
 
 class LeakyReLU(Function):
@@ -22,6 +24,11 @@ class LeakyReLU(Function):
             return array_module(grad).where(self.positive, grad, grad * grad.dtype.type(self.negative_slope))
         return kernels(array_module(grad)).leaky_relu_backward(grad, self.y, self.negative_slope)
 
+    def backward_graph(self, grad):
+        # grad times the slope at x, a constant: 1 where x > 0, else negative_slope
+        positive = self.positive if self.negative_slope < 0 else self.y > 0
+        return grad * array_module(positive).where(positive, 1.0, self.negative_slope).astype(grad.dtype)
+
 
 class Tanh(Function):
     def forward(self, x):
@@ -29,7 +36,11 @@ class Tanh(Function):
         return self.y
 
     def backward(self, grad):
-        return grad * (1 - self.y * self.y)
+        return kernels(array_module(grad)).tanh_backward(grad, self.y)
+
+    def backward_graph(self, grad):
+        y = tanh(self.inputs[0])
+        return grad * (1 - y * y)
 
 
 class Sigmoid(Function):
@@ -39,6 +50,10 @@ class Sigmoid(Function):
 
     def backward(self, grad):
         return grad * self.y * (1 - self.y)
+
+    def backward_graph(self, grad):
+        s = sigmoid(self.inputs[0])
+        return grad * s * (1 - s)
 
 
 def leaky_relu(input, negative_slope=0.01):  # noqa: A002  (torch's names)
@@ -78,6 +93,39 @@ class GELU(Function):
     def backward(self, grad):
         return kernels(array_module(grad)).gelu_backward(grad, self.x, self.approximate)
 
+    def backward_graph(self, grad):
+        return grad * GELUSlope(self.approximate)(self.inputs[0])
+
+
+class GELUSlope(Function):
+    """GELU's derivative at x, as an op: its exact form needs erf, which no recorded op has (the
+    kernel computes it); the derivative of the slope, GELU's curvature, is written in exp and
+    tanh, as arrays in backward and as recorded ops in backward_graph."""
+
+    def __init__(self, approximate):
+        self.approximate = approximate
+
+    def forward(self, x):
+        xp = array_module(x)
+        self.x = x
+        return kernels(xp).gelu_backward(xp.ones_like(x), x, self.approximate)
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        return grad * self.curvature(self.x, xp.exp, xp.tanh)
+
+    def backward_graph(self, grad):
+        return grad * self.curvature(self.inputs[0], exp, tanh)
+
+    def curvature(self, x, exp, tanh):
+        """d^2 GELU / dx^2 at x (an array or a Tensor, with the exp and tanh that take it)."""
+        if self.approximate == "none":  # phi(x) (2 - x^2)
+            return exp(-0.5 * x * x) * INV_SQRT_2PI * (2 - x * x)
+        # tanh form: with u = c (x + k x^3) and t = tanh(u), (1 - t^2) (u' + x (3 c k x - t u'^2))
+        du = SQRT_2_OVER_PI * (1 + 3 * KAPPA * x * x)
+        t = tanh(SQRT_2_OVER_PI * (x + KAPPA * x * x * x))
+        return (1 - t * t) * (du + x * (3 * SQRT_2_OVER_PI * KAPPA * x - t * du * du))
+
 
 class SiLU(Function):
     """x * sigmoid(x); saves x and sigmoid(x), from which the slope is s (1 + x (1 - s))."""
@@ -88,6 +136,11 @@ class SiLU(Function):
 
     def backward(self, grad):
         return grad * self.s * (1 + self.x * (1 - self.s))
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        s = sigmoid(x)
+        return grad * s * (1 + x * (1 - s))
 
 
 class ELU(Function):
@@ -107,6 +160,11 @@ class ELU(Function):
         xp = array_module(grad)
         slope = self.alpha * xp.exp(xp.minimum(self.x, 0))
         return xp.where(self.x > 0, grad, (grad * slope).astype(grad.dtype, copy=False))
+
+    def backward_graph(self, grad):
+        # exp of the negative side only (clamped at 0, where its gradient stops): no overflow
+        slope = self.alpha * exp(clamp(self.inputs[0], max=0))
+        return where(self.x > 0, grad, grad * slope)
 
 
 def gelu(input, approximate="none"):  # noqa: A002

@@ -2,6 +2,7 @@
 from ..autograd import Function, Tensor
 from . import indexing, math, reduction, shape
 from .broadcast import sum_to
+from .shape import sum_to_size
 
 
 class Add(Function):
@@ -12,6 +13,9 @@ class Add(Function):
     def backward(self, grad):
         return sum_to(grad, self.shapes[0]), sum_to(grad, self.shapes[1])
 
+    def backward_graph(self, grad):
+        return sum_to_size(grad, self.shapes[0]), sum_to_size(grad, self.shapes[1])
+
 
 class Sub(Function):
     def forward(self, a, b):
@@ -20,6 +24,9 @@ class Sub(Function):
 
     def backward(self, grad):
         return sum_to(grad, self.shapes[0]), sum_to(-grad, self.shapes[1])
+
+    def backward_graph(self, grad):
+        return sum_to_size(grad, self.shapes[0]), sum_to_size(-grad, self.shapes[1])
 
 
 class Mul(Function):
@@ -30,6 +37,12 @@ class Mul(Function):
     def backward(self, grad):
         grad_a = sum_to(grad * self.b, self.a.shape) if self.needs_grad[0] else None
         grad_b = sum_to(grad * self.a, self.b.shape) if self.needs_grad[1] else None
+        return grad_a, grad_b
+
+    def backward_graph(self, grad):
+        a, b = self.inputs
+        grad_a = sum_to_size(grad * b, self.a.shape) if self.needs_grad[0] else None
+        grad_b = sum_to_size(grad * a, self.b.shape) if self.needs_grad[1] else None
         return grad_a, grad_b
 
 
@@ -43,12 +56,21 @@ class Div(Function):
         grad_b = sum_to(-grad_a * self.a / self.b, self.b.shape) if self.needs_grad[1] else None
         return sum_to(grad_a, self.a.shape), grad_b
 
+    def backward_graph(self, grad):
+        a, b = self.inputs
+        grad_a = grad / b
+        grad_b = sum_to_size(-grad_a * a / b, self.b.shape) if self.needs_grad[1] else None
+        return sum_to_size(grad_a, self.a.shape), grad_b
+
 
 class Neg(Function):
     def forward(self, a):
         return -a
 
     def backward(self, grad):
+        return -grad
+
+    def backward_graph(self, grad):
         return -grad
 
 
@@ -63,6 +85,12 @@ class MatMul(Function):
     def backward(self, grad):
         grad_a = sum_to(grad @ self.b.swapaxes(-1, -2), self.a.shape) if self.needs_grad[0] else None
         grad_b = sum_to(self.a.swapaxes(-1, -2) @ grad, self.b.shape) if self.needs_grad[1] else None
+        return grad_a, grad_b
+
+    def backward_graph(self, grad):
+        a, b = self.inputs
+        grad_a = sum_to_size(grad @ shape.transpose(b, -1, -2), self.a.shape) if self.needs_grad[0] else None
+        grad_b = sum_to_size(shape.transpose(a, -1, -2) @ grad, self.b.shape) if self.needs_grad[1] else None
         return grad_a, grad_b
 
 
@@ -110,6 +138,6 @@ def setup_tensor():
     for module, names in [
             (math, "abs clamp eq exp ge gt le log lt maximum minimum ne pow sqrt"),
             (reduction, "argmax argmin logsumexp max mean min std sum var"),
-            (shape, "chunk expand flatten permute reshape split squeeze transpose unsqueeze view")]:
+            (shape, "chunk expand flatten permute reshape split squeeze sum_to_size transpose unsqueeze view")]:
         for name in names.split():
             setattr(Tensor, name, getattr(module, name))

@@ -15,12 +15,18 @@ bias: x_hat and z are recomputed from them in each pass, which costs arithmetic 
 no memory traffic beyond x. nn.Sequential calls the fused op for a BatchNorm2d
 followed by a ReLU or LeakyReLU (minigan/nn/layers.py), so models written as in
 PyTorch get it with their state_dict keys and repr unchanged.
+
+Double backward (backward_graph) recomputes x_hat and the statistics by recorded ops, so
+the running statistics still move once per forward; the activation's slope there is a
+constant per element (its second derivative is 0 away from 0).
 """
 from ..autograd import Function, unwrap
 from ..backend import array_module, kernels
 from .layout import as_nchw, batch_innermost
+from .normalization import affine_gradients_graph, standardized, standardized_gradient
 
 IDENTITY = 1.0  # the negative slope of no activation (kernels/batchnorm.py)
+CHANNEL_STATISTICS = (0, 2, 3)  # the dims each channel's statistics run over
 
 
 def channel_rows(x):
@@ -43,23 +49,46 @@ class BatchNorm(Function):
         """(mean, inv_std) per channel row."""
         raise NotImplementedError
 
+    def standardized_graph(self, x):
+        """(x_hat, inv_std) of x (N, C, H, W), in recorded ops."""
+        raise NotImplementedError
+
+    def input_gradient_graph(self, grad_x_hat, x_hat, inv_std):
+        """x's gradient from x_hat's, in recorded ops."""
+        raise NotImplementedError
+
     def forward(self, x, weight=None, bias=None):
-        rows, image_shape = channel_rows(x)
+        rows, self.image_shape = channel_rows(x)
         self.mean, self.inv_std = self.statistics(rows)
         self.rows, self.weight, self.bias = rows, weight, bias
         y = kernels(array_module(x)).batch_norm_forward_apply(rows, self.mean, self.inv_std, weight, bias,
                                                               self.negative_slope)
-        return as_nchw(y.reshape(image_shape))
+        return as_nchw(y.reshape(self.image_shape))
 
     def backward(self, grad_y):
-        k = kernels(array_module(grad_y))
         rows, image_shape = channel_rows(grad_y)
-        affine = (self.rows, self.mean, self.inv_std, self.weight, self.bias, self.negative_slope)
-        sum_dz, sum_dz_xhat = k.batch_norm_backward_reductions(rows, *affine)
-        sums = (sum_dz, sum_dz_xhat) if self.batch_statistics else ()
-        grad_x = as_nchw(k.batch_norm_backward_apply(rows, *affine, *sums).reshape(image_shape)) \
-            if self.needs_grad[0] else None
-        return grad_x, sum_dz_xhat, sum_dz
+        # The weight and bias gradients go straight into their homes where they have them.
+        (weight_home, add_to_weight), (bias_home, add_to_bias) = (self.grad_target(i) or (None, False)
+                                                                  for i in (1, 2))
+        grad_x, grad_weight, grad_bias = kernels(array_module(grad_y)).batch_norm_backward(
+            rows, self.rows, self.mean, self.inv_std, self.weight, self.bias, self.negative_slope,
+            self.batch_statistics, weight_home, bias_home, (add_to_weight, add_to_bias))
+        return (as_nchw(grad_x.reshape(image_shape)) if self.needs_grad[0] else None), grad_weight, grad_bias
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        x_hat, inv_std = self.standardized_graph(x)
+        if self.negative_slope != IDENTITY:
+            grad = grad * self.slopes()
+        return affine_gradients_graph(self, grad, x_hat, (x.shape[1], 1, 1),
+                                      lambda g: self.input_gradient_graph(g, x_hat, inv_std))
+
+    def slopes(self):
+        """The activation's slope at each element (1 where forward's z > 0), an (N, C, H, W) constant;
+        z as forward computed it (the identity's output)."""
+        xp = array_module(self.rows)
+        z = kernels(xp).batch_norm_forward_apply(self.rows, self.mean, self.inv_std, self.weight, self.bias)
+        return as_nchw(xp.where(z > 0, 1, self.negative_slope).astype(z.dtype).reshape(self.image_shape))
 
 
 class BatchNormTrain(BatchNorm):
@@ -75,6 +104,13 @@ class BatchNormTrain(BatchNorm):
         return kernels(array_module(rows)).batch_norm_stats(rows, self.eps, self.momentum, self.running_mean,
                                                             self.running_var)
 
+    def standardized_graph(self, x):
+        # The statistics recomputed by recorded ops, not by this op: the running ones move once.
+        return standardized(x, CHANNEL_STATISTICS, self.eps)
+
+    def input_gradient_graph(self, grad_x_hat, x_hat, inv_std):
+        return standardized_gradient(grad_x_hat, x_hat, inv_std, CHANNEL_STATISTICS)
+
 
 class BatchNormEval(BatchNorm):
     """With the running statistics, which are constants here (copied: a training forward before
@@ -86,6 +122,13 @@ class BatchNormEval(BatchNorm):
 
     def statistics(self, rows):
         return self.running_mean.copy(), 1 / array_module(rows).sqrt(self.running_var + self.eps)
+
+    def standardized_graph(self, x):
+        inv_std = self.inv_std.reshape(-1, 1, 1)
+        return (x - self.mean.reshape(-1, 1, 1)) * inv_std, inv_std
+
+    def input_gradient_graph(self, grad_x_hat, x_hat, inv_std):
+        return grad_x_hat * inv_std
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002

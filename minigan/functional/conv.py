@@ -9,6 +9,11 @@ and the weight gradient is one GEMM against the column matrix, which forward
 keeps only when the weight wants a gradient. Every GEMM result is a
 (channels, pixels*N) matrix, which is the next image as it is: no transposes.
 Transposed convolution never inserts zeros.
+
+Recorded gradients (create_graph) use the same three maps as ops: the two
+convolutions, and the weight gradient as Conv2dGradWeight, whose own gradients
+are the two convolutions again (Chainer's design), so every order of
+derivative stays within these ops.
 """
 import numbers
 
@@ -16,6 +21,7 @@ from ..autograd import Function
 from ..backend import array_module, kernels
 from ..config import config
 from .layout import as_nchw, batch_innermost
+from .reduction import sum as reduce_sum
 
 
 def as_pair(value, name, op, minimum):
@@ -75,8 +81,19 @@ def image_of(col, image_shape, kernel_hw, stride, padding, col_hw):
     return kernels(array_module(col)).col2im(col, image_shape, *kernel_hw, stride, padding, col_hw)
 
 
-def matmul(a, b):
-    return kernels(array_module(a)).matmul(a, b, config.matmul)
+def matmul(a, b, out=None, accumulate=False):
+    return kernels(array_module(a)).matmul(a, b, config.matmul, out, accumulate)
+
+
+def weight_grad(fn, a, b, weight_shape):
+    """a @ b as the weight's gradient (input 1): computed straight into the weight's .grad or
+    optimizer buffer where backward may write there (Function.grad_target), else a new array."""
+    target = fn.grad_target(1)
+    if target is None:
+        return matmul(a, b).reshape(weight_shape)
+    home, accumulate = target
+    matmul(a, b, home.reshape(a.shape[0], b.shape[1]), accumulate)
+    return home
 
 
 def add_bias(y, bias):
@@ -88,6 +105,11 @@ def add_bias(y, bias):
 
 def bias_grad(fn, grad_rows):
     return grad_rows.sum(axis=1) if len(fn.needs_grad) == 3 and fn.needs_grad[2] else None
+
+
+def bias_grad_graph(fn, grad_y):
+    """bias_grad for recorded gradients: grad_y (a Tensor) summed over all but its channels."""
+    return reduce_sum(grad_y, (0, 2, 3)) if len(fn.needs_grad) == 3 and fn.needs_grad[2] else None
 
 
 class Conv2d(Function):
@@ -111,8 +133,18 @@ class Conv2d(Function):
             col = matmul(self.weight.reshape(self.weight.shape[0], -1).T, rows)
             grad_x = as_nchw(image_of(col, self.image_shape, self.weight.shape[2:], self.stride,
                                       self.padding, grad.shape[1:3]))
-        grad_w = matmul(rows, self.col.T).reshape(self.weight.shape) if self.needs_grad[1] else None
+        grad_w = weight_grad(self, rows, self.col.T, self.weight.shape) if self.needs_grad[1] else None
         return grad_x, grad_w, bias_grad(self, rows)
+
+    def backward_graph(self, grad_y):
+        # backward's two maps as recorded ops: the input gradient is conv_transpose2d of grad_y
+        # with the weight, the weight gradient conv2d's weight-gradient op.
+        x, weight = self.inputs[:2]
+        grad_x = (ConvTranspose2d(self.stride, self.padding, self.image_shape[1:3])(grad_y, weight)
+                  if self.needs_grad[0] else None)
+        grad_w = (Conv2dGradWeight(self.stride, self.padding, weight.shape[2:], self.col)(x, grad_y)
+                  if self.needs_grad[1] else None)
+        return grad_x, grad_w, bias_grad_graph(self, grad_y)
 
 
 class ConvTranspose2d(Function):
@@ -138,8 +170,52 @@ class ConvTranspose2d(Function):
         grad_x = None
         if self.needs_grad[0]:
             grad_x = as_nchw(matmul(self.weight.reshape(i, -1), col).reshape(i, *self.in_hw, grad.shape[3]))
-        grad_w = matmul(self.rows, col.T).reshape(self.weight.shape) if self.needs_grad[1] else None
+        grad_w = weight_grad(self, self.rows, col.T, self.weight.shape) if self.needs_grad[1] else None
         return grad_x, grad_w, bias_grad(self, grad.reshape(grad.shape[0], -1))
+
+    def backward_graph(self, grad_y):
+        # The input gradient is conv2d(grad_y, weight); the weight gradient is conv2d's weight
+        # gradient of the conv that maps grad_y back to x, conv2d(grad_y, weight) -> x.
+        x, weight = self.inputs[:2]
+        grad_x = Conv2d(self.stride, self.padding)(grad_y, weight) if self.needs_grad[0] else None
+        grad_w = (Conv2dGradWeight(self.stride, self.padding, weight.shape[2:])(grad_y, x)
+                  if self.needs_grad[1] else None)
+        return grad_x, grad_w, bias_grad_graph(self, grad_y)
+
+
+class Conv2dGradWeight(Function):
+    """conv2d's weight gradient as an op, for recorded gradients (Chainer's Convolution2DGradW):
+    grad_w(x, grad_y) = grad_y's rows times x's columns, the GEMM of Conv2d.backward. It is
+    bilinear: its gradient in x is the conv_transpose2d of grad_y with grad_w's cotangent, and
+    in grad_y the conv2d of x with it, so its backward is the two convolutions again."""
+
+    def __init__(self, stride, padding, kernel_hw, x_columns=None):
+        self.stride, self.padding, self.kernel_hw = stride, padding, tuple(kernel_hw)
+        self.x_columns = x_columns  # x's column matrix where a Conv2d kept it, for forward alone
+
+    def forward(self, x, grad_y):
+        grad = batch_innermost(grad_y)
+        col = self.x_columns
+        if col is None:
+            col = columns(batch_innermost(x), self.kernel_hw, self.stride, self.padding, grad.shape[1:3])
+        self.x_columns = None
+        self.x = x if self.needs_grad[1] else None  # each input only for the other's gradient
+        self.grad_y = grad_y if self.needs_grad[0] else None
+        self.in_hw = x.shape[2:]
+        return matmul(grad.reshape(grad.shape[0], -1), col.T).reshape(grad.shape[0], x.shape[1], *self.kernel_hw)
+
+    def backward(self, grad_w):
+        return tuple(None if g is None else g.data for g in self.gradients(self.x, self.grad_y, grad_w))
+
+    def backward_graph(self, grad_w):
+        return self.gradients(*self.inputs, grad_w)
+
+    def gradients(self, x, grad_y, grad_w):
+        """(x's gradient, grad_y's) as Tensors from the convolutions, recorded when grad mode is on."""
+        grad_x = (ConvTranspose2d(self.stride, self.padding, self.in_hw)(grad_y, grad_w)
+                  if self.needs_grad[0] else None)
+        grad_grad_y = Conv2d(self.stride, self.padding)(x, grad_w) if self.needs_grad[1] else None
+        return grad_x, grad_grad_y
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0):  # noqa: A002  (torch's names)

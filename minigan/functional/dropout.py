@@ -33,6 +33,8 @@ class Dropout(Function):
     def backward(self, grad):
         return grad * self.mask
 
+    backward_graph = backward  # grad times the constant mask: the same op records on Tensors
+
 
 def check_dropout_args(op, p, inplace):
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:

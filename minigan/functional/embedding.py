@@ -2,7 +2,8 @@
 
 The gradient sums back into the rows gathered (kernels/embedding.py, deterministic on both
 backends); as in torch, row padding_idx gets none. The indices' range is checked, which on
-the GPU reads one value back.
+the GPU reads one value back. For recorded gradients that sum is an op (EmbeddingGrad) whose
+backward is the gather again, zero where an index is padding_idx (torch's double backward).
 """
 from ..autograd import Function, unwrap
 from ..backend import array_module, kernels
@@ -21,6 +22,34 @@ class Embedding(Function):
         grad_weight = kernels(array_module(grad)).embedding_backward(grad, self.indices, self.num_embeddings,
                                                                      self.padding_idx)
         return None, grad_weight
+
+    def backward_graph(self, grad):
+        return None, EmbeddingGrad(self)(grad)
+
+
+class EmbeddingGrad(Function):
+    """Embedding's weight gradient as an op: grad's rows summed into the rows they were gathered
+    from (Embedding.backward); its backward gathers them back, zeros at padding_idx."""
+
+    def __init__(self, embedding):  # copied: the Embedding's own saved arrays are freed after its backward
+        self.indices, self.num_embeddings = embedding.indices, embedding.num_embeddings
+        self.padding_idx = embedding.padding_idx
+
+    def forward(self, grad):
+        self.grad_shape = grad.shape
+        return Embedding.backward(self, grad)[1]  # it reads only what self copied
+
+    def backward(self, grad_weight):
+        gathered = grad_weight[self.indices]
+        if self.padding_idx >= 0:
+            gathered = gathered * (self.indices != self.padding_idx)[:, None]
+        return gathered.reshape(self.grad_shape)
+
+    def backward_graph(self, grad_weight):
+        gathered = Embedding(-1)(self.indices.reshape(self.grad_shape[:-1]), grad_weight)
+        if self.padding_idx >= 0:
+            gathered = gathered * (self.indices != self.padding_idx).reshape(*self.grad_shape[:-1], 1)
+        return gathered
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,  # noqa: A002

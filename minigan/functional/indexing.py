@@ -27,17 +27,40 @@ class GetItem(Function):
             raise IndexError(f"indexing a tensor of shape {a.shape}: {error}") from None
 
     def backward(self, grad):
-        xp = array_module(grad)
-        if _is_basic(self.key):  # a view: each picked element once, so writing suffices
-            grad_input = xp.zeros(self.in_shape, grad.dtype)
-            grad_input[self.key] = grad
-            return grad_input
-        # Integer arrays may pick an element several times: add up (a scatter-add, here bincount
-        # over the flat position of every picked element).
-        size = math.prod(self.in_shape)
-        positions = xp.arange(size).reshape(self.in_shape)[self.key]
-        summed = xp.bincount(positions.reshape(-1), weights=grad.reshape(-1), minlength=size)
-        return summed.astype(grad.dtype).reshape(self.in_shape)
+        return _scattered(grad, self.key, self.in_shape)
+
+    def backward_graph(self, grad):
+        return ScatterItem(self.key, self.in_shape)(grad)
+
+
+class ScatterItem(Function):
+    """GetItem's gradient as an op, for recorded gradients: values added into zeros of shape at key."""
+
+    def __init__(self, key, shape):
+        self.key, self.shape = key, shape
+
+    def forward(self, values):
+        return _scattered(values, self.key, self.shape)
+
+    def backward(self, grad):
+        return grad[self.key]
+
+    def backward_graph(self, grad):
+        return GetItem(self.key)(grad)
+
+
+def _scattered(values, key, shape):
+    xp = array_module(values)
+    if _is_basic(key):  # a view: each picked element once, so writing suffices
+        scattered = xp.zeros(shape, values.dtype)
+        scattered[key] = values
+        return scattered
+    # Integer arrays may pick an element several times: add up (a scatter-add, here bincount
+    # over the flat position of every picked element).
+    size = math.prod(shape)
+    positions = xp.arange(size).reshape(shape)[key]
+    summed = xp.bincount(positions.reshape(-1), weights=values.reshape(-1), minlength=size)
+    return summed.astype(values.dtype).reshape(shape)
 
 
 def getitem(input, key):

@@ -8,7 +8,11 @@ import math
 from ..autograd import Function, unwrap
 from ..backend import array_module, kernels
 from . import reduction as reductions
+from .activation import sigmoid
 from .loss_reduction import reduction_mode
+from .math import clamp, log, where
+from .shape import unsqueeze
+from .softmax import softmax
 
 
 class BCEWithLogits(Function):
@@ -41,6 +45,12 @@ class BCEWithLogits(Function):
         if self.needs_grad[1]:
             grad_t = grad * -self.x / (self.x.size if self.reduction == "mean" else 1)
         return grad_x, grad_t
+
+    def backward_graph(self, grad):
+        x, target = self.inputs
+        upstream = grad / math.prod(x.shape) if self.reduction == "mean" else grad
+        grad_x = upstream * (sigmoid(x) - target) if self.needs_grad[0] else None
+        return grad_x, -upstream * x if self.needs_grad[1] else None
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
@@ -89,6 +99,11 @@ class SquaredError(Function):
         grad_x = 2 * grad * self.diff
         return grad_x if self.needs_grad[0] else None, -grad_x if self.needs_grad[1] else None
 
+    def backward_graph(self, grad):
+        x, target = self.inputs
+        grad_x = 2 * grad * (x - target)
+        return grad_x if self.needs_grad[0] else None, -grad_x if self.needs_grad[1] else None
+
 
 class AbsoluteError(Function):
     """|x - t|; at x = t the gradient is 0, torch's sign(0)."""
@@ -102,6 +117,8 @@ class AbsoluteError(Function):
     def backward(self, grad):
         grad_x = grad * self.sign
         return grad_x if self.needs_grad[0] else None, -grad_x if self.needs_grad[1] else None
+
+    backward_graph = backward  # grad times a constant sign: the same ops record on Tensors
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):  # noqa: A002
@@ -145,6 +162,13 @@ class BinaryCrossEntropy(Function):
             grad_p = grad * (self.p - self.target) / xp.maximum((1 - self.p) * self.p, grad.dtype.type(BCE_EPSILON))
         return grad_p, -grad * self.logit if self.needs_grad[1] else None
 
+    def backward_graph(self, grad):
+        p, target = self.inputs
+        grad_p = None
+        if self.needs_grad[0]:
+            grad_p = grad * (p - target) / clamp((1 - p) * p, min=BCE_EPSILON)
+        return grad_p, -grad * (log(p) - log(1 - p)) if self.needs_grad[1] else None
+
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
                          reduction="mean"):
@@ -185,6 +209,21 @@ def _upstream(xp, grad, reduction, total_weight, shape):
     return xp.broadcast_to(grad if reduction != "mean" else grad / total_weight, shape)
 
 
+def _upstream_graph(xp, grad, reduction, total_weight, valid):
+    """_upstream in recorded ops, with a class dim of 1 to broadcast against the input, and 0 in
+    the ignored rows (valid: False there, classes last), even where it is not finite."""
+    coef = grad / total_weight if reduction == "mean" else grad
+    return where(_classes_back(xp, valid[..., None]), unsqueeze(coef, 1) if coef.ndim else coef, 0)
+
+
+def _term_weights(xp, target, valid, w_t, classes, weight=None, smoothing=0.0):
+    """Minus the derivative of each term in logp, a constant, classes last: (1 - eps) w[t] at
+    the target's class, plus eps / C w[c] at every class c; 0 in ignored rows (there target is 0,
+    valid False and w_t, the target's weight, 0)."""
+    q = (1 - smoothing) * w_t[..., None] * (target[..., None] == xp.arange(classes))
+    return q + smoothing / classes * weight * valid[..., None] if smoothing else q
+
+
 class NLLLoss(Function):
     """torch's nll_loss of log-probabilities: each term -w[t] * logp[t], 0 where the target is
     ignore_index; 'mean' divides their sum by the sum of w[t] over the targets not ignored (NaN
@@ -210,6 +249,11 @@ class NLLLoss(Function):
         picked = (self.target[..., None] == xp.arange(self.classes)) & self.valid[..., None]
         grad_logp = xp.where(picked, (-coef * self.w_t)[..., None], 0)  # 0 where ignored, even if coef is not finite
         return _classes_back(xp, grad_logp.astype(grad.dtype, copy=False)), None, None
+
+    def backward_graph(self, grad):
+        xp = array_module(self.target)
+        q = _classes_back(xp, _term_weights(xp, self.target, self.valid, self.w_t, self.classes))
+        return -_upstream_graph(xp, grad, self.reduction, self.total_weight, self.valid) * q, None, None
 
 
 class CrossEntropy(Function):
@@ -238,6 +282,20 @@ class CrossEntropy(Function):
         grad_rows = kernels(xp).cross_entropy_backward(self.logp, self.target, self.weight, coef,
                                                        self.ignore_index, self.smoothing)
         return _classes_back(xp, grad_rows.reshape(self.rows_shape)), None, None
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        xp = array_module(self.target)
+        valid = self.target != self.ignore_index
+        target = xp.where(valid, self.target, 0)
+        q = _term_weights(xp, target, valid, self.weight[target] * valid, self.weight.shape[0], self.weight,
+                          self.smoothing)
+        q = _classes_back(xp, q.reshape(self.rows_shape))
+        classes_dim = 1 if x.ndim > 1 else 0
+        # d loss / dx = coef * (softmax(x) * sum_c q - q), log_softmax's gradient of -q
+        p = softmax(x, dim=classes_dim)
+        coef = _upstream_graph(xp, grad, self.reduction, self.total_weight, valid.reshape(self.rows_shape[:-1]))
+        return coef * (p * q.sum(axis=classes_dim, keepdims=True) - q), None, None
 
 
 def _check_classification(op, input, target, weight, ignore_index, label_smoothing):  # noqa: A002

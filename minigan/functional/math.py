@@ -5,6 +5,7 @@ import numbers
 from ..autograd import Function, Tensor, no_grad
 from ..backend import array_module, is_array
 from .broadcast import sum_to
+from .shape import sum_to_size
 
 
 class Exp(Function):
@@ -15,6 +16,9 @@ class Exp(Function):
     def backward(self, grad):
         return grad * self.y
 
+    def backward_graph(self, grad):
+        return grad * exp(self.inputs[0])
+
 
 class Log(Function):
     def forward(self, a):
@@ -23,6 +27,9 @@ class Log(Function):
 
     def backward(self, grad):
         return grad / self.a
+
+    def backward_graph(self, grad):
+        return grad / self.inputs[0]
 
 
 class Sqrt(Function):
@@ -33,6 +40,9 @@ class Sqrt(Function):
     def backward(self, grad):
         return grad / (2 * self.y)
 
+    def backward_graph(self, grad):
+        return grad / (2 * sqrt(self.inputs[0]))
+
 
 class Abs(Function):
     def forward(self, a):
@@ -41,6 +51,9 @@ class Abs(Function):
 
     def backward(self, grad):
         return grad * array_module(grad).sign(self.a)  # 0 at 0, as torch
+
+    def backward_graph(self, grad):
+        return grad * array_module(self.a).sign(self.a)
 
 
 class Pow(Function):
@@ -63,6 +76,19 @@ class Pow(Function):
             grad_b = sum_to(grad * self.y * xp.log(xp.where((a == 0) & (b >= 0), 1, a)), b.shape)
         return grad_a, grad_b
 
+    def backward_graph(self, grad):
+        xp = array_module(self.a)
+        a, b = self.inputs
+        grad_a = grad_b = None
+        if self.needs_grad[0]:
+            exponent = where(self.b == 0, 1, b - 1) if self.needs_grad[1] else xp.where(self.b == 0, 1, self.b - 1)
+            grad_a = sum_to_size(grad * b * a ** exponent, self.a.shape)
+        if self.needs_grad[1]:
+            base = where((self.a == 0) & (self.b >= 0), 1, a) if self.needs_grad[0] else \
+                xp.where((self.a == 0) & (self.b >= 0), 1, self.a)
+            grad_b = sum_to_size(grad * a ** b * log(base), self.b.shape)
+        return grad_a, grad_b
+
 
 class Clamp(Function):
     """min(max(a, min), max) for numbers min and max (either None); as torch, the gradient passes
@@ -78,12 +104,19 @@ class Clamp(Function):
         return y if self.max is None else xp.minimum(y, self.max)
 
     def backward(self, grad):
+        return array_module(grad).where(self.inside(), grad, 0)
+
+    def backward_graph(self, grad):
+        return where(self.inside(), grad, 0)
+
+    def inside(self):
+        """Where the gradient passes: min <= a <= max."""
         inside = True
         if self.min is not None:
             inside = self.a >= self.min
         if self.max is not None:
             inside = inside & (self.a <= self.max)
-        return array_module(grad).where(inside, grad, 0)
+        return inside
 
 
 class Extremum(Function):
@@ -105,6 +138,13 @@ class Extremum(Function):
         grad_b = sum_to(xp.where(tie, half, xp.where(a_wins, 0, grad)), self.b.shape)
         return grad_a, grad_b
 
+    def backward_graph(self, grad):
+        # grad times each side's constant share: 1 where it wins, 1/2 at ties, 0 where it loses
+        xp = array_module(self.a)
+        a_wins = self.a > self.b if self.name == "maximum" else self.a < self.b
+        share = xp.where(self.a == self.b, 0.5, xp.where(a_wins, 1.0, 0.0)).astype(grad.dtype)
+        return sum_to_size(grad * share, self.a.shape), sum_to_size(grad * (1 - share), self.b.shape)
+
 
 class Where(Function):
     """condition ? a : b elementwise, broadcasting all three; condition gets no gradient."""
@@ -120,6 +160,10 @@ class Where(Function):
         xp = array_module(grad)
         return (None, sum_to(xp.where(self.condition, grad, 0), self.shapes[0]),
                 sum_to(xp.where(self.condition, 0, grad), self.shapes[1]))
+
+    def backward_graph(self, grad):
+        return (None, sum_to_size(where(self.condition, grad, 0), self.shapes[0]),
+                sum_to_size(where(self.condition, 0, grad), self.shapes[1]))
 
 
 class Comparison(Function):

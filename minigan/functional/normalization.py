@@ -13,6 +13,41 @@ import numbers
 from ..autograd import Function, unwrap
 from ..backend import array_module
 from .broadcast import sum_to
+from .math import sqrt
+from .reduction import mean
+from .shape import reshape, sum_to_size
+
+
+# --- the recorded gradients (create_graph), which batchnorm shares -----------------------------
+
+def standardized(x, dims, eps):
+    """(x_hat, inv_std) of x along dims in recorded ops: x_hat = (x - mean) * inv_std, inv_std =
+    1 / sqrt(biased variance + eps), kept along dims."""
+    centered = x - mean(x, dims, keepdim=True)
+    inv_std = 1 / sqrt(mean(centered * centered, dims, keepdim=True) + eps)
+    return centered * inv_std, inv_std
+
+
+def standardized_gradient(grad_x_hat, x_hat, inv_std, dims):
+    """The gradient of x from that of x_hat = standardized(x, dims), in recorded ops: the
+    statistics take each row's mean and its projection on x_hat out of the gradient."""
+    g = grad_x_hat
+    return (g - mean(g, dims, keepdim=True) - x_hat * mean(g * x_hat, dims, keepdim=True)) * inv_std
+
+
+def affine_gradients_graph(fn, grad, x_hat, affine_shape, input_gradient):
+    """The gradients of fn's inputs (x, weight, bias), y = x_hat * weight + bias with weight and
+    bias broadcast as affine_shape, in recorded ops: x_hat is recorded from x, and
+    input_gradient maps x_hat's gradient to x's."""
+    _, weight, bias = fn.inputs
+    grad_x = grad_weight = grad_bias = None
+    if fn.needs_grad[0]:
+        grad_x = input_gradient(grad if weight is None else grad * reshape(weight, affine_shape))
+    if fn.needs_grad[1]:
+        grad_weight = reshape(sum_to_size(grad * x_hat, affine_shape), weight.shape)
+    if fn.needs_grad[2]:
+        grad_bias = reshape(sum_to_size(grad, affine_shape), bias.shape)
+    return grad_x, grad_weight, grad_bias
 
 
 class Normalization(Function):
@@ -62,6 +97,21 @@ class Normalization(Function):
         if self.needs_grad[2]:
             grad_bias = sum_to(grad, self.affine_shape).reshape(self.bias_shape)
         return grad_x, grad_weight, grad_bias
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        x_hat_rows, inv_std = self.standardized_graph(reshape(x, self.rows))
+        return affine_gradients_graph(
+            self, grad, reshape(x_hat_rows, x.shape), self.affine_shape,
+            lambda g: reshape(self.input_gradient_graph(reshape(g, self.rows), x_hat_rows, inv_std), x.shape))
+
+    def standardized_graph(self, x_rows):
+        """statistics and forward's x_hat in recorded ops: (x_hat, inv_std) of the rows."""
+        return standardized(x_rows, -1, self.eps)
+
+    def input_gradient_graph(self, grad_x_hat, x_hat, inv_std):
+        """input_gradient in recorded ops, on rows."""
+        return standardized_gradient(grad_x_hat, x_hat, inv_std, -1)
 
 
 def _per_channel(x, rows_per_sample):
@@ -117,6 +167,12 @@ class InstanceNormEval(Normalization):
 
     def input_gradient(self, grad_x_hat):
         return (grad_x_hat.reshape(self.rows) * self.inv_std).reshape(grad_x_hat.shape)
+
+    def standardized_graph(self, x_rows):
+        return (x_rows - self.running_mean.reshape(-1, 1)) * self.inv_std, self.inv_std
+
+    def input_gradient_graph(self, grad_x_hat, x_hat, inv_std):
+        return grad_x_hat * inv_std
 
 
 class LayerNorm(Normalization):

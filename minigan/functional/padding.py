@@ -4,7 +4,9 @@ pad lists (before, after) pairs from the last dimension backwards, torch's order
 (left, right, top, bottom, front, back). Constant padding writes the input into a filled
 array; reflect and replicate gather each padded dimension's indices (reflected about the
 edge, without repeating it, or clamped to it), and their backward sums the gradient back
-through one-hot matrix products (no scatter, the same on both backends).
+through one-hot matrix products (no scatter, the same on both backends). Recorded gradients
+(create_graph): constant padding's is the constant padding by the opposite pads; the gathers'
+is an op (GatherPadGrad) whose backward is the gather again.
 """
 import numbers
 
@@ -34,6 +36,10 @@ class ConstantPad(Function):
         grad_x[self.source] = grad[self.inner]
         return grad_x
 
+    def backward_graph(self, grad):
+        # The crop of backward is the constant padding by the opposite pads, with zeros.
+        return ConstantPad(tuple((-before, -after) for before, after in self.pads), 0.0)(grad)
+
 
 def _overlap(shape, pads):
     """(slices of the output, slices of the input) where the input lands."""
@@ -52,16 +58,46 @@ class GatherPad(Function):
 
     def forward(self, x):
         self.sizes = {dim: x.shape[dim] for dim in self.indices}
-        for dim, index in self.indices.items():
-            x = x.take(index, axis=dim)
-        return x
+        return gathered(x, self.indices)
 
     def backward(self, grad):
-        xp = array_module(grad)
-        for dim, index in reversed(self.indices.items()):
-            one_hot = (index[:, None] == xp.arange(self.sizes[dim])).astype(grad.dtype)
-            grad = xp.moveaxis(xp.moveaxis(grad, dim, -1) @ one_hot, -1, dim)
-        return xp.ascontiguousarray(grad)
+        return summed_back(grad, self.indices, self.sizes)
+
+    def backward_graph(self, grad):
+        return GatherPadGrad(self.indices, self.sizes)(grad)
+
+
+class GatherPadGrad(Function):
+    """GatherPad's gradient as an op, for recorded gradients: each gathered element summed back
+    into its source; its backward is the gather, its twin."""
+
+    def __init__(self, indices, sizes):
+        self.indices, self.sizes = indices, sizes
+
+    def forward(self, grad):
+        return summed_back(grad, self.indices, self.sizes)
+
+    def backward(self, grad):
+        return gathered(grad, self.indices)
+
+    def backward_graph(self, grad):
+        return GatherPad(self.indices)(grad)
+
+
+def gathered(x, indices):
+    """x taken at indices[dim] along each dim of the dict indices."""
+    for dim, index in indices.items():
+        x = x.take(index, axis=dim)
+    return x
+
+
+def summed_back(grad, indices, sizes):
+    """The transpose of gathered: the sums of grad at each source index, by one-hot matrix products."""
+    xp = array_module(grad)
+    for dim, index in reversed(indices.items()):
+        one_hot = (index[:, None] == xp.arange(sizes[dim])).astype(grad.dtype)
+        grad = xp.moveaxis(xp.moveaxis(grad, dim, -1) @ one_hot, -1, dim)
+    return xp.ascontiguousarray(grad)
 
 
 def _pad_index(xp, size, before, after, mode):

@@ -10,7 +10,8 @@ import math
 from ..autograd import Function, Tensor, no_grad
 from ..backend import array_module, is_array
 from .dims import normalize_dim, normalize_dims
-from .math import maximum, minimum, sqrt
+from .math import exp, maximum, minimum, sqrt, where
+from .shape import expand, reshape
 
 
 def _kept_shape(shape, dims):
@@ -35,6 +36,9 @@ class Sum(Function):
         grad = grad.reshape(_kept_shape(self.in_shape, self.dims))
         return xp.ascontiguousarray(xp.broadcast_to(grad, self.in_shape))
 
+    def backward_graph(self, grad):
+        return expand(reshape(grad, _kept_shape(self.in_shape, self.dims)), self.in_shape)
+
 
 class ExtremeOfAll(Function):
     """max() or min() of every element, a 0-d tensor; the gradient is shared evenly among the
@@ -52,8 +56,15 @@ class ExtremeOfAll(Function):
         return self.y
 
     def backward(self, grad):
+        return grad * self.share()
+
+    def backward_graph(self, grad):
+        return grad * self.share()
+
+    def share(self):
+        """Each element's share of the gradient: 1/count where it equals the extreme, else 0."""
         reached = self.a == self.y
-        return array_module(grad).where(reached, grad / reached.sum(dtype=grad.dtype), 0)
+        return reached / reached.sum(dtype=self.a.dtype)
 
 
 class ExtremeAlong(Function):
@@ -73,11 +84,17 @@ class ExtremeAlong(Function):
         return values if self.keepdim else values.squeeze(self.dim)
 
     def backward(self, grad):
-        xp = array_module(grad)
+        return array_module(grad).where(self.picked(), grad.reshape(self.indices.shape), 0)
+
+    def backward_graph(self, grad):
+        return where(self.picked(), reshape(grad, self.indices.shape), 0)
+
+    def picked(self):
+        """A bool mask of the input's shape, true at the returned indices."""
         along = [1] * len(self.in_shape)  # positions 0..n-1 along dim, broadcast over the rest
         along[self.dim] = self.in_shape[self.dim]
-        positions = xp.arange(self.in_shape[self.dim]).reshape(along)
-        return xp.where(positions == self.indices, grad.reshape(self.indices.shape), 0)
+        positions = array_module(self.indices).arange(self.in_shape[self.dim]).reshape(along)
+        return positions == self.indices
 
 
 class ArgExtreme(Function):
@@ -114,6 +131,10 @@ class LogSumExp(Function):
 
     def backward(self, grad):
         return grad.reshape(self.y.shape) * array_module(grad).exp(self.a - self.y)
+
+    def backward_graph(self, grad):
+        a = self.inputs[0]
+        return reshape(grad, self.y.shape) * exp(a - logsumexp(a, self.dims, keepdim=True))
 
 
 def sum(input, dim=None, keepdim=False):  # noqa: A001  (torch's name)

@@ -7,7 +7,8 @@ the input's device from torch's index rules: adaptive pooling averages rows
 s's fraction, s = (i + 0.5) H / oh - 0.5 clamped at 0 (or i (H - 1) / (oh - 1) with
 align_corners). The backward is R^T @ g @ C, on the BLAS, with no scatter. Nearest gathers
 rows floor(i * scale) (torch's legacy rule, in float32) instead, so that an infinite input
-stays where it is; its backward is the one-hot matrix product above.
+stays where it is; its backward is the one-hot matrix product above. Recorded gradients
+(create_graph) are Resamples too: with the transposed matrices, or the one-hot ones.
 """
 import math
 import numbers
@@ -28,6 +29,9 @@ class Resample(Function):
     def backward(self, grad):
         return self.rows.T @ (grad @ self.cols)
 
+    def backward_graph(self, grad):
+        return Resample(self.rows.T, self.cols.T)(grad)  # the same map with the transposed matrices
+
 
 class Gather2d(Function):
     """y = x[..., rows[:, None], cols]: the rows and columns of x at index arrays rows and cols."""
@@ -39,10 +43,18 @@ class Gather2d(Function):
         return x[..., self.rows[:, None], self.cols]
 
     def backward(self, grad):
-        xp = array_module(grad)
-        one_hot_rows, one_hot_cols = (index[:, None] == xp.arange(size) for index, size in
-                                      zip((self.rows, self.cols), self.in_hw))
-        return one_hot_rows.T.astype(grad.dtype) @ (grad @ one_hot_cols.astype(grad.dtype))
+        one_hot_rows, one_hot_cols = self.one_hot(grad.dtype)
+        return one_hot_rows.T @ (grad @ one_hot_cols)
+
+    def backward_graph(self, grad):
+        one_hot_rows, one_hot_cols = self.one_hot(grad.dtype)
+        return Resample(one_hot_rows.T, one_hot_cols.T)(grad)
+
+    def one_hot(self, dtype):
+        """The gather as the matrices of a Resample: (out, in) one-hot rows and columns."""
+        xp = array_module(self.rows)
+        return tuple((index[:, None] == xp.arange(size)).astype(dtype)
+                     for index, size in zip((self.rows, self.cols), self.in_hw))
 
 
 def _check_4d(op, input):  # noqa: A002  (torch's names)

@@ -1,5 +1,5 @@
 """Shape ops with torch's names and rules: reshape/view, flatten, permute, transpose, squeeze,
-unsqueeze, expand, cat, stack, split, chunk.
+unsqueeze, expand, sum_to_size, cat, stack, split, chunk.
 
 Unlike torch's views these may copy (reshape of a permuted array), which changes nothing for
 minigan, whose tensors are never written in place by ops.
@@ -31,6 +31,9 @@ class Reshape(Function):
     def backward(self, grad):
         return grad.reshape(self.in_shape)
 
+    def backward_graph(self, grad):
+        return reshape(grad, self.in_shape)
+
 
 class Permute(Function):
     def __init__(self, dims):
@@ -40,10 +43,16 @@ class Permute(Function):
         return a.transpose(self.dims)
 
     def backward(self, grad):
+        return grad.transpose(self.inverse())
+
+    def backward_graph(self, grad):
+        return Permute(self.inverse())(grad)
+
+    def inverse(self):
         inverse = [0] * len(self.dims)
         for position, dim in enumerate(self.dims):
             inverse[dim] = position
-        return grad.transpose(inverse)
+        return tuple(inverse)
 
 
 class Expand(Function):
@@ -56,6 +65,26 @@ class Expand(Function):
 
     def backward(self, grad):
         return sum_to(grad, self.in_shape)
+
+    def backward_graph(self, grad):
+        return sum_to_size(grad, self.in_shape)
+
+
+class SumTo(Function):
+    """Broadcasting's gradient as an op (Expand's inverse), for gradients that are recorded."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, a):
+        self.in_shape = a.shape
+        return sum_to(a, self.shape)
+
+    def backward(self, grad):
+        return array_module(grad).broadcast_to(grad, self.in_shape)
+
+    def backward_graph(self, grad):
+        return Expand(self.in_shape)(grad)
 
 
 class Cat(Function):
@@ -80,6 +109,10 @@ class Cat(Function):
 
     def backward(self, grad):
         return tuple(array_module(grad).split(grad, self.ends, axis=self.dim))
+
+    def backward_graph(self, grad):
+        return split(grad, [end - start for start, end in
+                            zip([0] + self.ends, self.ends + [grad.shape[self.dim]])], self.dim)
 
 
 def reshape(input, *shape):
@@ -139,6 +172,18 @@ def expand(input, *sizes):
         raise ValueError(f"expand: cannot expand a tensor of shape {input.shape} to {sizes} (only "
                          f"dims of size 1 grow; new dims come first and cannot be -1)")
     return Expand(shape)(input)
+
+
+def sum_to_size(input, *size):
+    """input summed down to size, the shape it was broadcast from, as torch's Tensor.sum_to_size."""
+    size = _shape_arg(size)
+    if tuple(input.shape) == size:
+        return input
+    lead = input.ndim - len(size)
+    if lead < 0 or any(m != 1 and m != n for m, n in zip(size, input.shape[lead:])):
+        raise ValueError(f"sum_to_size: size {size} is not one that a tensor of shape {input.shape} "
+                         f"was broadcast from")
+    return SumTo(size)(input)
 
 
 def cat(tensors, dim=0):

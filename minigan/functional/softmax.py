@@ -24,6 +24,10 @@ class Softmax(Function):
     def backward(self, grad):
         return (self.y * (grad - (grad * self.y).sum(axis=self.dim, keepdims=True))).astype(self.x_dtype, copy=False)
 
+    def backward_graph(self, grad):
+        y = Softmax(self.dim, self.dtype)(self.inputs[0])
+        return cast(y * (grad - (grad * y).sum(self.dim, keepdim=True)), self.x_dtype)
+
 
 class LogSoftmax(Function):
     def __init__(self, dim, dtype):
@@ -40,6 +44,32 @@ class LogSoftmax(Function):
     def backward(self, grad):
         xp = array_module(grad)
         return (grad - xp.exp(self.y) * grad.sum(axis=self.dim, keepdims=True)).astype(self.x_dtype, copy=False)
+
+    def backward_graph(self, grad):
+        y = LogSoftmax(self.dim, self.dtype)(self.inputs[0])
+        return cast(grad - y.exp() * grad.sum(self.dim, keepdim=True), self.x_dtype)
+
+
+class Cast(Function):
+    """a as dtype, for the recorded gradients of softmax and log_softmax with a dtype: their
+    gradient goes back in the input's dtype."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, a):
+        self.in_dtype = a.dtype
+        return a.astype(self.dtype)
+
+    def backward(self, grad):
+        return grad.astype(self.in_dtype)
+
+    def backward_graph(self, grad):
+        return cast(grad, self.in_dtype)
+
+
+def cast(a, dtype):
+    return a if a.dtype == dtype else Cast(dtype)(a)
 
 
 def check_dim(op, input, dim):  # noqa: A002  (torch's names)

@@ -3,7 +3,7 @@ import itertools
 from collections import OrderedDict
 
 from .. import backend
-from ..autograd import Tensor, unwrap
+from ..autograd import Tensor, clear_grad, unwrap
 
 
 class Parameter(Tensor):
@@ -172,12 +172,7 @@ class Module:
     def zero_grad(self, set_to_none=True):
         """Drop every parameter's gradient (set_to_none=True, torch's default), or fill it with zeros."""
         for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad[...] = 0
+            clear_grad(p, set_to_none)
 
     def requires_grad_(self, requires_grad=True):
         """Whether autograd records gradients for this module's parameters (False freezes them)."""

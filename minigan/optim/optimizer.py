@@ -9,7 +9,7 @@ buffers; otherwise it runs once per parameter on that parameter's views.
 Subclasses say what their state holds (state_names, counts_steps), check
 their hyperparameters (check_hyperparameters) and write the update (update).
 """
-from ..autograd import Tensor, no_grad
+from ..autograd import Tensor, clear_grad, no_grad, unwrap
 from ..backend import array_module, device_of, is_array, to_device
 from ..config import using_config
 from .flat import FlatParameters
@@ -87,10 +87,7 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         for group in self.param_groups:
             for p in group["params"]:
-                if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad[...] = 0
+                clear_grad(p, set_to_none)
 
     # --- the step ----------------------------------------------------------------------------
 
@@ -131,7 +128,8 @@ class Optimizer:
             # array's flat view would be a copy). A no-op after once.
             p.data = array_module(p.data).ascontiguousarray(p.data)
             arrays = {name: state[name] for name in self.state_names(group)}
-            self.update(group, p.data, p.grad, arrays, self._advance([state]), fresh)
+            # A .grad recorded by backward(create_graph=True) is a Tensor: its values update.
+            self.update(group, p.data, unwrap(p.grad), arrays, self._advance([state]), fresh)
 
     def _advance(self, states):
         """Each state's step count one up; the new step (the same for all), or None."""

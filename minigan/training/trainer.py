@@ -23,7 +23,7 @@ from . import images
 from . import resume as resume_rules
 from . import rundir
 from ..atomic import write_text
-from .gan_losses import LOSSES
+from .gan_losses import LOSSES, penalties
 from .graphed_step import GraphedStep
 from .malloc import keep_freed_memory
 from .progress import Progress
@@ -90,6 +90,7 @@ class Trainer:
         self.fixed_noise = self.to_device(fixed.astype(numpy.float32))
         self.graphed_step = GraphedStep(self.train_step, self.xp) if config.cuda_graph else None
         self.loss = LOSSES[config.loss]()
+        self.penalties = penalties(config)
         self.step = 0
         self.history = []  # metrics.jsonl records of this run so far
         self.stop_requested = False  # set (by cli.py's signal handler) to end run() after the step in flight
@@ -116,7 +117,7 @@ class Trainer:
     def real_batch(self, number):
         """Batch `number` (0-based) of the stream of shuffled epochs."""
         epoch, index = divmod(number, len(self.batches))
-        x = data.normalize(self.batches.batch(epoch, index), self.xp, numpy.float32)
+        x = self.batches.normalized(epoch, index, numpy.float32)
         if self.upsample > 1:  # nearest-neighbour, for --image-size 64 on 32-pixel data
             x = x.repeat(self.upsample, axis=2).repeat(self.upsample, axis=3)
         return Tensor(x)
@@ -131,7 +132,7 @@ class Trainer:
         n = self.config.n_critic
         reals = [self.real_batch(step * n + k) for k in range(n)]
         with self.matmul_engine():
-            return self.graphed_step(*reals) if self.graphed_step else self.train_step(*reals)
+            return self.graphed_step(*reals) if self.graphed_step else self.train_step(*reals, step=step)
 
     @property
     def graph(self):
@@ -144,19 +145,23 @@ class Trainer:
             return contextlib.nullcontext()
         return using_config("matmul", self.config.matmul_engine)
 
-    def train_step(self, *reals):
+    def train_step(self, *reals, step=0):
         """One D update per real batch (n_critic of them), each on fresh noise, then one G
         update on the last D update's fake (as pytorch/examples' dcgan, which saves a G
         forward); returns the logged scalars (loss_D, loss_G, D(x), D(G(z))) as one device
         array (no host sync), those of D averaged over its updates. The noise's dtype is the
-        batches'."""
+        batches'. D's loss includes the penalties (WGAN-GP's, R1); loss_D logs it so.
+        step numbers the D updates, for a lazy R1."""
         d_scalars = []
-        for real in reals:
+        for k, real in enumerate(reals):
             z = backend.kernels(self.xp).random_normal(self.noise_state, (real.shape[0], self.config.nz, 1, 1),
                                                        real.data.dtype)
             fake = self.G(Tensor(z))
             d_real, d_fake = self.D(real), self.D(fake.detach())
             loss_D = self.loss.discriminator(d_real, d_fake)
+            for penalty in self.penalties:
+                term = penalty(self.D, real, fake, self.noise_state, step * len(reals) + k)
+                loss_D = loss_D if term is None else loss_D + term
             self.opt_D.zero_grad()
             loss_D.backward()
             self.opt_D.step()

@@ -87,6 +87,23 @@ def test_normalize_maps_0_to_minus_1_and_255_to_1(dtype):
     np.testing.assert_array_equal(x.ravel(), np.array([-1.0, -0.6, 1.0], dtype))
 
 
+@pytest.mark.parametrize("device", ["numpy", "emulated-cupy"])
+def test_normalized_is_the_normalized_batch_laid_out_batch_innermost(request, device):
+    """normalized(e, i) holds normalize(batch(e, i)) bit for bit (the last, partial batch too),
+    in the memory the first convolution reads: a C-contiguous (C, H, W, N) buffer seen as NCHW."""
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, size=(7, 3, 2, 5), dtype=np.uint8)
+    xp = np if device == "numpy" else request.getfixturevalue("emulated_cupy")
+    batches = Batches(images, batch_size=3, seed=1, drop_last=False, xp=xp)
+    for i in range(len(batches)):
+        x = batches.normalized(2, i, np.float32)
+        assert x.dtype == np.float32 and x.transpose(1, 2, 3, 0).flags.c_contiguous
+        want = normalize(Batches(images, 3, seed=1, drop_last=False).batch(2, i), np, np.float32)
+        np.testing.assert_array_equal(xp.asnumpy(x) if xp is not np else x, want)
+    with pytest.raises(IndexError, match="batch index 3 out of range: epoch has 3 batches"):
+        batches.normalized(0, 3, np.float32)
+
+
 def test_normalize_refuses_non_uint8():
     with pytest.raises(ValueError, match="uint8 batch, got float32"):
         normalize(np.zeros((1, 1, 1, 1), np.float32), np, np.float32)

@@ -37,6 +37,35 @@ def test_leaky_relu_backward_refuses_a_negative_slope(kernel_backend):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_tanh_backward(kernel_backend, rng, shape, dtype):
+    """grad * (1 - y^2) against the float64 formula, y = tanh(x) and so in (-1, 1)."""
+    k = kernel_backend
+    y, grad = numpy.tanh(rng.standard_normal(shape) * 2).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    grad_x = k.get(k.table.tanh_backward(k.put(grad), k.put(y)))
+    assert grad_x.dtype == dtype and grad_x.shape == shape
+    wide = grad.astype(numpy.float64), y.astype(numpy.float64)
+    numpy.testing.assert_allclose(grad_x, activation.tanh_backward_reference(*wide),
+                                  **({"rtol": 1e-6, "atol": 1e-6} if dtype == numpy.float32 else {"rtol": 1e-14}))
+
+
+def test_tanh_backward_reference_against_its_definition():
+    numpy.testing.assert_allclose(activation.tanh_backward_reference(numpy.array([2.0, 1.0, 3.0]),
+                                                                     numpy.array([0.0, 0.5, -1.0])),
+                                  [2.0, 0.75, 0.0])
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (3, 0, 1, 2)], ids=["nchw", "batch-innermost"])
+def test_tanh_backward_keeps_the_memory_order(kernel_backend, rng, order):
+    k = kernel_backend
+    y = k.put(numpy.tanh(rng.standard_normal((3, 4, 5, 2)))).transpose(order)
+    grad = rng.standard_normal(y.shape)  # C-contiguous
+    grad_x = k.table.tanh_backward(k.put(grad), y)
+    assert grad_x.strides == y.strides
+    numpy.testing.assert_allclose(k.get(grad_x), activation.tanh_backward_reference(grad, k.get(y)), rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_sigmoid_and_bce_with_logits(kernel_backend, dtype):
     k = kernel_backend
     rng = numpy.random.default_rng(3)

@@ -97,21 +97,38 @@ def test_batch_norm_forward_apply(kernel_backend, rng, shape, dtype, affine, slo
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("slope", SLOPES)
 @pytest.mark.parametrize("affine", [(True, True), (False, False)])
-def test_batch_norm_backward(kernel_backend, rng, shape, dtype, slope, affine):
+@pytest.mark.parametrize("batch_statistics", [True, False])
+def test_batch_norm_backward(kernel_backend, rng, shape, dtype, slope, affine, batch_statistics):
+    """The sums (the bias and weight gradients) and the compact input gradient, training's or
+    evaluation's, against the float64 reference; the sums new arrays when no place is given."""
     k, c = kernel_backend, shape[0]
     grad_y, x = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
     channel = per_channel(rng, c, dtype, affine)
-    sums = k.table.batch_norm_backward_reductions(k.put(grad_y), k.put(x), *put_all(k, channel), slope)
-    ref_sums = batchnorm.batch_norm_backward_reductions_reference(grad_y.astype(numpy.float64), x, *channel, slope)
-    for got, want in zip(sums, ref_sums):
-        assert got.dtype == dtype and got.shape == (c,)
-        numpy.testing.assert_allclose(k.get(got), want, **tolerance(dtype))
-    training_sums = [rng.standard_normal(c).astype(dtype) for _ in range(2)]
-    for given in (training_sums, []):  # training, evaluation
-        numpy.testing.assert_allclose(
-            k.get(k.table.batch_norm_backward_apply(k.put(grad_y), k.put(x), *put_all(k, channel), slope,
-                                                    *map(k.put, given))),
-            batchnorm.batch_norm_backward_apply_reference(grad_y, x, *channel, slope, *given), **tolerance(dtype))
+    got = k.table.batch_norm_backward(k.put(grad_y), k.put(x), *put_all(k, channel), slope, batch_statistics)
+    wide = [None if a is None else a.astype(numpy.float64) for a in (grad_y, x, *channel)]
+    want = batchnorm.batch_norm_backward_reference(*wide, slope, batch_statistics)
+    for name, g, w in zip(("grad_x", "grad_weight", "grad_bias"), got, want):
+        assert g.dtype == dtype and g.shape == w.shape, name
+        numpy.testing.assert_allclose(k.get(g), w, **tolerance(dtype), err_msg=name)
+
+
+@pytest.mark.parametrize("accumulate", [(False, False), (True, False), (False, True), (True, True)])
+def test_batch_norm_backward_writes_or_adds_its_sums_in_place(kernel_backend, rng, accumulate):
+    """Given places for the weight and bias gradients, it writes the sums there (or adds them to
+    what is there, as flagged) and returns those arrays; grad_x is this call's all the same."""
+    k, shape = kernel_backend, (3, 40)
+    grad_y, x = (rng.standard_normal(shape).astype(numpy.float32) for _ in range(2))
+    inputs = [k.put(a) for a in (grad_y, x, *per_channel(rng, 3, numpy.float32))]
+    fresh = [k.get(a) for a in k.table.batch_norm_backward(*inputs, 0.2)]
+    before = [rng.standard_normal(3).astype(numpy.float32) for _ in range(2)]
+    homes = [k.put(b.copy()) for b in before]
+    got = k.table.batch_norm_backward(*inputs, 0.2, True, *homes, accumulate)
+    assert got[1] is homes[0] and got[2] is homes[1]
+    numpy.testing.assert_array_equal(k.get(got[0]), fresh[0])
+    for home, old, total, add in zip(homes, before, fresh[1:], accumulate):
+        numpy.testing.assert_array_equal(k.get(home), old + total if add else total)
+    with pytest.raises(ValueError, match=r"grad_bias must be a contiguous \(3,\) array of float32"):
+        k.table.batch_norm_backward(*inputs, 0.2, True, None, k.put(before[0][:2]))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -127,10 +144,9 @@ def test_backward_applies_the_slope_where_forward_did(kernel_backend, rng, dtype
     channel = [mean, inv_std, weight, bias]
     y = k.get(k.table.batch_norm_forward_apply(k.put(x), *put_all(k, channel), 0.0))
     ones = numpy.ones_like(x)
-    sum_dz = k.get(k.table.batch_norm_backward_reductions(k.put(ones), k.put(x), *put_all(k, channel), 0.0)[0])
-    numpy.testing.assert_array_equal(sum_dz, (y > 0).sum(axis=1))
-    grad_x = k.get(k.table.batch_norm_backward_apply(k.put(ones), k.put(x), *put_all(k, channel), 0.0))
-    numpy.testing.assert_array_equal(grad_x != 0, y > 0)
+    grad_x, _, sum_dz = k.table.batch_norm_backward(k.put(ones), k.put(x), *put_all(k, channel), 0.0, False)
+    numpy.testing.assert_array_equal(k.get(sum_dz), (y > 0).sum(axis=1))
+    numpy.testing.assert_array_equal(k.get(grad_x) != 0, y > 0)
 
 
 def test_the_references_against_batchnorm_then_leaky_relu():
@@ -144,22 +160,15 @@ def test_the_references_against_batchnorm_then_leaky_relu():
     numpy.testing.assert_allclose(batchnorm.batch_norm_forward_apply_reference(x, mean, inv_std, weight, bias, 0.2),
                                   numpy.maximum(z, 0.2 * z), rtol=1e-15)
     dz = grad_y * numpy.where(z > 0, 1.0, 0.2)
-    sums = batchnorm.batch_norm_backward_reductions_reference(grad_y, x, mean, inv_std, weight, bias, 0.2)
-    numpy.testing.assert_allclose(sums[0], dz.sum(axis=1), rtol=1e-13)
-    numpy.testing.assert_allclose(sums[1], (dz * x_hat).sum(axis=1), rtol=1e-13)
+    grad_x, grad_weight, grad_bias = batchnorm.batch_norm_backward_reference(grad_y, x, mean, inv_std, weight,
+                                                                             bias, 0.2)
+    numpy.testing.assert_allclose(grad_bias, dz.sum(axis=1), rtol=1e-13)
+    numpy.testing.assert_allclose(grad_weight, (dz * x_hat).sum(axis=1), rtol=1e-13)
     scale = (weight * inv_std)[:, None]
     trained = scale * (dz - dz.mean(axis=1, keepdims=True) - x_hat * (dz * x_hat).mean(axis=1, keepdims=True))
-    numpy.testing.assert_allclose(batchnorm.batch_norm_backward_apply_reference(
-        grad_y, x, mean, inv_std, weight, bias, 0.2, *sums), trained, rtol=1e-12, atol=1e-14)
-    numpy.testing.assert_allclose(batchnorm.batch_norm_backward_apply_reference(
-        grad_y, x, mean, inv_std, weight, bias, 0.2), scale * dz, rtol=1e-15)
-
-
-def test_backward_apply_refuses_one_sum_without_the_other(kernel_backend):
-    k = kernel_backend
-    rows, channel = k.put(numpy.zeros((3, 4))), [k.put(numpy.ones(3)) for _ in range(2)]
-    with pytest.raises(ValueError, match="give both sum_dz and sum_dz_xhat"):
-        k.table.batch_norm_backward_apply(rows, rows, *channel, None, None, 0.0, k.put(numpy.zeros(3)))
+    numpy.testing.assert_allclose(grad_x, trained, rtol=1e-12, atol=1e-14)
+    numpy.testing.assert_allclose(batchnorm.batch_norm_backward_reference(
+        grad_y, x, mean, inv_std, weight, bias, 0.2, False)[0], scale * dz, rtol=1e-15)
 
 
 def test_cpu_reductions_do_not_depend_on_the_thread_count(rng):
@@ -172,7 +181,7 @@ def test_cpu_reductions_do_not_depend_on_the_thread_count(rng):
         for threads in sorted({1, before}):
             numba.set_num_threads(threads)
             results.append((*batchnorm.batch_norm_stats_cpu(x, 1e-5),
-                            *batchnorm.batch_norm_backward_reductions_cpu(x, x * 2, *channel, 0.2)))
+                            *batchnorm.batch_norm_backward_cpu(x, x * 2, *channel, 0.2)))
     finally:
         numba.set_num_threads(before)
     for a, b in zip(results[0], results[-1]):
@@ -218,8 +227,7 @@ def test_cuda_training_forward_is_two_launches(emulated_cupy):
     before = {name: k.launches for name, k in kernels.items()}
     graph.launch()  # the forward's operations once more, as recorded
     assert {name: k.launches - before[name] for name, k in kernels.items()} == {
-        "batch_norm_stats": 1, "batch_norm_forward_apply": 1,
-        "batch_norm_backward_reduce": 0, "batch_norm_backward_apply": 0}
+        "batch_norm_stats": 1, "batch_norm_forward_apply": 1, "batch_norm_backward": 0}
     host = numpy.asarray(x.data).astype(numpy.float64)
     mean, var = host.mean(axis=(0, 2, 3)), host.var(axis=(0, 2, 3))
     expected = ((host - mean[:, None, None]) / numpy.sqrt(var[:, None, None] + 1e-5)

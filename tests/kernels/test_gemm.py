@@ -229,6 +229,43 @@ def test_matmul_runs_on_the_engine_it_is_given(emulated_gpu, rng):
         emulated_gpu.matmul(a, b.T, "fast")
 
 
+def test_cpu_outer_product_rounds_each_product_once(rng):
+    """K = 1 (a 1-channel conv's input gradient, as DCGAN's last D layer's): each entry is the
+    product a[i] * b[j] rounded once to float32, which the exact float64 product so rounded
+    gives; a is a transposed view, as conv.py passes the weight."""
+    a, b = rng.standard_normal((1, 37)).astype(numpy.float32).T, rng.standard_normal((1, 29)).astype(numpy.float32)
+    c = backend.kernels(numpy).matmul(a, b)
+    assert c.shape == (37, 29) and c.dtype == numpy.float32
+    numpy.testing.assert_array_equal(c, (a.astype(numpy.float64) * b.astype(numpy.float64)).astype(numpy.float32))
+    out = numpy.ones_like(c)
+    assert backend.kernels(numpy).matmul(a, b, out=out, accumulate=True) is out
+    numpy.testing.assert_array_equal(out, 1 + c)
+
+
+# (M, N, K): one tile; a tall K, which gemm cuts into slices (split-K); the GEMV both ways
+INTO_SHAPES = [(5, 7, 3), (3, 2, 4096), (1, 9, 20), (9, 1, 20)]
+
+
+@pytest.mark.parametrize("m, n, k", INTO_SHAPES)
+@pytest.mark.parametrize("engine", family.MATMUL_ENGINES)
+def test_matmul_writes_or_adds_its_product_into_out(kernel_backend, rng, engine, m, n, k):
+    """With out, the product lands there and out is returned; with accumulate it is added to
+    what is there: bit for bit the old values plus the engine's own product (what autograd's
+    grad += product gave before the weight gradients went into their buffers)."""
+    kb = kernel_backend
+    a, b = (kb.put(rng.standard_normal(shape).astype(numpy.float32)) for shape in ((m, k), (n, k)))
+    product = kb.get(kb.table.matmul(a, b.T, engine))
+    old = rng.standard_normal((m, n)).astype(numpy.float32)
+    out = kb.put(old.copy())
+    assert kb.table.matmul(a, b.T, engine, out, accumulate=True) is out
+    numpy.testing.assert_array_equal(kb.get(out), old + product)
+    assert kb.table.matmul(a, b.T, engine, out) is out
+    numpy.testing.assert_array_equal(kb.get(out), product)
+    with pytest.raises(ValueError, match=rf"out must be a C-contiguous \({m}, {n}\) array of float32 for a "
+                                         rf"\({m}, {k}\) @ \({k}, {n}\) product, got a float64"):
+        kb.table.matmul(a, b.T, engine, kb.put(numpy.zeros((m, n))))
+
+
 def test_emulated_gemm_checks_the_launch_limits(emulated_gpu):
     """Sizes the kernel's ints or the grid cannot hold are refused (empty arrays: no memory)."""
     with pytest.raises(ValueError, match=r"M = 2147483648 does not fit"):

@@ -234,6 +234,18 @@ class TorchFunctional:
         return found if found is not None else getattr(self.torch, name)
 
 
+def torch_weight_of_ones(name, weight_position):
+    """torch's F.name given a weight of ones (no gradient) where a bias comes without a weight, the
+    same function: torch 2.13's double backward of batch, instance and layer norm fails on a bias
+    alone ("Expected a proper Tensor but got None")."""
+    def call(F, *inputs, **kwargs):
+        weight, bias = inputs[weight_position:weight_position + 2]
+        if weight is None and bias is not None:
+            inputs = (*inputs[:weight_position], F.torch.ones_like(bias), *inputs[weight_position + 1:])
+        return getattr(F, name)(*inputs, **kwargs)
+    return call
+
+
 # --- one run: forward and backward of a case on one library --------------------------------
 
 @dataclasses.dataclass

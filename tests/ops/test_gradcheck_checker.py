@@ -169,3 +169,37 @@ def test_gradcheck_refuses_float32(xp):
     x = Tensor(xp.ones((2, 2), dtype=numpy.float32), requires_grad=True)
     with pytest.raises(TypeError, match=r"float64.*float32.*\(2, 2\)"):
         gradcheck(lambda x: x * 2, [x])
+
+
+class Cube(Function):
+    """y = x**3 with a right first-order backward; backward_graph is right, wrong in x (a wrong
+    second derivative) or wrong in the upstream gradient (it detaches it, a constant to S)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def forward(self, x):
+        self.x = x
+        return x ** 3
+
+    def backward(self, grad):
+        return 3 * self.x ** 2 * grad
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        if self.mode == "wrong in x":
+            return 3 * x * grad
+        if self.mode == "wrong in the upstream gradient":
+            return 3 * x * x * Tensor(grad.data)
+        return 3 * x * x * grad
+
+
+@pytest.mark.parametrize("mode, words", [("wrong in x", "input 0"),
+                                         ("wrong in the upstream gradient", "input 1")])
+def test_wrong_double_backward_is_caught(xp, leaf, mode, words):
+    """gradgradcheck differentiates S(x, u) = <d<f(x), u>/dx, p>: a wrong second derivative shows
+    in x (its input 0), a backward_graph that drops the upstream gradient's dependence in u (1)."""
+    x = leaf([0.5, -1.2, 2.0, 0.7])
+    assert minigan.gradgradcheck(lambda x: Cube("right")(x), [x])
+    with pytest.raises(GradcheckError, match=words):
+        minigan.gradgradcheck(lambda x: Cube(mode)(x), [x])

@@ -209,6 +209,7 @@ template <typename T> std::string type_code() {
     else if constexpr (std::is_same_v<U, long long>) return p + "i8";
     else if constexpr (std::is_same_v<U, unsigned>) return p + "u4";
     else if constexpr (std::is_same_v<U, unsigned long long>) return p + "u8";
+    else if constexpr (std::is_same_v<U, unsigned char>) return p + "u1";
     else return p + "?";
 }
 
@@ -477,4 +478,20 @@ class FakeCupy(types.SimpleNamespace):
         super().__init__(RawModule=raw_module, cuda=cuda, ndarray=numpy.ndarray,
                          ascontiguousarray=numpy.ascontiguousarray, asarray=numpy.asarray,
                          empty=numpy.empty, empty_like=numpy.empty_like, zeros=numpy.zeros,
-                         arange=numpy.arange, argsort=numpy.argsort, int64=numpy.int64)
+                         arange=numpy.arange, argsort=numpy.argsort, int64=numpy.int64,
+                         cublas=types.SimpleNamespace(gemm=cublas_gemm))
+
+
+def cublas_gemm(transa, transb, a, b, out=None, alpha=1.0, beta=0.0):
+    """cupy.cublas.gemm: out = alpha * op(a) @ op(b) + beta * out, op transposing for "T" (out
+    is not read where beta is 0, as cuBLAS's); a new (M, N) array without out."""
+    op_a, op_b = (x.T if trans == "T" else x for x, trans in ((a, transa), (b, transb)))
+    product = op_a @ op_b
+    if alpha != 1:
+        product *= product.dtype.type(alpha)
+    if out is None:
+        return product
+    if beta:
+        product = (out * out.dtype.type(beta) if beta != 1 else out) + product
+    out[...] = product
+    return out

@@ -181,6 +181,16 @@ def _refuse_cublas_during_capture(name):
         _refuse_during_capture(f"{name} (cuBLAS)")
 
 
+def _cublas_call(name, function):
+    """cupy.cublas.name (one cuBLAS launch, writing its out=), refused during a capture as CuPy's."""
+    @functools.wraps(function)
+    def wrapped(*args, **kwargs):
+        _refuse_during_capture(f"cupy.cublas.{name} (cuBLAS)")
+        return _recorded(lambda: _on_device(function(*args, **kwargs)), f"cublas.{name}",
+                         (*args, *kwargs.values()), writes=True)
+    return wrapped
+
+
 WRITING_METHODS = {"__setitem__", "fill"}
 
 
@@ -433,6 +443,7 @@ class EmulatedCupy(types.ModuleType):
             emulator.RawModule(code, options, name_expressions))
         self.ndarray = DeviceArray
         self.asnumpy = asnumpy
+        self.cublas = types.SimpleNamespace(gemm=_cublas_call("gemm", emulator.cublas.gemm))
         self.asarray = _upload(numpy.asarray)
         self.array = _upload(numpy.array)
         self.cuda = types.SimpleNamespace(

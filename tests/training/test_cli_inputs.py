@@ -35,8 +35,11 @@ def status_and_stderr(run, capsys):
     (["--n-critic", "0"], "n_critic must be positive, got 0"),
     (["--lr-g", "-1"], "lr_g must be 0 (use --lr) or a number in (0, 10000], got -1.0"),
     (["--lr-d", "nan"], "lr_d must be 0 (use --lr) or a number in (0, 10000], got nan"),
-    (["--loss", "wasserstein"], "loss must be one of ('bce', 'hinge'), got 'wasserstein'"),
-    (["--loss", "wgan-gp"], "--loss wgan-gp needs gradients of gradients, which minigan's autograd cannot take"),
+    (["--loss", "wasserstein"], "loss must be one of ('bce', 'hinge', 'wgan-gp'), got 'wasserstein'"),
+    (["--loss", "wgan-gp", "--gp-weight", "0"], "gp_weight must be positive, got 0.0"),
+    (["--r1", "-1"], "r1 (gamma) must be 0 (off) or positive, got -1.0"),
+    (["--r1", "nan"], "r1 (gamma) must be 0 (off) or positive, got nan"),
+    (["--r1", "1", "--r1-every", "0"], "r1_every must be positive, got 0"),
 ])
 def test_nonsense_flags_are_refused_at_parse_time(flags, phrase, capsys, tmp_path):
     status, err = status_and_stderr(lambda: main([*FAKE, "--out", str(tmp_path / "run"), *flags]), capsys)

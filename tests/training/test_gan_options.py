@@ -1,6 +1,7 @@
-"""--loss, --n-critic, --lr-g/--lr-d: three whole training steps equal a PyTorch training loop
-written here from the papers' definitions (float64, same weights, batches and noise); resume
-with --n-critic stays bit-exact; --cuda-graph runs them as eager mode does. (Bad values: test_cli_inputs.py.)"""
+"""--loss (bce, hinge, wgan-gp), --r1, --n-critic, --lr-g/--lr-d: three whole training steps equal a
+PyTorch training loop written here from the papers' definitions (float64, same weights, batches and
+noise); resume with --n-critic stays bit-exact; --cuda-graph runs them as eager mode does. (Bad
+values: test_cli_inputs.py.)"""
 import dataclasses
 
 import numpy
@@ -24,18 +25,43 @@ def torch_losses(loss):
         return (lambda real, fake: TF.binary_cross_entropy_with_logits(real, torch.ones_like(real))
                 + TF.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)),
                 lambda fake: TF.binary_cross_entropy_with_logits(fake, torch.ones_like(fake)))
-    return (lambda real, fake: TF.relu(1 - real).mean() + TF.relu(1 + fake).mean(),
-            lambda fake: -fake.mean())
+    if loss == "hinge":
+        return (lambda real, fake: TF.relu(1 - real).mean() + TF.relu(1 + fake).mean(),
+                lambda fake: -fake.mean())
+    return lambda real, fake: fake.mean() - real.mean(), lambda fake: -fake.mean()
 
 
-def torch_train_step(G, D, opt_G, opt_D, reals, zs, loss):
+def squared_gradient_norms(D, x):
+    g, = torch.autograd.grad(D.main(x).sum(), x, create_graph=True)
+    return g.pow(2).sum((1, 2, 3))
+
+
+def gradient_penalty(D, real, fake, e, weight):
+    """Gulrajani et al.: at x_hat = e x + (1 - e) G(z), weight * E[(|grad D(x_hat)| - 1)^2]."""
+    x_hat = (e * real + (1 - e) * fake.detach()).requires_grad_(True)
+    return weight * ((squared_gradient_norms(D, x_hat).sqrt() - 1) ** 2).mean()
+
+
+def r1_penalty(D, real, gamma, every, d_update):
+    """Mescheder et al.: gamma / 2 * E[|grad D(x)|^2] on real data, lazily every `every` updates."""
+    if d_update % every:
+        return 0
+    return gamma / 2 * every * squared_gradient_norms(D, real.detach().requires_grad_(True)).mean()
+
+
+def torch_train_step(G, D, opt_G, opt_D, reals, zs, options, step):
     """The WGAN/SNGAN loop: a D update per (batch, noise), then a G update on the last fake
-    through the updated D. Returns (mean of D's losses, G's loss)."""
-    loss_D_of, loss_G_of = torch_losses(loss)
+    through the updated D. zs holds (G's noise, WGAN-GP's mixing weights). Returns (mean of
+    D's losses, G's loss)."""
+    loss_D_of, loss_G_of = torch_losses(options["loss"])
     losses_D = []
-    for real, z in zip(reals, zs):
+    for k, (real, (z, e)) in enumerate(zip(reals, zs)):
         fake = G.main(z)
         loss_D = loss_D_of(D.main(real).reshape(-1), D.main(fake.detach()).reshape(-1))
+        if options["loss"] == "wgan-gp":
+            loss_D = loss_D + gradient_penalty(D, real, fake, e, options.get("gp_weight", 10.0))
+        if options.get("r1"):
+            loss_D = loss_D + r1_penalty(D, real, options["r1"], options.get("r1_every", 1), step * len(reals) + k)
         opt_D.zero_grad()
         loss_D.backward()
         opt_D.step()
@@ -55,6 +81,10 @@ def torch_train_step(G, D, opt_G, opt_D, reals, zs, loss):
     dict(loss="bce", n_critic=2),
     dict(loss="bce", lr_g=1e-4, lr_d=4e-4),
     dict(loss="hinge", n_critic=3, lr_g=5e-4),
+    dict(loss="wgan-gp"),
+    dict(loss="wgan-gp", n_critic=2, gp_weight=5.0),
+    dict(loss="hinge", r1=10.0),
+    dict(loss="bce", r1=1.0, r1_every=2, n_critic=2),
 ], ids=lambda options: "-".join(f"{k}={v}" for k, v in options.items()))
 def test_three_training_steps_equal_pytorch_in_float64(options, tmp_path):
     config = tiny_config(tmp_path, lr=3e-4, **options)
@@ -77,11 +107,15 @@ def test_three_training_steps_equal_pytorch_in_float64(options, tmp_path):
     rng = numpy.random.default_rng(5)
     for step in range(3):
         reals = [rng.uniform(-1, 1, (config.batch_size, nc, size, size)) for _ in range(config.n_critic)]
-        zs = [kernels.random_normal(noise_state, (config.batch_size, config.nz, 1, 1), numpy.float64)
-              for _ in reals]
-        loss_D, loss_G, *_ = trainer.train_step(*map(Tensor, reals)).tolist()
+        zs = []
+        for _ in reals:  # G's noise, then, for WGAN-GP, two normals per sample: e = exp(-(z1^2 + z2^2) / 2)
+            z = kernels.random_normal(noise_state, (config.batch_size, config.nz, 1, 1), numpy.float64)
+            pair = kernels.random_normal(noise_state, (2, config.batch_size, 1, 1, 1), numpy.float64) \
+                if config.loss == "wgan-gp" else numpy.zeros((2, 1, 1, 1, 1))
+            zs.append((torch.from_numpy(z), torch.from_numpy(numpy.exp(-(pair[0] ** 2 + pair[1] ** 2) / 2))))
+        loss_D, loss_G, *_ = trainer.train_step(*map(Tensor, reals), step=step).tolist()
         expected_D, expected_G = torch_train_step(G, D, opt_G, opt_D, [torch.from_numpy(r) for r in reals],
-                                                  [torch.from_numpy(z) for z in zs], config.loss)
+                                                  zs, options, step)
         numpy.testing.assert_allclose([loss_D, loss_G], [expected_D, expected_G], rtol=1e-10,
                                       err_msg=f"losses at step {step}")
         for name, theirs, mine in (("G", G, trainer.G), ("D", D, trainer.D)):
@@ -109,11 +143,23 @@ def test_resume_refuses_to_change_the_new_options(change, tmp_path):
         Trainer.resume(trainer.config.out, {**change, "max_steps": 2})
 
 
-def test_help_says_why_wgan_gp_and_r1_are_missing(capsys):
+def test_help_offers_wgan_gp_and_r1(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "wgan-gp and the R1 penalty are not offered: they need gradients of gradients" in out
+    assert "or wgan-gp (the Wasserstein loss with WGAN-GP's gradient penalty, weight --gp-weight)" in out
+    assert "--r1 R1 the R1 penalty's gamma" in out and "--r1-every R1_EVERY" in out
+
+
+def test_lazy_r1_is_refused_in_graph_mode():
+    with pytest.raises(ValueError, match="--cuda-graph replays one step: it cannot apply R1 on some steps only"):
+        Config(backend="cupy", cuda_graph=True, r1=1.0, r1_every=4)
+
+
+def test_wgan_gp_and_r1_resume_bit_exact(tmp_path):
+    """The penalties draw from the checkpointed noise stream (WGAN-GP's mixing weights) and count
+    D updates from the step (lazy R1): a resumed run continues exactly."""
+    assert_resume_is_bit_exact(tmp_path, loss="wgan-gp", r1=1.0, r1_every=2)
 
 
 def test_epochs_too_few_for_one_step_are_refused(tmp_path):

@@ -9,7 +9,7 @@ import numpy
 from minigan import nn
 
 from ..opspec import (DEVICE, F32, F64, GRADCHECK, HOST, PARITY, Input, Op, TorchFunctional, bad, case, fixed,
-                     grid, nonzero, normal, running, uniform)
+                     grid, nonzero, normal, running, torch_weight_of_ones, uniform)
 
 
 def pair(k):
@@ -134,6 +134,7 @@ BATCH_NORM = Op(
     + grid(shape=[(3, 2, 2, 2), (2, 2, 3, 2)], affine=[True, "bias_only"], statistics=[False], training=[True])
     + grid(shape=[(4, 3, 5, 5)], training=[True, False])  # torch's default momentum and eps
     + case(shape=(4, 3, 5, 5), statistics=False, training=True),
+    torch=torch_weight_of_ones("batch_norm", 3),
     errors=[
         *[bad(f"batch_norm: input must be 4-D (N, C, H, W), got shape {shape}", shape, None, None, training=True)
           for shape in [(4, 3), (2, 3, 5), (1, 3, 2, 2, 2)]],
@@ -147,10 +148,10 @@ BATCH_NORM = Op(
     ])
 
 
-def batch_norm_then_leaky_relu(F, x, running_mean, running_var, weight=None, bias=None, negative_slope=0.01,
-                               **kwargs):
-    """torch's side of the fused op: its batch_norm, then its leaky_relu."""
-    return F.leaky_relu(F.batch_norm(x, running_mean, running_var, weight, bias, **kwargs), negative_slope)
+def batch_norm_then_leaky_relu(F, *inputs, negative_slope=0.01, **kwargs):
+    """torch's side of the fused op: its batch_norm (with a weight of ones where a bias comes
+    alone, as batch_norm's spec), then its leaky_relu."""
+    return F.leaky_relu(torch_weight_of_ones("batch_norm", 3)(F, *inputs, **kwargs), negative_slope)
 
 
 BATCH_NORM_LEAKY_RELU = Op(

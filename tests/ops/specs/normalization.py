@@ -1,5 +1,5 @@
 """The specs of group, instance and layer normalization (the format is in ../opspec.py)."""
-from ..opspec import DEVICE, F64, GRADCHECK, HOST, Op, bad, case, grid, normal, running, uniform
+from ..opspec import DEVICE, F64, GRADCHECK, HOST, Op, bad, case, grid, normal, running, torch_weight_of_ones, uniform
 
 
 def affine(c, weight, bias):
@@ -48,6 +48,7 @@ INSTANCE_NORM = Op(
     + case(shape=(2, 3, 1, 2), use_input_stats=False)  # one row: only the running statistics can do
     + case(shape=(4, 16, 16, 16), checks=HOST)  # a real layer (directional gradient check)
     + case(shape=(2, 3, 4, 4), momentum=0.0, dtypes=[F64]),  # nn.InstanceNorm2d's momentum=None
+    torch=torch_weight_of_ones("instance_norm", 3),
     errors=[
         bad("instance_norm: input must be (N, C, *spatial) with at least one spatial dimension, got shape (2, 3)",
             (2, 3)),
@@ -75,8 +76,8 @@ def layer_norm_inputs(shape, dims=1, weight=True, bias=True, form="list"):
 
 def layer_norm_torch(F, x, normalized_shape, *args, **kwargs):
     """torch's function takes no int normalized_shape (its module does; minigan's function does)."""
-    return F.layer_norm(x, [normalized_shape] if isinstance(normalized_shape, int) else normalized_shape,
-                        *args, **kwargs)
+    return torch_weight_of_ones("layer_norm", 2)(
+        F, x, [normalized_shape] if isinstance(normalized_shape, int) else normalized_shape, *args, **kwargs)
 
 
 LAYER_NORM = Op(

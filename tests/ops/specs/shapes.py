@@ -74,6 +74,15 @@ EXPAND = Op("expand", lambda shape: [shape],
             call=lambda F, a, sizes: a.expand(*sizes),
             errors=[bad("expand: cannot expand a tensor of shape (2, 3) to (4, 3)", (2, 3), sizes=(4, 3))])
 
+# sum_to_size: down to a shape the input could have been broadcast from (fewer dims, dims of 1).
+SUM_TO_SIZE = Op("sum_to_size", lambda shape: [shape],
+                 grid(reduction=[dict(shape=(2, 3, 4), size=(3, 1)), dict(shape=(2, 3, 4), size=(1, 3, 4)),
+                                 dict(shape=(3, 4), size=(3, 4)), dict(shape=(2, 3), size=(1,))], checks=HOST)
+                 + case(reduction=dict(shape=(2, 3, 4), size=(3, 1)), checks={DEVICE}),
+                 call=lambda F, a, size: a.sum_to_size(*size),
+                 errors=[bad("sum_to_size: size (2,) is not one that a tensor of shape (2, 3) was broadcast from",
+                             (2, 3), size=(2,))])
+
 # cat: three tensors that differ in the size of dim.
 CAT_SHAPES = {0: [(1, 3, 4), (2, 3, 4), (3, 3, 4)], 1: [(2, 1, 4), (2, 3, 4), (2, 2, 4)],
               -1: [(2, 3, 1), (2, 3, 2), (2, 3, 3)]}
@@ -158,4 +167,4 @@ GETITEM = Op("getitem", index_inputs,
              errors=[bad("indexing a tensor of shape (3, 4, 2): index 5 is out of bounds", (3, 4, 2), None,
                          (3, 4, 2), key="out-of-range", error=IndexError)])
 
-OPS = [RESHAPE, VIEW, FLATTEN, PERMUTE, TRANSPOSE, SQUEEZE, UNSQUEEZE, EXPAND, CAT, STACK, SPLIT, CHUNK, GETITEM]
+OPS = [RESHAPE, VIEW, FLATTEN, PERMUTE, TRANSPOSE, SQUEEZE, UNSQUEEZE, EXPAND, SUM_TO_SIZE, CAT, STACK, SPLIT, CHUNK, GETITEM]
