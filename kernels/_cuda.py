@@ -159,7 +159,7 @@ def per_channel(op, name, a, channels, dtype):
     return get_cupy().ascontiguousarray(a)
 
 
-def check_like(op, x, **like_x):
+def check_like(op, x, /, **like_x):
     """Check that x is float32 or float64 and that each of like_x (by name) has x's shape and dtype."""
     check_dtype(op, x.dtype)
     for name, a in like_x.items():
@@ -170,7 +170,7 @@ def check_like(op, x, **like_x):
             raise TypeError(f"minigan.kernels.{op}: {name} is {a.dtype}, expected {x.dtype}")
 
 
-def contiguous(op, x, **like_x):
+def contiguous(op, x, /, **like_x):
     """[x, *like_x.values()] as contiguous device arrays, after check_like."""
     check_like(op, x, **like_x)
     return [get_cupy().ascontiguousarray(a) for a in (x, *like_x.values())]

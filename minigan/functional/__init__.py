@@ -1,7 +1,7 @@
 """Differentiable ops, with torch.nn.functional's (and torch's) names and signatures."""
 from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, tanh
 from .arithmetic import matmul
-from .batchnorm import batch_norm
+from .batchnorm import batch_norm, batch_norm_leaky_relu
 from .conv import conv2d, conv_transpose2d
 from .dropout import dropout, dropout2d
 from .embedding import embedding

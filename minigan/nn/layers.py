@@ -1,4 +1,12 @@
-"""The layers, with PyTorch's constructor arguments and default initialisation."""
+"""The layers, with PyTorch's constructor arguments and default initialisation.
+
+Sequential runs a BatchNorm2d followed by a ReLU or LeakyReLU as one fused op
+(functional.batch_norm_leaky_relu: no buffer for the normalized values or the
+activation's input, and half the passes over memory), through the BatchNorm2d's
+forward_leaky_relu. The modules stay two children with torch's names, state_dict
+keys and repr, and the result is theirs; a pair whose forward is overridden or
+that has a forward pre-hook runs as two modules (fusable_slope says which).
+"""
 import math
 
 import numpy
@@ -91,8 +99,14 @@ class BatchNorm2d(Module):
         self.register_buffer("num_batches_tracked", numpy.zeros((), dtype=numpy.int64))
 
     def forward(self, x):
-        y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                         training=self.training, momentum=self.momentum, eps=self.eps)
+        return self.forward_leaky_relu(x, None)
+
+    def forward_leaky_relu(self, x, negative_slope):
+        """forward(x), then leaky_relu with negative_slope (None: none) in the same fused op: what
+        Sequential runs for this module followed by a ReLU or LeakyReLU (see fusable_slope)."""
+        args = (x, self.running_mean, self.running_var, self.weight, self.bias, self.training, self.momentum,
+                self.eps)
+        y = F.batch_norm(*args) if negative_slope is None else F.batch_norm_leaky_relu(*args, negative_slope)
         if self.training:  # counted only once batch_norm has accepted the batch
             self.num_batches_tracked.data += 1
         return y
@@ -194,6 +208,30 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
+        modules = list(self._modules.values())
+        index = 0
+        while index < len(modules):
+            module = modules[index]
+            slope = fusable_slope(module, modules[index + 1]) if index + 1 < len(modules) else None
+            if slope is None:
+                x = module(x)
+                index += 1
+            else:  # BatchNorm2d, then ReLU or LeakyReLU: one fused op, the same result
+                x = module.forward_leaky_relu(x, slope)
+                index += 2
         return x
+
+
+def fusable_slope(module, following):
+    """The LeakyReLU slope with which module's forward can absorb the activation following it (ReLU:
+    0), or None. Only a BatchNorm2d and a ReLU or LeakyReLU whose forwards are this file's (not
+    overridden by a subclass) and that have no forward pre-hooks, so that fusing them changes
+    nothing a user could see but the speed."""
+    def plain(m, cls):
+        return isinstance(m, cls) and type(m).forward is cls.forward and not m._forward_pre_hooks
+
+    if not plain(module, BatchNorm2d):
+        return None
+    if plain(following, ReLU):
+        return 0.0
+    return following.negative_slope if plain(following, LeakyReLU) else None

@@ -1,4 +1,5 @@
-"""Batch normalization's kernels (kernels/batchnorm.py) on every backend, against the plain NumPy reference.
+"""Batch normalization's kernels, fused with a LeakyReLU (kernels/batchnorm.py), on every backend, against
+the plain NumPy reference.
 
 The kernels take channel rows (C, M); the ops pass batch-innermost images as (C, H*W*N).
 """
@@ -63,54 +64,52 @@ def test_batch_norm_stats_refuses_bad_rows_and_running_statistics(kernel_backend
         k.table.batch_norm_stats(x, 1e-5, 0.1, k.put(numpy.zeros(3)), k.put(numpy.zeros(6))[::2])
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("affine", [(True, True), (False, False), (True, False), (False, True)])
-def test_batch_norm_forward_apply(kernel_backend, rng, shape, dtype, affine):
-    k, c = kernel_backend, shape[0]
-    x = rng.standard_normal(shape).astype(dtype)
+SLOPES = [batchnorm.IDENTITY, 0.0, 0.2, -0.5]  # none, ReLU, DCGAN's LeakyReLU, a negative slope
+
+
+def per_channel(rng, c, dtype, affine=(True, True)):
+    """mean, inv_std, weight and bias (None where affine says so) of c channels."""
     mean, inv_std = rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2, c).astype(dtype)
     weight = rng.standard_normal(c).astype(dtype) if affine[0] else None
     bias = rng.standard_normal(c).astype(dtype) if affine[1] else None
-    y, x_hat = k.table.batch_norm_forward_apply(k.put(x), k.put(mean), k.put(inv_std),
-                                                *(None if a is None else k.put(a) for a in (weight, bias)))
-    assert y is not x_hat and y.dtype == x_hat.dtype == dtype
-    ref_y, ref_x_hat = batchnorm.batch_norm_forward_apply_reference(x, mean, inv_std, weight, bias)
-    numpy.testing.assert_allclose(k.get(x_hat), ref_x_hat, **tolerance(dtype))
-    numpy.testing.assert_allclose(k.get(y), ref_y, **tolerance(dtype))
+    return [mean, inv_std, weight, bias]
+
+
+def put_all(k, arrays):
+    return [None if a is None else k.put(a) for a in arrays]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("affine", [True, False])
-def test_batch_norm_backward(kernel_backend, rng, shape, dtype, affine):
-    """The sums (the bias and weight gradients) and the compact input gradient, against the
-    float64 reference; the sums new arrays when no place is given for them."""
+@pytest.mark.parametrize("affine", [(True, True), (False, False), (True, False), (False, True)])
+@pytest.mark.parametrize("slope", SLOPES)
+def test_batch_norm_forward_apply(kernel_backend, rng, shape, dtype, affine, slope):
+    k = kernel_backend
+    x = rng.standard_normal(shape).astype(dtype)
+    channel = per_channel(rng, shape[0], dtype, affine)
+    y = k.table.batch_norm_forward_apply(k.put(x), *put_all(k, channel), slope)
+    assert y.dtype == dtype and y.shape == shape
+    numpy.testing.assert_allclose(k.get(y), batchnorm.batch_norm_forward_apply_reference(x, *channel, slope),
+                                  **tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("slope", SLOPES)
+@pytest.mark.parametrize("affine", [(True, True), (False, False)])
+@pytest.mark.parametrize("batch_statistics", [True, False])
+def test_batch_norm_backward(kernel_backend, rng, shape, dtype, slope, affine, batch_statistics):
+    """The sums (the bias and weight gradients) and the compact input gradient, training's or
+    evaluation's, against the float64 reference; the sums new arrays when no place is given."""
     k, c = kernel_backend, shape[0]
-    grad_y, x_hat = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
-    inv_std = rng.uniform(0.5, 2, c).astype(dtype)
-    weight = rng.standard_normal(c).astype(dtype) if affine else None
-    got = k.table.batch_norm_backward(k.put(grad_y), k.put(x_hat), k.put(inv_std),
-                                      None if weight is None else k.put(weight))
-    wide = [None if a is None else a.astype(numpy.float64) for a in (grad_y, x_hat, inv_std, weight)]
-    want = batchnorm.batch_norm_backward_reference(*wide)
+    grad_y, x = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    channel = per_channel(rng, c, dtype, affine)
+    got = k.table.batch_norm_backward(k.put(grad_y), k.put(x), *put_all(k, channel), slope, batch_statistics)
+    wide = [None if a is None else a.astype(numpy.float64) for a in (grad_y, x, *channel)]
+    want = batchnorm.batch_norm_backward_reference(*wide, slope, batch_statistics)
     for name, g, w in zip(("grad_x", "grad_weight", "grad_bias"), got, want):
         assert g.dtype == dtype and g.shape == w.shape, name
         numpy.testing.assert_allclose(k.get(g), w, **tolerance(dtype), err_msg=name)
-
-
-def test_batch_norm_backward_reference_against_its_definition():
-    """dy = (1, 2, 3, 6), x_hat = (-1, -1, 1, 1): the sums are 12 and 6, their means 3 and 1.5,
-    so grad_x = scale * (dy - 3 - 1.5 * x_hat) = scale * (-0.5, 0.5, -1.5, 1.5), with scale =
-    weight * inv_std = 2 * 0.5, or inv_std = 2 without a weight."""
-    grad_y, x_hat = numpy.array([[1.0, 2.0, 3.0, 6.0]]), numpy.array([[-1.0, -1.0, 1.0, 1.0]])
-    grad_x, grad_weight, grad_bias = batchnorm.batch_norm_backward_reference(
-        grad_y, x_hat, numpy.array([0.5]), numpy.array([2.0]))
-    numpy.testing.assert_allclose(grad_bias, [12.0])
-    numpy.testing.assert_allclose(grad_weight, [6.0])
-    numpy.testing.assert_allclose(grad_x, [[-0.5, 0.5, -1.5, 1.5]])
-    grad_x = batchnorm.batch_norm_backward_reference(grad_y, x_hat, numpy.array([2.0]))[0]
-    numpy.testing.assert_allclose(grad_x, [[-1.0, 1.0, -3.0, 3.0]])
 
 
 @pytest.mark.parametrize("accumulate", [(False, False), (True, False), (False, True), (True, True)])
@@ -118,30 +117,71 @@ def test_batch_norm_backward_writes_or_adds_its_sums_in_place(kernel_backend, rn
     """Given places for the weight and bias gradients, it writes the sums there (or adds them to
     what is there, as flagged) and returns those arrays; grad_x is this call's all the same."""
     k, shape = kernel_backend, (3, 40)
-    grad_y, x_hat = (rng.standard_normal(shape).astype(numpy.float32) for _ in range(2))
-    inv_std, weight = rng.uniform(0.5, 2, 3).astype(numpy.float32), rng.standard_normal(3).astype(numpy.float32)
-    fresh = [k.get(a) for a in k.table.batch_norm_backward(*map(k.put, (grad_y, x_hat, inv_std, weight)))]
+    grad_y, x = (rng.standard_normal(shape).astype(numpy.float32) for _ in range(2))
+    inputs = [k.put(a) for a in (grad_y, x, *per_channel(rng, 3, numpy.float32))]
+    fresh = [k.get(a) for a in k.table.batch_norm_backward(*inputs, 0.2)]
     before = [rng.standard_normal(3).astype(numpy.float32) for _ in range(2)]
     homes = [k.put(b.copy()) for b in before]
-    got = k.table.batch_norm_backward(*map(k.put, (grad_y, x_hat, inv_std, weight)), *homes, accumulate)
+    got = k.table.batch_norm_backward(*inputs, 0.2, True, *homes, accumulate)
     assert got[1] is homes[0] and got[2] is homes[1]
     numpy.testing.assert_array_equal(k.get(got[0]), fresh[0])
     for home, old, total, add in zip(homes, before, fresh[1:], accumulate):
         numpy.testing.assert_array_equal(k.get(home), old + total if add else total)
     with pytest.raises(ValueError, match=r"grad_bias must be a contiguous \(3,\) array of float32"):
-        k.table.batch_norm_backward(*map(k.put, (grad_y, x_hat, inv_std, weight)), None, k.put(before[0][:2]))
+        k.table.batch_norm_backward(*inputs, 0.2, True, None, k.put(before[0][:2]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_applies_the_slope_where_forward_did(kernel_backend, rng, dtype):
+    """Backward recomputes z from x: where forward's z was positive (y > 0), its ReLU gradient
+    passes, elsewhere it is 0, exactly, even for z within rounding of 0. Each row repeats 8
+    values, the bias putting z of the first within an ulp or so of 0."""
+    k, c = kernel_backend, 4
+    values = rng.standard_normal((c, 8)).astype(dtype)
+    x = numpy.repeat(values, 9, axis=1)
+    mean, inv_std, weight, _ = per_channel(rng, c, dtype)
+    bias = (-((values[:, 0] - mean) * inv_std) * weight).astype(dtype)
+    channel = [mean, inv_std, weight, bias]
+    y = k.get(k.table.batch_norm_forward_apply(k.put(x), *put_all(k, channel), 0.0))
+    ones = numpy.ones_like(x)
+    grad_x, _, sum_dz = k.table.batch_norm_backward(k.put(ones), k.put(x), *put_all(k, channel), 0.0, False)
+    numpy.testing.assert_array_equal(k.get(sum_dz), (y > 0).sum(axis=1))
+    numpy.testing.assert_array_equal(k.get(grad_x) != 0, y > 0)
+
+
+def test_the_references_against_batchnorm_then_leaky_relu():
+    """The fused references equal the two steps written out: normalize, scale and shift, then
+    LeakyReLU; backward, LeakyReLU's gradient, then batchnorm's compact formula."""
+    rng = numpy.random.default_rng(3)
+    x, grad_y = rng.standard_normal((3, 20)), rng.standard_normal((3, 20))
+    mean, inv_std, weight, bias = rng.standard_normal(3), rng.uniform(0.5, 2, 3), *rng.standard_normal((2, 3))
+    x_hat = (x - mean[:, None]) * inv_std[:, None]
+    z = x_hat * weight[:, None] + bias[:, None]
+    numpy.testing.assert_allclose(batchnorm.batch_norm_forward_apply_reference(x, mean, inv_std, weight, bias, 0.2),
+                                  numpy.maximum(z, 0.2 * z), rtol=1e-15)
+    dz = grad_y * numpy.where(z > 0, 1.0, 0.2)
+    grad_x, grad_weight, grad_bias = batchnorm.batch_norm_backward_reference(grad_y, x, mean, inv_std, weight,
+                                                                             bias, 0.2)
+    numpy.testing.assert_allclose(grad_bias, dz.sum(axis=1), rtol=1e-13)
+    numpy.testing.assert_allclose(grad_weight, (dz * x_hat).sum(axis=1), rtol=1e-13)
+    scale = (weight * inv_std)[:, None]
+    trained = scale * (dz - dz.mean(axis=1, keepdims=True) - x_hat * (dz * x_hat).mean(axis=1, keepdims=True))
+    numpy.testing.assert_allclose(grad_x, trained, rtol=1e-12, atol=1e-14)
+    numpy.testing.assert_allclose(batchnorm.batch_norm_backward_reference(
+        grad_y, x, mean, inv_std, weight, bias, 0.2, False)[0], scale * dz, rtol=1e-15)
 
 
 def test_cpu_reductions_do_not_depend_on_the_thread_count(rng):
     import numba
     x = rng.standard_normal((5, 8 * 36)).astype(numpy.float32)
+    channel = per_channel(rng, 5, numpy.float32)
     before = numba.get_num_threads()
     results = []
     try:
         for threads in sorted({1, before}):
             numba.set_num_threads(threads)
             results.append((*batchnorm.batch_norm_stats_cpu(x, 1e-5),
-                            *batchnorm.batch_norm_backward_cpu(x, x * 2, numpy.ones(5, numpy.float32))))
+                            *batchnorm.batch_norm_backward_cpu(x, x * 2, *channel, 0.2)))
     finally:
         numba.set_num_threads(before)
     for a, b in zip(results[0], results[-1]):

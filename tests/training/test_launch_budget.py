@@ -13,7 +13,8 @@ import pytest
 from support import launch_count
 
 LAUNCH_TARGET = 150  # issue 15: at most 150 launches per eager D+G step (about 390 before it)
-LAUNCH_CEILING = 147  # measured here: in-place parameter gradients, one-launch batchnorm backward, the batch kernel
+LAUNCH_CEILING = 129  # measured here: in-place parameter gradients, one-launch batchnorm backward, the batch
+# kernel (147), then batchnorm fused with the activation after it (129)
 
 
 def breakdown(counted):

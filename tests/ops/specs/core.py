@@ -148,6 +148,31 @@ BATCH_NORM = Op(
     ])
 
 
+def batch_norm_then_leaky_relu(F, *inputs, negative_slope=0.01, **kwargs):
+    """torch's side of the fused op: its batch_norm (with a weight of ones where a bias comes
+    alone, as batch_norm's spec), then its leaky_relu."""
+    return F.leaky_relu(torch_weight_of_ones("batch_norm", 3)(F, *inputs, **kwargs), negative_slope)
+
+
+BATCH_NORM_LEAKY_RELU = Op(
+    "batch_norm_leaky_relu", batch_norm_inputs,
+    grid(shape=[(4, 3, 3, 2), (1, 2, 3, 4)], training=[True, False], affine=[True, False],
+         negative_slope=[0.0, 0.2, -0.5], momentum=[0.25], eps=[1e-3])
+    + grid(shape=[(3, 2, 2, 2)], affine=["bias_only"], statistics=[False], training=[True], negative_slope=[0.0])
+    + case(shape=(4, 3, 5, 5), training=True)  # torch's defaults: momentum, eps and leaky_relu's slope
+    + case(shape=(16, 8, 8, 8), training=True, negative_slope=0.2, checks=HOST),  # a DCGAN D layer
+    torch=batch_norm_then_leaky_relu,
+    errors=[
+        bad("batch_norm_leaky_relu: input must be 4-D (N, C, H, W), got shape (2, 3, 5)", (2, 3, 5), None, None,
+            training=True),
+        bad("batch_norm_leaky_relu: bias must have shape (3,) for input (2, 3, 4, 4), got (4,)",
+            (2, 3, 4, 4), None, None, (3,), (4,), training=True, negative_slope=0.0),
+        bad("batch_norm_leaky_relu: training needs more than 1 value per channel, got input shape (1, 3, 1, 1)",
+            (1, 3, 1, 1), None, None, training=True),
+        bad("batch_norm_leaky_relu: evaluation (training=False) needs running_mean and running_var",
+            (2, 3, 2, 2), (3,), None, training=False),
+    ])
+
 # --- pooling ---------------------------------------------------------------------------------
 
 def distinct(shape):
@@ -299,5 +324,5 @@ DIAMOND = Op("diamond", lambda: [nonzero((3, 3), low=0.5, high=2.0), (3, 3)], ca
 ARITHMETIC_CHAIN = Op("arithmetic_chain", lambda: [(3, 4, 5), (4, 5)], case(),
                       call=lambda F, a, b: ((a * b - b / (a * a + 1)) @ b.reshape(5, 4)).sum(0) + (-a).mean())
 
-OPS = [CONV2D, CONV_TRANSPOSE2D, BATCH_NORM, AVG_POOL2D, MAX_POOL2D, LEAKY_RELU, RELU, TANH, SIGMOID, LINEAR,
-       BCE_WITH_LOGITS, ADD, SUB, MUL, DIV, NEG, MATMUL, DIAMOND, ARITHMETIC_CHAIN]
+OPS = [CONV2D, CONV_TRANSPOSE2D, BATCH_NORM, BATCH_NORM_LEAKY_RELU, AVG_POOL2D, MAX_POOL2D, LEAKY_RELU, RELU, TANH,
+       SIGMOID, LINEAR, BCE_WITH_LOGITS, ADD, SUB, MUL, DIV, NEG, MATMUL, DIAMOND, ARITHMETIC_CHAIN]
