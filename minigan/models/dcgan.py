@@ -60,9 +60,7 @@ class Discriminator(ProjectionDiscriminator):
         if tuple(image.shape[2:]) != (self.image_size,) * 2:  # else: several logits per image
             raise ValueError(f"Discriminator(image_size={self.image_size}) takes (N, C, "
                              f"{self.image_size}, {self.image_size}) images, got shape {tuple(image.shape)}")
-        for layer in list(self.main)[:-1]:
-            image = layer(image)
-        return image
+        return self.main[:-1](image)  # a Sequential, so its batchnorm+LeakyReLU pairs run fused
 
     def head(self, h):
         return self.main[-1](h).reshape(-1)
