@@ -90,5 +90,5 @@ def test_step_products_are_what_the_convolutions_multiply():
     assert cpu.matmul is matmul
     # D2: weight (128, 64*4*4) @ col (64*4*4, 4 images * 8*8 pixels), once per D pass on real and fake.
     assert products[((2 * workloads.NDF, workloads.NDF * 16), (workloads.NDF * 16, 4 * 8 * 8), False, False)] >= 2
-    # D4 (the whole 4x4 image): col is the transposed view of x.
-    assert products[((1, 4 * workloads.NDF * 16), (4 * workloads.NDF * 16, 4), False, True)] >= 2
+    # D4 (the whole 4x4 image): col is x's batch-innermost (C, H, W, N) buffer itself, C-contiguous.
+    assert products[((1, 4 * workloads.NDF * 16), (4 * workloads.NDF * 16, 4), False, False)] >= 2
