@@ -16,9 +16,9 @@ def step_products(mg, batch):
     table, calls = kernels(mg.xp), defaultdict(int)
     matmul = table.matmul
 
-    def recording(a, b, engine):
+    def recording(a, b, engine, out=None, accumulate=False):
         calls[(a.shape, b.shape, not a.flags.c_contiguous, not b.flags.c_contiguous)] += 1
-        return matmul(a, b, engine)
+        return matmul(a, b, engine, out, accumulate)
     run = mg.step(batch)
     table.matmul = recording
     try:
