@@ -5,7 +5,6 @@ import numbers
 import numpy as np
 
 from ..backend import kernels
-from ..functional.layout import as_nchw
 
 
 class Batches:
@@ -54,10 +53,11 @@ class Batches:
         return self.images[self._indices(e, i)]
 
     def normalized(self, e, i, dtype):
-        """The i-th batch of epoch `e` scaled to [-1, 1] (as normalize()) in dtype, batch-innermost
-        (minigan/functional/layout.py), as the first convolution reads it: gathered, converted,
-        scaled and laid out by one kernel (kernels/image_batch.py)."""
-        return as_nchw(kernels(self.xp).image_batch(self.images, self._indices(e, i), dtype))
+        """The i-th batch of epoch `e` scaled to [-1, 1] (as normalize()) in dtype, as the (C, H, W, N)
+        buffer of a batch-innermost image (minigan/functional/layout.py), which the first
+        convolution reads as it is: gathered, converted, scaled and laid out by one kernel
+        (kernels/image_batch.py)."""
+        return kernels(self.xp).image_batch(self.images, self._indices(e, i), dtype)
 
     def _indices(self, e, i):
         if not 0 <= i < len(self):

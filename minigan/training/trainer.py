@@ -19,6 +19,7 @@ from .. import backend, data
 from .. import functional as F
 from ..autograd import Tensor, no_grad
 from ..config import using_config
+from ..functional.layout import as_nchw
 from ..models import architectures
 from ..models.dcgan import init_weights
 from ..optim import Adam
@@ -160,7 +161,7 @@ class Trainer:
     def real_batch(self, number):
         """Batch `number` (0-based) of the stream of shuffled epochs."""
         epoch, index = divmod(number, len(self.batches))
-        x = self.batches.normalized(epoch, index, numpy.float32)
+        x = as_nchw(self.batches.normalized(epoch, index, numpy.float32))
         if self.upsample > 1:  # nearest-neighbour, for --image-size 64 on 32-pixel data
             x = x.repeat(self.upsample, axis=2).repeat(self.upsample, axis=3)
         return Tensor(x)

@@ -401,7 +401,8 @@ def test_safe_extract_reports_a_damaged_archive(cifar, tmp_path, damage):
 # ---------- the package ----------
 
 # The torch-style Dataset and DataLoader give Tensors, as torch's do; the rest reads files.
-TENSOR_USERS = {"dataset.py": {"autograd", "backend"}, "dataloader.py": {"autograd", "backend", "config"}}
+TENSOR_USERS = {"dataset.py": {"autograd", "backend"}, "dataloader.py": {"autograd", "backend", "config"},
+                "loader.py": {"backend"}}
 
 
 def test_package_imports_nothing_from_the_engine_but_its_tensor():

@@ -90,13 +90,13 @@ def test_normalize_maps_0_to_minus_1_and_255_to_1(dtype):
 @pytest.mark.parametrize("device", ["numpy", "emulated-cupy"])
 def test_normalized_is_the_normalized_batch_laid_out_batch_innermost(request, device):
     """normalized(e, i) holds normalize(batch(e, i)) bit for bit (the last, partial batch too),
-    in the memory the first convolution reads: a C-contiguous (C, H, W, N) buffer seen as NCHW."""
+    in the memory the first convolution reads: a C-contiguous (C, H, W, N) buffer."""
     rng = np.random.default_rng(4)
     images = rng.integers(0, 256, size=(7, 3, 2, 5), dtype=np.uint8)
     xp = np if device == "numpy" else request.getfixturevalue("emulated_cupy")
     batches = Batches(images, batch_size=3, seed=1, drop_last=False, xp=xp)
     for i in range(len(batches)):
-        x = batches.normalized(2, i, np.float32)
+        x = batches.normalized(2, i, np.float32).transpose(3, 0, 1, 2)  # the NCHW view
         assert x.dtype == np.float32 and x.transpose(1, 2, 3, 0).flags.c_contiguous
         want = normalize(Batches(images, 3, seed=1, drop_last=False).batch(2, i), np, np.float32)
         np.testing.assert_array_equal(xp.asnumpy(x) if xp is not np else x, want)

@@ -15,8 +15,8 @@ from minigan.kernels import _cuda
 
 TF32_LOAD_PAST_END = ("async_copy.cuh", "const bool valid = row < r_end && col < c_end;",
                       "const bool valid = row < r_end && col <= c_end;")
-FP32_STORE_PAST_END = ("gemm.cu", "if (col < n) out[(long long)row * n + col] = acc[i][j];",
-                       "if (col <= n) out[(long long)row * n + col] = acc[i][j];")
+FP32_STORE_PAST_END = ("gemm.cu", "if (col < n) out[(long long)row * n + col] = accumulate",
+                       "if (col <= n) out[(long long)row * n + col] = accumulate")
 
 
 def module(tmp_path, slip, source, expression=None):
@@ -38,7 +38,7 @@ def gemm_arguments(m, n, k):
     a, b = rng.standard_normal((m, k), dtype=numpy.float32), rng.standard_normal((k, n), dtype=numpy.float32)
     c = numpy.zeros((m, n), numpy.float32)
     k_slice = -(-k // 16) * 16  # all of K in one slice (kernels/gemm.py k_slices)
-    return (a, b, c, *map(numpy.int32, (m, n, k, 0, 0, k_slice))), ((n + 63) // 64, (m + 63) // 64)
+    return (a, b, c, *map(numpy.int32, (m, n, k, 0, 0, k_slice, 0))), ((n + 63) // 64, (m + 63) // 64)
 
 
 @pytest.mark.parametrize("m, n, k", [(5, 7, 3), (65, 3, 17), (1, 1, 1)])

@@ -61,10 +61,10 @@ def record(image_size, batch=1):
     table, calls = backend.kernels(numpy), collections.Counter()
     matmul = table.matmul
 
-    def recording(a, b, engine="cublas"):
+    def recording(a, b, engine="cublas", out=None, accumulate=False):
         transposed = [not x.flags.c_contiguous and x.flags.f_contiguous for x in (a, b)]
         calls[(a.shape[0], b.shape[1], a.shape[1], *transposed)] += 1
-        return matmul(a, b, engine)
+        return matmul(a, b, engine, out, accumulate)
     table.matmul = recording
     try:
         trainer.run_step(0)
