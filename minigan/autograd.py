@@ -139,7 +139,6 @@ class Function:
         raise RuntimeError(f"{type(self).__name__} has no double backward: its gradient cannot be "
                            f"differentiated again (create_graph=True)")
 
-
     def grad_target(self, index):
         """Where backward may write input index's gradient itself: (array, accumulate), or None.
 
@@ -166,17 +165,13 @@ def seed_gradient(caller, output, gradient, create_graph):
             raise RuntimeError(f"{caller} without a gradient needs a scalar output, but this tensor "
                                f"has shape {output.shape}; pass a gradient of that shape")
         gradient = backend.array_module(output.data).ones_like(output.data)
-    elif isinstance(gradient, Tensor):
-        if gradient.shape != output.shape:
-            raise ValueError(f"{caller}: gradient shape {gradient.shape} does not match tensor "
-                             f"shape {output.shape}")
-        return gradient if create_graph else gradient.data
-    else:
+    elif not isinstance(gradient, Tensor):
         gradient = backend.as_array(gradient)
-        if gradient.shape != output.shape:
-            raise ValueError(f"{caller}: gradient shape {gradient.shape} does not match tensor "
-                             f"shape {output.shape}")
-    return Tensor(gradient) if create_graph else gradient
+    if gradient.shape != output.shape:
+        raise ValueError(f"{caller}: gradient shape {gradient.shape} does not match tensor shape {output.shape}")
+    if create_graph:
+        return gradient if isinstance(gradient, Tensor) else Tensor(gradient)
+    return unwrap(gradient)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
@@ -198,7 +193,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad(): {kind} {index} (shape {t.shape}) does not require grad")
     seeds = [(t, seed_gradient(f"grad() of output {i}", t, g, create_graph))
              for i, (t, g) in enumerate(zip(outputs, grad_outputs))]
-    wanted = {id(t): position for position, t in enumerate(inputs)}
+    wanted = {id(t) for t in inputs}
     found = run_backward(seeds, create_graph if retain_graph is None else retain_graph, create_graph, wanted)
     results = []
     for position, t in enumerate(inputs):
@@ -285,8 +280,8 @@ def _leading_to(order, wanted):
 def run_backward(seeds, retain_graph=False, create_graph=False, wanted=None):
     """Propagate [(output, gradient)] seeds back through the graph.
 
-    wanted=None (backward()): accumulate into every leaf's .grad. wanted, a dict id(tensor) ->
-    position (grad()): return the gradients of those tensors, leaves or not, and touch no .grad.
+    wanted=None (backward()): accumulate into every leaf's .grad. wanted, a set of id(tensor)
+    (grad()): return the gradients of those tensors, leaves or not, and touch no .grad.
     With create_graph, gradients are Tensors and each Function's backward_graph writes them
     with recorded ops, so they can be differentiated again; else arrays from its fast backward.
     """
