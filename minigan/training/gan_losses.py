@@ -60,19 +60,13 @@ class HingeLoss:
         return self.constants.mean(-d_fake)
 
 
-class WassersteinLoss:
-    """WGAN's critic loss (Arjovsky et al. 2017): D's mean(D(G(z))) - mean(D(x)), G's -mean(D(G(z))).
-    With --loss wgan-gp, GradientPenalty keeps the critic near 1-Lipschitz."""
-
-    def __init__(self):
-        self.constants = Constants()
+class WassersteinLoss(HingeLoss):
+    """WGAN's critic loss (Arjovsky et al. 2017): D's mean(D(G(z))) - mean(D(x)); G's is the hinge
+    loss's, -mean(D(G(z))). With --loss wgan-gp, GradientPenalty keeps the critic near 1-Lipschitz."""
 
     def discriminator(self, d_real, d_fake):
         mean = self.constants.mean
         return mean(d_fake) - mean(d_real)
-
-    def generator(self, d_fake):
-        return self.constants.mean(-d_fake)
 
 
 def squared_gradient_norms(D, x):
