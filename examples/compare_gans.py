@@ -12,7 +12,7 @@ the same distance between the held-out images and as many training images. Write
 table.md (mean ± sample standard deviation over seeds, each seed's value, the budget),
 samples.png (each run's 8x8 grid from the same noise, configurations side by side, a row per
 seed) and results.json; and under runs/ each run's record and grid, which a later call with the
-same budget (BUDGET) reuses instead of training that run again.
+same budget (BUDGET) and the same settings reuses instead of training that run again.
 """
 import argparse
 import dataclasses
@@ -31,11 +31,21 @@ from minigan.training.evaluation import Evaluator
 from minigan.training.images import plt, save_grid
 from minigan.metrics import frechet_distance
 
-# name: (label, the trainer settings that make it; all else is the shared budget).
+# name: (label, the trainer settings that make it; all else is the shared budget). Each follows
+# its published recipe: DCGAN's (Radford et al. 2015) is Adam lr 2e-4, beta1 0.5, with BatchNorm in
+# D. The spectrally normalized D of the SNGAN papers has no BatchNorm (after one, the convs before
+# it are free in scale and spectral norm bounds the head alone), and the later recipes for it
+# (Miyato & Koyama 2018, SAGAN, BigGAN) train it with Adam beta1 = 0. Here: beta1 0, the trainer's
+# beta2 0.999 (BigGAN's), one D update per G update and lr 4e-4 for both, picked on seed 0 at the
+# README's budget. With DCGAN's beta1 0.5, or with BatchNorm in D, the two SN runs stall as grey
+# blurs at that budget, in torch's twin of the loop too (README).
+SN_ADAM = dict(lr=4e-4, beta1=0.0)
 CONFIGS = {
     "dcgan-bce": ("DCGAN + BCE", dict(loss="bce")),
-    "dcgan-hinge-sn": ("DCGAN + hinge + SN", dict(loss="hinge", spectral_norm=True)),
-    "sngan-hinge-sn": ("SNGAN CNN + hinge + SN", dict(arch="sngan-cnn", loss="hinge", spectral_norm=True)),
+    "dcgan-hinge-sn": ("DCGAN + hinge + SN", dict(loss="hinge", spectral_norm=True, d_batchnorm=False, **SN_ADAM)),
+    "sngan-hinge-sn": ("SNGAN CNN + hinge + SN", dict(arch="sngan-cnn", loss="hinge", spectral_norm=True, **SN_ADAM)),
+    # The control: how much of the gap is the optimizer's, not spectral norm's and the hinge loss's.
+    "dcgan-bce-sn-adam": ("DCGAN + BCE, SN's Adam", dict(loss="bce", **SN_ADAM)),
 }
 GRID = 64  # images per sample grid
 
@@ -64,11 +74,13 @@ def parse_args(argv):
     return args
 
 
-def base_config(args, runs):
-    return Config(backend=args.backend, dataset=args.dataset, data_dir=args.data_dir, max_steps=args.steps,
-                  batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, eval_metric=args.metric,
-                  eval_samples=args.samples, log_every=50, sample_every=10 ** 9, checkpoint_every=10 ** 9,
-                  plot_every=10 ** 9, out=runs)
+def shared_settings(args, runs):
+    """The trainer settings every run shares (the budget); each run's Config is built anew from
+    them and its CONFIGS entry, so that defaults that follow --arch follow the run's."""
+    return dict(backend=args.backend, dataset=args.dataset, data_dir=args.data_dir, max_steps=args.steps,
+                batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, eval_metric=args.metric,
+                eval_samples=args.samples, log_every=50, sample_every=10 ** 9, checkpoint_every=10 ** 9,
+                plot_every=10 ** 9, out=runs)
 
 
 def unknown_settings(names):
@@ -96,8 +108,9 @@ def table(args, records, floor):
              f"generated against {args.samples} held-out {args.dataset} images, after {args.steps} steps of "
              f"batch {args.batch_size}, ngf = {args.ngf}, ndf = {args.ndf}, seeds {args.seeds} "
              f"(mean ± sample std over seeds).", "",
-             "| configuration | distance | per seed | gap to " + CONFIGS[reference][0] + " | train s / run |",
-             "|---|---|---|---|---|"]
+             "| configuration | distance | per seed | gap to " + CONFIGS[reference][0] + " | train s / run "
+             "| settings |",
+             "|---|---|---|---|---|---|"]
     for name in args.configs:
         values = [records[name][seed]["frechet_distance"] for seed in args.seeds]
         mean, std = summary(values)
@@ -105,10 +118,17 @@ def table(args, records, floor):
         spread = f" ± {std:.2f}" if std is not None else ""
         seconds = numpy.mean([records[name][seed]["train_seconds"] for seed in args.seeds])
         lines.append(f"| {CONFIGS[name][0]} | {mean:.2f}{spread} | {', '.join(f'{v:.2f}' for v in values)} | "
-                     f"{gap} | {seconds:.0f} |")
+                     f"{gap} | {seconds:.0f} | {settings_text(name)} |")
     lines += ["", f"Floor: the distance of {args.samples} training images to the held-out ones is {floor:.2f}."]
     lines += ["", args.note] if args.note else []
     return "\n".join(lines) + "\n"
+
+
+def settings_text(name):
+    """CONFIGS[name]'s trainer settings and the Adam settings it keeps by default, as flags."""
+    settings = {"lr": Config.lr, "beta1": Config.beta1, **CONFIGS[name][1]}
+    return " ".join(f"--{key.replace('_', '-')} {value}" if not isinstance(value, bool) else
+                    f"--{'' if value else 'no-'}{key.replace('_', '-')}" for key, value in settings.items())
 
 
 def save_side_by_side(path, args):
@@ -130,7 +150,8 @@ def save_side_by_side(path, args):
     plt.close(figure)
 
 
-# What makes two runs of a configuration and seed the same run: a record with these is reused.
+# What makes two runs of a configuration and seed the same run, with its CONFIGS settings: a
+# record with these is reused.
 BUDGET = ("dataset", "steps", "batch_size", "ngf", "ndf", "backend", "metric", "samples")
 
 
@@ -143,23 +164,24 @@ def grid_path(args, name, seed):
 
 
 def earlier_record(args, name, seed):
-    """The record of this run from an earlier call with the same budget, or None."""
+    """The record of this run from an earlier call with the same budget and settings, or None."""
     try:
         with open(record_path(args, name, seed)) as f:
             record = json.load(f)
     except (FileNotFoundError, ValueError):
         return None
     budget = {key: vars(args)[key] for key in BUDGET}
-    return record if record.get("budget") == budget and os.path.isfile(grid_path(args, name, seed)) else None
+    same = record.get("budget") == budget and record.get("settings") == CONFIGS[name][1]
+    return record if same and os.path.isfile(grid_path(args, name, seed)) else None
 
 
-def train_and_measure(args, base, evaluator, name, seed):
+def train_and_measure(args, shared, evaluator, name, seed):
     """Train one run, write its record and grid under --out/runs, and return the record."""
-    trainer = Trainer(dataclasses.replace(base, **CONFIGS[name][1], seed=seed, out=os.path.join(base.out, name)))
+    trainer = Trainer(Config(**{**shared, **CONFIGS[name][1], "seed": seed, "out": os.path.join(shared["out"], name)}))
     started = time.perf_counter()
     trainer.run()
-    record = {"budget": {key: vars(args)[key] for key in BUDGET}, "train_seconds": time.perf_counter() - started,
-              "frechet_distance": evaluator.score(trainer.generate)}
+    record = {"budget": {key: vars(args)[key] for key in BUDGET}, "settings": CONFIGS[name][1],
+              "train_seconds": time.perf_counter() - started, "frechet_distance": evaluator.score(trainer.generate)}
     save_grid(grid_path(args, name, seed), trainer.generate(trainer.to_device(evaluator.noise[:GRID])))
     write_text(record_path(args, name, seed), json.dumps(record, indent=1))
     return record
@@ -175,7 +197,8 @@ def main(argv=None):
         return 2
     records = {name: {} for name in args.configs}
     with tempfile.TemporaryDirectory() as runs:
-        base = base_config(args, runs)
+        shared = shared_settings(args, runs)
+        base = Config(**shared)
         try:
             xp = backend.require_cupy() if args.backend == "cupy" else numpy
             evaluator = Evaluator(base, split(base, train=False), xp)
@@ -189,7 +212,7 @@ def main(argv=None):
             for name in args.configs:  # seeds outermost: a drift in the machine hits every configuration alike
                 record = earlier_record(args, name, seed)
                 kept = record is not None
-                record = record or train_and_measure(args, base, evaluator, name, seed)
+                record = record or train_and_measure(args, shared, evaluator, name, seed)
                 records[name][seed] = record
                 print(f"{name:16s} seed {seed}: distance {record['frechet_distance']:.3f} "
                       f"({record['train_seconds']:.0f} s{', measured before' if kept else ''})", flush=True)

@@ -14,8 +14,12 @@ def generator(arch, nz, ngf, nc, image_size, num_classes=0):
     return ARCHITECTURES[arch].Generator(nz, ngf, nc, image_size, num_classes)
 
 
-def discriminator(arch, ndf, nc, image_size, num_classes=0):
-    return ARCHITECTURES[arch].Discriminator(ndf, nc, image_size, num_classes)
+def discriminator(arch, ndf, nc, image_size, num_classes=0, batchnorm=None):
+    """arch's D; batchnorm=False leaves out DCGAN's BatchNorm layers (the standard CNN has
+    none), None keeps the architecture's own."""
+    if batchnorm is None or arch != "dcgan":
+        return ARCHITECTURES[arch].Discriminator(ndf, nc, image_size, num_classes)
+    return dcgan.Discriminator(ndf, nc, image_size, num_classes, batchnorm)
 
 
 def spectrally_normalize(D):

@@ -39,16 +39,20 @@ class Generator(LabelledGenerator):
 
 class Discriminator(ProjectionDiscriminator):
     """image (N, nc, size, size) (and labels y (N,) if num_classes) -> logits (N,); the last
-    conv is the head, on the 4x4 map h of the layers before it."""
+    conv is the head, on the 4x4 map h of the layers before it.
 
-    def __init__(self, ndf=64, nc=3, image_size=32, num_classes=0):
+    batchnorm=False leaves out the BatchNorm layers, as the spectrally normalized D of the
+    SNGAN papers does: after a BatchNorm, the convs before it are free in scale, so spectral
+    norm would bound the head alone."""
+
+    def __init__(self, ndf=64, nc=3, image_size=32, num_classes=0, batchnorm=True):
         super().__init__()
         blocks = _check_image_size(image_size)
         layers = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
         width = ndf
         for _ in range(blocks - 1):
             layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2)]
+                       *([nn.BatchNorm2d(width * 2)] if batchnorm else []), nn.LeakyReLU(0.2)]
             width *= 2
         layers += [nn.Conv2d(width, 1, 4, 1, 0, bias=False)]
         self.main = nn.Sequential(*layers)

@@ -27,6 +27,7 @@ class Config:
     matmul: str = "auto"  # the GPU's matrix products: cublas, exact or tf32 (own kernels); auto: see matmul_engine
     arch: str = "dcgan"
     spectral_norm: bool = None  # spectral normalization of every D layer; None: on for sngan-cnn only
+    d_batchnorm: bool = None  # DCGAN's D with its BatchNorm layers; None: on for dcgan (sngan-cnn's D has none)
     conditional: bool = False  # class-conditional G and (projection) D, trained on the data's labels
     dataset: str = "cifar10"
     data_dir: str = "data"
@@ -62,6 +63,8 @@ class Config:
     def __post_init__(self):
         if self.spectral_norm is None:  # the architecture's own: SNGAN's is spectrally normalized
             self.spectral_norm = self.arch == "sngan-cnn"
+        if self.d_batchnorm is None:
+            self.d_batchnorm = self.arch == "dcgan"
         problems = [f"{name} must be positive, got {getattr(self, name)}"
                     for name in ("batch_size", "nz", "ngf", "ndf", "sample_every", "checkpoint_every",
                                  "log_every", "plot_every", "n_critic", "r1_every", "gp_weight") if getattr(self, name) <= 0]
@@ -97,6 +100,8 @@ class Config:
         elif self.image_size in (32, 64) and self.image_size not in IMAGE_SIZES[self.arch]:
             problems.append(f"--arch {self.arch} is for --image-size "
                             f"{' or '.join(map(str, IMAGE_SIZES[self.arch]))} only, got {self.image_size}")
+        if self.d_batchnorm and self.arch != "dcgan":
+            problems.append(f"--d-batchnorm is for --arch dcgan; the D of --arch {self.arch} has no BatchNorm")
         if self.dataset not in DATASETS:
             problems.append(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.backend not in ("numpy", "cupy"):
@@ -171,6 +176,9 @@ _HELP = {
             "32x32 only; the paper's widths are --ngf 64 --ndf 64 and its z --nz 128)",
     "spectral_norm": "spectrally normalize every conv, linear and embedding layer of D "
                      "(default: on for --arch sngan-cnn, off for dcgan)",
+    "d_batchnorm": "keep the BatchNorm layers of DCGAN's D; --no-d-batchnorm leaves them out, as the "
+                   "SNGAN papers' spectrally normalized D does (with them, spectral norm bounds D's "
+                   "head only) (default: on for --arch dcgan; sngan-cnn's D has none)",
     "conditional": "class-conditional GAN on the data set's labels: G takes a class embedding "
                    "concatenated to z, D is a projection discriminator; samples have one row per class",
     "dataset": "cifar10, fashion-mnist, folder (your images: --data-dir DIR/<class>/*.png|jpg, "

@@ -33,7 +33,7 @@ def load_generator(path):
 
     def generator():
         return architectures.generator(config.arch, config.nz, config.ngf, nc, config.image_size, classes)
-    D = architectures.discriminator(config.arch, config.ndf, nc, config.image_size, classes)
+    D = architectures.discriminator(config.arch, config.ndf, nc, config.image_size, classes, config.d_batchnorm)
     if config.spectral_norm:
         architectures.spectrally_normalize(D)
     G = generator()

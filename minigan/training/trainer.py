@@ -131,7 +131,8 @@ class Trainer:
         with using_config("generator", numpy.random.default_rng([config.seed, 3])):
             G = architectures.generator(config.arch, config.nz, config.ngf, nc, config.image_size,
                                         self.num_classes)
-            D = architectures.discriminator(config.arch, config.ndf, nc, config.image_size, self.num_classes)
+            D = architectures.discriminator(config.arch, config.ndf, nc, config.image_size, self.num_classes,
+                                            config.d_batchnorm)
         init_rng = numpy.random.default_rng([config.seed, 0])
         G, D = init_weights(G, init_rng), init_weights(D, init_rng)
         if config.spectral_norm:  # after init_weights, which writes the weights spectral_norm then takes

@@ -1,4 +1,4 @@
-"""--arch sngan-cnn, --spectral-norm and --conditional: three whole training steps equal a
+"""--arch sngan-cnn, --spectral-norm, --no-d-batchnorm and --conditional: three whole training steps equal a
 PyTorch loop on nets written here from the papers (float64, same weights, batches, labels
 and noise); runs with them resume bit-exact; sample grids have one row per class; bad
 combinations are refused in one line."""
@@ -129,6 +129,8 @@ def torch_nets(config):
     else:
         G, D = TorchDCGAN(torch_generator(config.nz, config.ngf, 3, 32), False), \
             TorchDCGAN(torch_discriminator(config.ndf, 3, 32), True)
+    if not config.d_batchnorm:  # --no-d-batchnorm: the same layers, less the BatchNorms
+        D.main = tnn.Sequential(*(m for m in D.main if not isinstance(m, tnn.BatchNorm2d)))
     return G, spectrally_normalized(D) if config.spectral_norm else D
 
 
@@ -136,6 +138,8 @@ def torch_nets(config):
     dict(arch="sngan-cnn", loss="hinge"),
     dict(arch="sngan-cnn", loss="bce", spectral_norm=False, n_critic=2),
     dict(arch="dcgan", loss="hinge", spectral_norm=True),
+    dict(arch="dcgan", loss="hinge", spectral_norm=True, d_batchnorm=False, beta1=0.0),
+    dict(arch="dcgan", loss="bce", d_batchnorm=False, conditional=True),
     dict(arch="dcgan", loss="bce", conditional=True),
     dict(arch="sngan-cnn", loss="hinge", conditional=True, n_critic=2, lr_d=4e-4),
     dict(arch="sngan-cnn", loss="hinge", conditional=True, r1=1.0),  # R1 through spectral norm and projection
@@ -153,6 +157,28 @@ def test_spectral_norm_is_on_for_sngan_only_by_default_and_in_help(capsys):
         main(["--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "(default: on for --arch sngan-cnn, off for dcgan)" in out
+
+
+def test_d_batchnorm_is_dcgan_s_own_and_refused_for_sngan(tmp_path, capsys):
+    assert Config().d_batchnorm and not Config(arch="sngan-cnn").d_batchnorm
+    assert not Config(d_batchnorm=False).d_batchnorm
+    D = Trainer(tiny_config(tmp_path, spectral_norm=True, d_batchnorm=False)).D
+    # conv, LeakyReLU, conv, LeakyReLU, conv, LeakyReLU, head: no BatchNorm and its buffers gone.
+    assert [type(m).__name__ for m in D.main] == ["Conv2d", "LeakyReLU"] * 3 + ["Conv2d"]
+    assert not any("running" in key for key in D.state_dict())
+    with pytest.raises(ValueError, match="--d-batchnorm is for --arch dcgan; the D of --arch sngan-cnn has no BatchNorm"):
+        Config(arch="sngan-cnn", d_batchnorm=True)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--d-batchnorm, --no-d-batchnorm" in out and "(default: on for --arch dcgan; sngan-cnn's D has none)" in out
+
+
+def test_dcgan_without_d_batchnorm_resumes_bit_exact_and_samples(tmp_path):
+    assert_resume_is_bit_exact(tmp_path, spectral_norm=True, d_batchnorm=False)
+    trainer = Trainer(tiny_config(tmp_path / "s", max_steps=1, spectral_norm=True, d_batchnorm=False))
+    trainer.run()
+    assert sampling.main(["--checkpoint", trainer.config.out, "--n", "2", "--out", str(tmp_path / "s.png")]) == 0
 
 
 def test_sngan_conditional_resumes_bit_exact_with_its_spectral_norm_vectors(tmp_path):

@@ -1,6 +1,7 @@
 """examples/compare_gans.py end to end on a tiny Fashion-MNIST and budget: its table holds each
 seed's measured distance, their mean ± sample std and the gap to the reference; the grids and the
-raw results are written; a configuration the trainer cannot make yet is refused in one line."""
+raw results are written; a run is reused only under the same budget and settings; a
+configuration the trainer cannot make yet is refused in one line."""
 import importlib.util
 import json
 from pathlib import Path
@@ -56,12 +57,21 @@ def test_compare_gans_writes_the_table_grids_and_results(example, tiny_fashion, 
     assert rows["DCGAN + BCE"].startswith(f"| DCGAN + BCE | {(bce[0] + bce[1]) / 2:.2f} ± "
                                           f"{abs(bce[0] - bce[1]) / 2 ** 0.5:.2f} | {bce[0]:.2f}, {bce[1]:.2f} |  |")
     assert f"| {(hinge[0] + hinge[1] - bce[0] - bce[1]) / 2:+.2f} |" in rows["DCGAN + hinge"]
+    assert rows["DCGAN + hinge"].endswith("| --lr 0.0002 --beta1 0.5 --loss hinge |")
     assert plt.imread(out / "samples.png").shape[:2] == (680, 640)  # a row of 340 px per seed, a column of 320 per configuration
     # Called again with the same budget, it trains nothing: each run's record is reused.
     first_table = (out / "table.md").read_text()
     monkeypatch.setattr(example, "train_and_measure", None)
     assert example.main(arguments) == 0
     assert (out / "table.md").read_text() == first_table
+    # A configuration whose settings changed is trained again; the unchanged one is still reused.
+    monkeypatch.setitem(example.CONFIGS, "dcgan-hinge", ("DCGAN + hinge", dict(loss="hinge", beta1=0.0)))
+    trained = []
+    monkeypatch.setattr(example, "train_and_measure", lambda args, shared, evaluator, name, seed: trained.append(
+        (name, seed)) or {"frechet_distance": 1.0, "train_seconds": 1.0})
+    assert example.main(arguments) == 0
+    assert trained == [("dcgan-hinge", 0), ("dcgan-hinge", 1)]
+    assert "| --lr 0.0002 --beta1 0.0 --loss hinge |" in (out / "table.md").read_text()
 
 
 def test_a_configuration_the_trainer_cannot_make_is_refused(example, monkeypatch, capsys):
