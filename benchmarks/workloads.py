@@ -90,8 +90,8 @@ class Workloads:
           input gradient only.
 
         Each block's input is what the layers before it make of a fixed batch (G: noise, D:
-        uniform images); each backward is seeded with a fixed random gradient. The step runs one
-        backward over D's two passes; here each pass has its own backward call."""
+        uniform images); each backward is seeded with a fixed random gradient. As in the step,
+        each of D's two passes has its own backward call."""
         rng = numpy.random.default_rng(seed)
         G, D = self.models()
         steps = {}
@@ -330,9 +330,11 @@ class Torch(Workloads):
         def train(real):
             z = torch.randn(batch, NZ, 1, 1, dtype=self.dtype, device=self.device)
             fake = G(z)
-            loss_D = bce(D(real).view(-1), ones) + bce(D(fake.detach()).view(-1), zeros)
+            # As pytorch/examples' dcgan and minigan's Trainer: each term of D's loss is
+            # backpropagated as soon as it is computed, the second adding into the first's gradients.
             opt_D.zero_grad()
-            loss_D.backward()
+            bce(D(real).view(-1), ones).backward()
+            bce(D(fake.detach()).view(-1), zeros).backward()
             opt_D.step()
             D.requires_grad_(False)
             loss_G = bce(D(fake).view(-1), ones)
