@@ -17,6 +17,7 @@ import minigan
 from harness import import_torch, sync
 from minigan import backend
 from minigan import functional as F
+from minigan.functional.layout import as_nchw, batch_innermost
 from minigan.models.dcgan import Discriminator, Generator, init_weights
 
 NZ, NGF, NDF, NC, IMAGE = 100, 64, 64, 3, 32
@@ -162,7 +163,13 @@ class Minigan(Workloads):
         sync(self.xp)
 
     def tensor(self, array, requires_grad=False):
-        return minigan.Tensor(self.xp.asarray(array.astype(self.dtype)), requires_grad=requires_grad)
+        """A Tensor of array; a 4-D one laid out batch-innermost, as the engine keeps its images
+        (minigan/functional/layout.py), so that a block's time holds no layout copy that the
+        step does not make."""
+        data = self.xp.asarray(array.astype(self.dtype))
+        if data.ndim == 4:
+            data = as_nchw(batch_innermost(data))
+        return minigan.Tensor(data, requires_grad=requires_grad)
 
     @staticmethod
     def numpy(t):
