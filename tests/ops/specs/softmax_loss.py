@@ -33,7 +33,8 @@ def softmax_op(name):
     return Op(
         name, lambda shape: [shape],
         grid(shape=[(3, 5)], dim=[0, 1, -1], scale=[1.0]) + grid(shape=[(2, 3, 4)], dim=[0, 1, 2, -2])
-        + case(shape=(7,), dim=0) + case(shape=(64, 10), dim=1, checks={PARITY, DEVICE}),  # a classifier's batch
+        + case(shape=(7,), dim=0) + case(shape=(), dim=-1)  # a 0-d input: one dim, itself (as torch)
+        + case(shape=(64, 10), dim=1, checks={PARITY, DEVICE}),  # a classifier's batch
         call=lambda F, x, dim, scale=1.0: getattr(F, name)(x * scale, dim=dim),
         extremes=SOFTMAX_EXTREMES,
         errors=[bad(f"{name}: give dim, the dimension to normalise over", (3, 4), dim=None, error=TypeError),
