@@ -17,6 +17,7 @@ import minigan
 from harness import import_torch, sync
 from minigan import backend
 from minigan import functional as F
+from minigan.functional.layout import as_nchw, batch_innermost
 from minigan.models.dcgan import Discriminator, Generator, init_weights
 
 NZ, NGF, NDF, NC, IMAGE = 100, 64, 64, 3, 32
@@ -90,8 +91,8 @@ class Workloads:
           input gradient only.
 
         Each block's input is what the layers before it make of a fixed batch (G: noise, D:
-        uniform images); each backward is seeded with a fixed random gradient. The step runs one
-        backward over D's two passes; here each pass has its own backward call."""
+        uniform images); each backward is seeded with a fixed random gradient. As in the step,
+        each of D's two passes has its own backward call."""
         rng = numpy.random.default_rng(seed)
         G, D = self.models()
         steps = {}
@@ -162,7 +163,13 @@ class Minigan(Workloads):
         sync(self.xp)
 
     def tensor(self, array, requires_grad=False):
-        return minigan.Tensor(self.xp.asarray(array.astype(self.dtype)), requires_grad=requires_grad)
+        """A Tensor of array; a 4-D one laid out batch-innermost, as the engine keeps its images
+        (minigan/functional/layout.py), so that a block's time holds no layout copy that the
+        step does not make."""
+        data = self.xp.asarray(array.astype(self.dtype))
+        if data.ndim == 4:
+            data = as_nchw(batch_innermost(data))
+        return minigan.Tensor(data, requires_grad=requires_grad)
 
     @staticmethod
     def numpy(t):
@@ -330,9 +337,11 @@ class Torch(Workloads):
         def train(real):
             z = torch.randn(batch, NZ, 1, 1, dtype=self.dtype, device=self.device)
             fake = G(z)
-            loss_D = bce(D(real).view(-1), ones) + bce(D(fake.detach()).view(-1), zeros)
+            # As pytorch/examples' dcgan and minigan's Trainer: each term of D's loss is
+            # backpropagated as soon as it is computed, the second adding into the first's gradients.
             opt_D.zero_grad()
-            loss_D.backward()
+            bce(D(real).view(-1), ones).backward()
+            bce(D(fake.detach()).view(-1), zeros).backward()
             opt_D.step()
             D.requires_grad_(False)
             loss_G = bce(D(fake).view(-1), ones)

@@ -1,5 +1,5 @@
 """Hot kernels, one module per op family: convolution (im2col, col2im), batchnorm,
-activation (activations and the loss), adam, philox (random normals), gemm,
+activation, bce_with_logits (the loss), adam, philox (random normals), gemm,
 image_batch (the training batch), and more: every public module here is one.
 
 Each family module holds its contract (a Protocol), its plain NumPy reference,

@@ -1,4 +1,4 @@
-"""Elementwise activations and the BCE-with-logits loss, each one fused pass.
+"""Elementwise activations, each one fused pass.
 
 LeakyReLU keeps its input's memory order (the batch-innermost images of the
 convolutions stay batch-innermost, kernels run on the flat memory): y, and
@@ -6,9 +6,9 @@ the input gradient, are laid out as x and y are. Its backward reads the
 forward's output y, not x: for a slope >= 0,
 y > 0 exactly when x > 0, so nothing else need be kept (minigan's LeakyReLU
 keeps a mask itself for negative slopes). Tanh's backward too reads the output,
-laid out as it. Sigmoid and the loss are written so
-exp only ever sees -|x|: no overflow for any x. On the CPU the sigmoid and loss
-kernels are plain NumPy, so they are their own reference.
+laid out as it. Sigmoid is written so exp only ever sees -|x|: no overflow for
+any x. On the CPU the sigmoid kernel is plain NumPy, so it is its own reference
+(kernels/bce_with_logits.py's loss gradient uses it too).
 """
 from typing import Protocol
 
@@ -34,17 +34,6 @@ class Contract(Protocol):
 
     def sigmoid(self, x):
         """1 / (1 + exp(-x)) elementwise, in x.dtype, without overflow."""
-
-    def bce_with_logits_terms(self, x, target):
-        """Elementwise max(x, 0) - x*t + log1p(exp(-|x|)), the BCE-with-logits loss before its mean."""
-
-    def bce_with_logits_backward(self, x, target, grad=1.0, divisor=1):
-        """grad * (sigmoid(x) - target) / divisor, elementwise, in x.dtype.
-
-        grad is the upstream gradient of the mean loss: a number or a 1-element
-        array (on the GPU it stays on the device, so no host sync). For the mean
-        loss pass divisor = x.size.
-        """
 
 
 def _check_slope(negative_slope):
@@ -77,7 +66,7 @@ def _laid_out_as(a, like, xp):
     return copy
 
 
-# ---------- the plain NumPy reference (and the CPU's sigmoid and loss) ----------
+# ---------- the plain NumPy reference (and the CPU's sigmoid) ----------
 
 def leaky_relu_reference(x, negative_slope=0.01):
     return numpy.where(x > 0, x, x * x.dtype.type(negative_slope))
@@ -96,13 +85,6 @@ def sigmoid_cpu(x):
     e = numpy.exp(-numpy.abs(x))
     return numpy.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
-
-def bce_with_logits_terms_cpu(x, target):
-    return numpy.maximum(x, 0) - x * target + numpy.log1p(numpy.exp(-numpy.abs(x)))
-
-
-def bce_with_logits_backward_cpu(x, target, grad=1.0, divisor=1):
-    return grad * (sigmoid_cpu(x) - target) / divisor
 
 
 # ---------- CPU: Numba, parallel over the flat elements ----------
@@ -152,8 +134,7 @@ def tanh_backward_cpu(grad, y):
 
 # ---------- CUDA: kernels/cuda/activation.cu, grid-stride over the flat elements ----------
 
-SOURCE = _cuda.Source("activation.cu", templates=("leaky_relu", "leaky_relu_backward", "tanh_backward", "sigmoid",
-                                                  "bce_with_logits", "bce_with_logits_backward"))
+SOURCE = _cuda.Source("activation.cu", templates=("leaky_relu", "leaky_relu_backward", "tanh_backward", "sigmoid"))
 
 
 def leaky_relu_cuda(x, negative_slope=0.01):
@@ -193,23 +174,3 @@ def sigmoid_cuda(x):
     y = _cuda.get_cupy().empty_like(x)
     SOURCE.launch("sigmoid", x.dtype, x.size, (x, y, numpy.int64(x.size)))
     return y
-
-
-def bce_with_logits_terms_cuda(x, target):
-    x, target = _cuda.contiguous("bce_with_logits_terms", x, target=target)
-    terms = _cuda.get_cupy().empty_like(x)
-    SOURCE.launch("bce_with_logits", x.dtype, x.size, (x, target, terms, numpy.int64(x.size)))
-    return terms
-
-
-def bce_with_logits_backward_cuda(x, target, grad=1.0, divisor=1):
-    op = "bce_with_logits_backward"
-    x, target = _cuda.contiguous(op, x, target=target)
-    cp = _cuda.get_cupy()
-    grad = cp.ascontiguousarray(cp.asarray(grad, dtype=x.dtype).reshape(-1))
-    if grad.size != 1:
-        raise ValueError(f"minigan.kernels.{op}: grad must be a number or a 1-element array, "
-                         f"got shape {tuple(grad.shape)}")
-    grad_x = cp.empty_like(x)
-    SOURCE.launch(op, x.dtype, x.size, (x, target, grad, x.dtype.type(divisor), grad_x, numpy.int64(x.size)))
-    return grad_x

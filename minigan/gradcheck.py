@@ -18,6 +18,11 @@ class GradcheckError(AssertionError):
     """A backward disagrees with finite differences; the message says which input and where."""
 
 
+def _wanting_grad(inputs):
+    """{position in inputs: tensor} of the inputs that are Tensors with requires_grad, in order."""
+    return {i: t for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad}
+
+
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-7, rtol=1e-5, elementwise_limit=512,
               directions=6, seed=0):
     """Check every input with requires_grad of fn(*inputs); raise GradcheckError on a mismatch.
@@ -26,7 +31,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-7, rtol=1e-5, elementwise_limit=512,
     Returns True so it can be asserted.
     """
     rng = numpy.random.default_rng(seed)
-    checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    wanting = _wanting_grad(inputs)
+    checked = list(wanting.values())
     for t in checked:
         if t.dtype != numpy.float64:
             raise TypeError(f"gradcheck needs float64 inputs (float32 differences are noise), "
@@ -43,8 +49,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-7, rtol=1e-5, elementwise_limit=512,
         with no_grad():
             return float((fn(*inputs).data * upstream).sum())
 
-    for t, grad in zip(checked, analytic):
-        position = next(i for i, x in enumerate(inputs) if x is t)
+    for (position, t), grad in zip(wanting.items(), analytic):
         where = f"input {position} (shape {t.shape})"
         if t.numel() <= elementwise_limit:
             _check_elements(t, grad, loss, eps, atol, rtol, where)
@@ -103,7 +108,8 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, directions=4, seed
     second implementation of its gradient, which S's derivatives alone would not see consistently wrong.
     """
     rng = numpy.random.default_rng(seed)
-    checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    wanting = _wanting_grad(inputs)
+    checked = list(wanting.values())
     with no_grad():
         out = fn(*inputs)
     xp = array_module(out.data)
@@ -112,8 +118,7 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, directions=4, seed
     with using_config("grad_enabled", True):
         recorded = grad(fn(*inputs), checked, upstream, create_graph=True, allow_unused=True)
         fast = grad(fn(*inputs), checked, upstream.data, allow_unused=True)
-    for t, mine, reference in zip(checked, recorded, fast):
-        position = next(i for i, x in enumerate(inputs) if x is t)
+    for (position, t), mine, reference in zip(wanting.items(), recorded, fast):
         mine, reference = (numpy.zeros(t.shape) if g is None else to_numpy(g.data) for g in (mine, reference))
         if not numpy.allclose(mine, reference, atol=atol, rtol=rtol):
             worst = numpy.unravel_index(numpy.argmax(numpy.abs(mine - reference)), t.shape)

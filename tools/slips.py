@@ -27,7 +27,7 @@ SLIPS = [
          "self.positive = x > 0", "self.positive = x >= 0",
          (PARITY, "-k", "leaky_relu and kinks"),
          "LeakyReLU with a negative slope takes the positive side's gradient at exactly 0"),
-    Slip("bce_naive_log_sigmoid", "kernels/activation.py",
+    Slip("bce_naive_log_sigmoid", "kernels/bce_with_logits.py",
          "return numpy.maximum(x, 0) - x * target + numpy.log1p(numpy.exp(-numpy.abs(x)))",
          "return -(target * numpy.log(sigmoid_cpu(x)) + (1 - target) * numpy.log(sigmoid_cpu(-x)))",
          (PARITY, "-k", "binary_cross_entropy and extremes"),
@@ -146,7 +146,7 @@ SLIPS = [
          "uniform = (words >> 11).astype(numpy.float64) * 2.0 ** -53",
          ("tests/kernels/test_philox.py",), "the uniforms under the normals can be 0 (log(0))"),
     # --- kernels: CUDA sources (on the emulator) ------------------------------------------------
-    Slip("cuda_bce_sign", "kernels/cuda/activation.cu",
+    Slip("cuda_bce_sign", "kernels/cuda/bce_with_logits.cu",
          "term[k] = (v < T(0) ? T(0) : v) - v * target[k] + log1p_(exp_minus_abs(v));",
          "term[k] = (v < T(0) ? T(0) : v) + v * target[k] + log1p_(exp_minus_abs(v));",
          (DEVICE, "-k", "binary_cross_entropy"), "the CUDA BCE adds x * t instead of subtracting it"),

@@ -34,13 +34,15 @@ def method(args):
             "taken; figures are medians over rounds (spread: min-max over rounds). Threads: Numba, every "
             "BLAS/OpenMP pool (threadpoolctl) and torch.set_num_threads set alike. float32, DCGAN-32 "
             "(nz=100, ngf=ndf=64, 32x32x3), minigan's step is Trainer.train_step (which also computes "
-            "the logged scalars), torch's the same models, losses, D-then-G updates and Adam. Peak RSS "
+            "the logged scalars), torch's the same models, losses, D-then-G updates (each of D's two "
+            "loss terms backpropagated as soon as computed, in both) and Adam. Peak RSS "
             "added: VmHWM over the steps (warm-up included) minus VmRSS after setup. Page faults and "
             "system CPU per step: getrusage deltas over the timed steps. minigan's Trainer sets glibc's "
             "malloc to keep freed memory (minigan/training/malloc.py); torch runs with its defaults. "
             f"Layer rows (batch {args.layer_batch}): each block (a convolution with its batch norm and "
             "activation) timed on its own in the children of the layers section, doing one step's calls "
-            "of it with only the gradients the step needs.")
+            "of it with only the gradients the step needs; minigan's inputs and gradients come in its "
+            "batch-innermost layout, as the step has them.")
 
 
 # --- the children ---------------------------------------------------------------------

@@ -34,7 +34,7 @@ class Sum(Function):
     def backward(self, grad):
         xp = array_module(grad)
         grad = grad.reshape(_kept_shape(self.in_shape, self.dims))
-        return xp.ascontiguousarray(xp.broadcast_to(grad, self.in_shape))
+        return xp.asarray(xp.broadcast_to(grad, self.in_shape), order="C")  # ascontiguousarray makes 0-d 1-d
 
     def backward_graph(self, grad):
         return expand(reshape(grad, _kept_shape(self.in_shape, self.dims)), self.in_shape)

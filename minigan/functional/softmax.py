@@ -8,6 +8,7 @@ dtype, as torch's, casts the input first (the gradient is cast back to the input
 """
 from ..autograd import Function
 from ..backend import array_module
+from .dims import normalize_dim
 
 
 class Softmax(Function):
@@ -77,10 +78,7 @@ def check_dim(op, input, dim):  # noqa: A002  (torch's names)
     if dim is None:
         raise TypeError(f"{op}: give dim, the dimension to normalise over (torch's implicit choice of "
                         f"dim is deprecated), for input of shape {tuple(input.shape)}")
-    if isinstance(dim, bool) or not isinstance(dim, int) or not -input.ndim <= dim < input.ndim:
-        raise IndexError(f"{op}: dim {dim!r} is out of range for input of shape {tuple(input.shape)} "
-                         f"(expected an int in [{-input.ndim}, {input.ndim - 1}])")
-    return dim % input.ndim
+    return normalize_dim(op, dim, tuple(input.shape))
 
 
 def softmax(input, dim=None, dtype=None):  # noqa: A002

@@ -5,6 +5,7 @@ example builds, so state_dicts move between the two frameworks. With num_classes
 class-conditional as conditional.py says (and G's first layer takes 2 * nz channels).
 """
 from .. import init, nn
+from ..nn.layers import run_layers
 from .conditional import LabelledGenerator, ProjectionDiscriminator
 
 IMAGE_SIZES = (32, 64)
@@ -64,7 +65,7 @@ class Discriminator(ProjectionDiscriminator):
         if tuple(image.shape[2:]) != (self.image_size,) * 2:  # else: several logits per image
             raise ValueError(f"Discriminator(image_size={self.image_size}) takes (N, C, "
                              f"{self.image_size}, {self.image_size}) images, got shape {tuple(image.shape)}")
-        return self.main[:-1](image)  # a Sequential, so its batchnorm+LeakyReLU pairs run fused
+        return run_layers(list(self.main)[:-1], image)  # as Sequential: batchnorm+LeakyReLU run fused
 
     def head(self, h):
         return self.main[-1](h).reshape(-1)

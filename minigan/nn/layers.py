@@ -208,18 +208,23 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def forward(self, x):
-        modules = list(self._modules.values())
-        index = 0
-        while index < len(modules):
-            module = modules[index]
-            slope = fusable_slope(module, modules[index + 1]) if index + 1 < len(modules) else None
-            if slope is None:
-                x = module(x)
-                index += 1
-            else:  # BatchNorm2d, then ReLU or LeakyReLU: one fused op, the same result
-                x = module.forward_leaky_relu(x, slope)
-                index += 2
-        return x
+        return run_layers(list(self._modules.values()), x)
+
+
+def run_layers(modules, x):
+    """x through the list modules in order, as Sequential.forward runs them (for a model that runs
+    part of its Sequential)."""
+    index = 0
+    while index < len(modules):
+        module = modules[index]
+        slope = fusable_slope(module, modules[index + 1]) if index + 1 < len(modules) else None
+        if slope is None:
+            x = module(x)
+            index += 1
+        else:  # BatchNorm2d, then ReLU or LeakyReLU: one fused op, the same result
+            x = module.forward_leaky_relu(x, slope)
+            index += 2
+    return x
 
 
 def fusable_slope(module, following):

@@ -126,7 +126,7 @@ class Optimizer:
         for p, state, fresh in zip(params, states, first):
             # The update works on flat views: the parameter must be C-contiguous (a transposed
             # array's flat view would be a copy). A no-op after once.
-            p.data = array_module(p.data).ascontiguousarray(p.data)
+            p.data = array_module(p.data).asarray(p.data, order="C")  # (ascontiguousarray makes a 0-d one 1-d)
             arrays = {name: state[name] for name in self.state_names(group)}
             # A .grad recorded by backward(create_graph=True) is a Tensor: its values update.
             self.update(group, p.data, unwrap(p.grad), arrays, self._advance([state]), fresh)

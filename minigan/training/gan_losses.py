@@ -1,5 +1,7 @@
 """The GAN losses of --loss, on D's logits (scores), built from minigan ops: each loss object
-gives D's loss of (D(x), D(G(z))) and G's loss of D(G(z)); and the gradient penalties on D
+gives D's loss as the sum of a term of D(x) and a term of D(G(z)) (the trainer backpropagates
+each as soon as it has it, so that only one of D's two graphs is alive at a time), and G's loss
+of D(G(z)); and the gradient penalties on D
 (WGAN-GP's, R1), which differentiate D's gradient (minigan.grad with create_graph=True).
 
 Their constants (targets, ones, counts) are device arrays filled once and kept: a step then
@@ -36,10 +38,11 @@ class BCELoss:
     def __init__(self):
         self.constants = Constants()
 
-    def discriminator(self, d_real, d_fake):
-        full_like = self.constants.full_like
-        return F.binary_cross_entropy_with_logits(d_real, full_like(d_real, 1)) + \
-            F.binary_cross_entropy_with_logits(d_fake, full_like(d_fake, 0))
+    def discriminator_real(self, d_real):
+        return F.binary_cross_entropy_with_logits(d_real, self.constants.full_like(d_real, 1))
+
+    def discriminator_fake(self, d_fake):
+        return F.binary_cross_entropy_with_logits(d_fake, self.constants.full_like(d_fake, 0))
 
     def generator(self, d_fake):
         return F.binary_cross_entropy_with_logits(d_fake, self.constants.full_like(d_fake, 1))
@@ -52,9 +55,11 @@ class HingeLoss:
     def __init__(self):
         self.constants = Constants()
 
-    def discriminator(self, d_real, d_fake):
-        full_like, mean = self.constants.full_like, self.constants.mean
-        return mean(F.relu(full_like(d_real, 1) - d_real)) + mean(F.relu(full_like(d_fake, 1) + d_fake))
+    def discriminator_real(self, d_real):
+        return self.constants.mean(F.relu(self.constants.full_like(d_real, 1) - d_real))
+
+    def discriminator_fake(self, d_fake):
+        return self.constants.mean(F.relu(self.constants.full_like(d_fake, 1) + d_fake))
 
     def generator(self, d_fake):
         return self.constants.mean(-d_fake)
@@ -64,9 +69,11 @@ class WassersteinLoss(HingeLoss):
     """WGAN's critic loss (Arjovsky et al. 2017): D's mean(D(G(z))) - mean(D(x)); G's is the hinge
     loss's, -mean(D(G(z))). With --loss wgan-gp, GradientPenalty keeps the critic near 1-Lipschitz."""
 
-    def discriminator(self, d_real, d_fake):
-        mean = self.constants.mean
-        return mean(d_fake) - mean(d_real)
+    def discriminator_real(self, d_real):
+        return self.constants.mean(-d_real)
+
+    def discriminator_fake(self, d_fake):
+        return self.constants.mean(d_fake)
 
 
 def squared_gradient_norms(D, x):

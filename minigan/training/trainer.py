@@ -214,26 +214,34 @@ class Trainer:
             z = backend.kernels(self.xp).random_normal(self.noise_state, (real.shape[0], self.config.nz, 1, 1),
                                                        real.data.dtype)
             fake = self.G(Tensor(z), *y)
-            d_real, d_fake = self.D(real, *y), self.D(fake.detach(), *y)
-            loss_D = self.loss.discriminator(d_real, d_fake)
+            # D's loss is its real term plus its fake term (plus penalties), each backpropagated as
+            # soon as it is computed (as pytorch/examples' dcgan does): the second backward adds
+            # into the first's gradients, and only one of D's two graphs is alive at a time. Each
+            # pass's scalars are read out right away and its tensors dropped.
+            self.opt_D.zero_grad()
+            d_real = self.D(real, *y)
+            loss_real = self.loss.discriminator_real(d_real)
+            loss_real.backward(self.seed(loss_real))
+            with no_grad():
+                d_x = F.sigmoid(d_real).data.mean()
+            del d_real
+            d_fake = self.D(fake.detach(), *y)
+            loss_rest = self.loss.discriminator_fake(d_fake)
             critic = (lambda x, y=y: self.D(x, *y)) if y else self.D  # the penalties' D(x), of the batch's classes
             for penalty in self.penalties:
                 term = penalty(critic, real, fake, self.noise_state, step * len(reals) + k)
-                loss_D = loss_D if term is None else loss_D + term
-            self.opt_D.zero_grad()
-            loss_D.backward()
+                loss_rest = loss_rest if term is None else loss_rest + term
+            loss_rest.backward(self.seed(loss_rest))
             self.opt_D.step()
-            # The D update's scalars are read out now and its tensors dropped, so that nothing of its
-            # graph lives on through the next update.
             with no_grad():
-                d_scalars.append((loss_D.data, F.sigmoid(d_real).data.mean(), F.sigmoid(d_fake).data.mean()))
-            del d_real, d_fake, loss_D
+                d_scalars.append((loss_real.data + loss_rest.data, d_x, F.sigmoid(d_fake).data.mean()))
+            del d_fake, loss_real, loss_rest
 
         # G's loss goes through the updated D; D's own weight gradients are not needed for it.
         with frozen(self.D):
             loss_G = self.loss.generator(self.D(fake, *y))
             self.opt_G.zero_grad()
-            loss_G.backward()
+            loss_G.backward(self.seed(loss_G))
         self.opt_G.step()
         if self.G_ema is not None:
             self.update_ema()
@@ -241,6 +249,10 @@ class Trainer:
         loss_D, d_x, d_gz = d_scalars[0] if len(d_scalars) == 1 else \
             [self.xp.stack(values).mean() for values in zip(*d_scalars)]
         return self.xp.stack([loss_D, loss_G.data, d_x, d_gz])
+
+    def seed(self, loss):
+        """The gradient that loss.backward starts from: a kept 1 (a fill launch fewer on the GPU)."""
+        return self.loss.constants.full_like(loss, 1)
 
     def update_ema(self):
         decay = self.config.ema

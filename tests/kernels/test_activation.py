@@ -1,4 +1,4 @@
-"""The activation and loss kernels (kernels/activation.py) on every backend, against NumPy formulas."""
+"""The activation kernels (kernels/activation.py) on every backend, against NumPy formulas."""
 import numpy
 import pytest
 
@@ -66,26 +66,16 @@ def test_tanh_backward_keeps_the_memory_order(kernel_backend, rng, order):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_sigmoid_and_bce_with_logits(kernel_backend, dtype):
+def test_sigmoid(kernel_backend, dtype):
     k = kernel_backend
     rng = numpy.random.default_rng(3)
     x = numpy.concatenate([rng.standard_normal(600) * 4, [-800, -100, -20, 0, 20, 100, 800]]).astype(dtype)
-    t = rng.uniform(size=x.shape).astype(dtype)
-    x64, t64 = x.astype(numpy.float64), t.astype(numpy.float64)
     with numpy.errstate(over="ignore"):  # exp(800) is inf in float64 too: 1 / (1 + inf) = 0, right
-        sigmoid = 1 / (1 + numpy.exp(-x64))
-        expected = numpy.log(1 + numpy.exp(x64)) - x64 * t64
-    expected = numpy.where(numpy.isinf(expected), x64 * (1 - t64), expected)  # softplus(x) = x, large x
+        sigmoid = 1 / (1 + numpy.exp(-x.astype(numpy.float64)))
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == numpy.float32 else dict(rtol=1e-12, atol=1e-14)
     y = k.get(k.table.sigmoid(k.put(x)))
     assert y.dtype == dtype
     numpy.testing.assert_allclose(y, sigmoid, **tol)
-    terms = k.get(k.table.bce_with_logits_terms(k.put(x), k.put(t)))
-    assert numpy.isfinite(terms).all()
-    numpy.testing.assert_allclose(terms, expected, **tol)
-    grad = k.put(numpy.asarray(0.5, dtype=dtype))
-    numpy.testing.assert_allclose(k.get(k.table.bce_with_logits_backward(k.put(x), k.put(t), grad, x.size)),
-                                  0.5 * (sigmoid - t64) / x.size, **tol)
 
 
 @pytest.mark.parametrize("order", [(0, 1, 2, 3), (3, 0, 1, 2), (1, 0, 3, 2)], ids=["nchw", "batch-innermost", "mixed"])

@@ -1,11 +1,32 @@
-"""The fused BCE-with-logits kernel (kernels/bce_with_logits.py) on every backend, against
-the loss written out in float64 with Python's math (log1p, exp) term by term."""
+"""The BCE-with-logits kernels (kernels/bce_with_logits.py) on every backend: the elementwise
+terms and their gradient against NumPy's float64 formulas, the fused mean against the loss
+written out in float64 with Python's math (log1p, exp) term by term."""
 import math
 
 import numpy
 import pytest
 
 DTYPES = [numpy.float32, numpy.float64]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_terms_and_their_gradient(kernel_backend, dtype):
+    k = kernel_backend
+    rng = numpy.random.default_rng(3)
+    x = numpy.concatenate([rng.standard_normal(600) * 4, [-800, -100, -20, 0, 20, 100, 800]]).astype(dtype)
+    t = rng.uniform(size=x.shape).astype(dtype)
+    x64, t64 = x.astype(numpy.float64), t.astype(numpy.float64)
+    with numpy.errstate(over="ignore"):  # exp(800) is inf in float64 too: 1 / (1 + inf) = 0, right
+        sigmoid = 1 / (1 + numpy.exp(-x64))
+        expected = numpy.log(1 + numpy.exp(x64)) - x64 * t64
+    expected = numpy.where(numpy.isinf(expected), x64 * (1 - t64), expected)  # softplus(x) = x, large x
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == numpy.float32 else dict(rtol=1e-12, atol=1e-14)
+    terms = k.get(k.table.bce_with_logits_terms(k.put(x), k.put(t)))
+    assert numpy.isfinite(terms).all()
+    numpy.testing.assert_allclose(terms, expected, **tol)
+    grad = k.put(numpy.asarray(0.5, dtype=dtype))
+    numpy.testing.assert_allclose(k.get(k.table.bce_with_logits_backward(k.put(x), k.put(t), grad, x.size)),
+                                  0.5 * (sigmoid - t64) / x.size, **tol)
 
 
 def loss_and_gradient_by_definition(x, t):

@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 from minigan import optim
-from support.optim_twins import Twins, torch_state_as_numpy
+from support.optim_twins import WITH_SCALAR, Twins, torch_state_as_numpy
 
 torch = pytest.importorskip("torch", reason="PyTorch is the test oracle: pip install torch==2.13.0")
 
@@ -75,7 +75,7 @@ PATHS = [(name, kwargs, path) for name, kwargs in CASES for path in ("flat", "pe
                          ids=[f"{i}-{path}" for i, (_, kw) in zip(IDS, CASES) for path in ("flat", "per-parameter")
                               if path == "flat" or not kw.get("capturable")])
 def test_matches_torch_step_for_step(xp, rng, name, kwargs, path):
-    twins = Twins(xp, rng, torch)
+    twins = Twins(xp, rng, torch, WITH_SCALAR)
     mine, theirs = make(name, kwargs, twins.mine, twins.theirs)
     steps(twins, mine, theirs, 10, path)
     assert_same_state(mine, theirs)

@@ -12,18 +12,19 @@ from minigan import Tensor
 from .parity import as_numpy
 
 SHAPES = [(4, 3), (5,), (2, 3, 2)]
+WITH_SCALAR = [*SHAPES, ()]  # and a 0-d parameter (a learned scale), which must stay 0-d
 
 
 class Twins:
     def __init__(self, xp, rng, torch, shapes=SHAPES):
         self.xp, self.rng, self.torch = xp, rng, torch
-        values = [rng.standard_normal(shape) for shape in shapes]
+        values = [numpy.asarray(rng.standard_normal(shape)) for shape in shapes]
         self.mine = [Tensor(xp.asarray(v), requires_grad=True) for v in values]
         self.theirs = [torch.tensor(v, requires_grad=True) for v in values]
 
     def draw(self):
         """One step's gradients, each scaled by 10 ** uniform(-1, 1)."""
-        return [self.rng.standard_normal(p.shape) * 10 ** self.rng.uniform(-1, 1) for p in self.theirs]
+        return [numpy.asarray(self.rng.standard_normal(p.shape) * 10 ** self.rng.uniform(-1, 1)) for p in self.theirs]
 
     def give(self, grads, path="flat", skip=()):
         """grads to both sides; the parameters numbered in skip get none."""

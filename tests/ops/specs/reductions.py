@@ -19,14 +19,18 @@ REDUCTIONS = [dict(dim=d, keepdim=k) for d, k in
 # maximum (float32 at 89, float64 at 710).
 VALUES = {"random": (2, 3, 4),
           "ties": fixed([[1.0, 3.0, 3.0, 2.0], [0.5, 0.5, 0.5, 0.5], [2.0, -1.0, 4.0, -1.0]]),
-          "large": fixed([[1000.0, 999.0, -1000.0], [-800.0, -801.0, -800.5]])}
+          "large": fixed([[1000.0, 999.0, -1000.0], [-800.0, -801.0, -800.5]]),
+          "scalar": ()}  # a 0-d tensor: its one addressable dim is itself (0 or -1)
+SCALAR_DIMS = [dict(dim=None, keepdim=False), dict(dim=0, keepdim=True), dict(dim=-1, keepdim=False)]
 ONE_DIM = [dims for dims in REDUCTIONS if dims["dim"] is None or isinstance(dims["dim"], int)]
 
 
-def reduction(name, dims=REDUCTIONS, **settings):
+def reduction(name, dims=REDUCTIONS, scalar=False, **settings):
+    """scalar: 0-d inputs too (their gradient keeps its 0-d shape)."""
     return Op(name, lambda values: [VALUES[values]],
               grid(values=["random"], dims=dims, form=["method", "function"], checks=HOST)
-              + grid(values=["random"], dims=dims[-3:], form=["method"], checks={DEVICE}),
+              + grid(values=["random"], dims=dims[-3:], form=["method"], checks={DEVICE})
+              + (grid(values=["scalar"], dims=SCALAR_DIMS, form=["method", "function"], checks=HOST) if scalar else []),
               call=lambda F, a, dim, keepdim, form: getattr(a, name)(dim, keepdim) if form == "method"
               else getattr(F, name)(a, dim=dim, keepdim=keepdim),
               errors=[bad(f"{name}: dim 3 is out of range for a tensor of shape (2, 3, 4) (expected a dim in "
@@ -34,7 +38,7 @@ def reduction(name, dims=REDUCTIONS, **settings):
               **settings)
 
 
-SUM, MEAN = reduction("sum"), reduction("mean")
+SUM, MEAN = reduction("sum", scalar=True), reduction("mean", scalar=True)
 
 # var and std: torch's default correction (1, unbiased), unbiased=False or True, and a correction
 # of 0 or 2.

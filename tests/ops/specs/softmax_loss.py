@@ -33,13 +33,15 @@ def softmax_op(name):
     return Op(
         name, lambda shape: [shape],
         grid(shape=[(3, 5)], dim=[0, 1, -1], scale=[1.0]) + grid(shape=[(2, 3, 4)], dim=[0, 1, 2, -2])
-        + case(shape=(7,), dim=0) + case(shape=(64, 10), dim=1, checks={PARITY, DEVICE}),  # a classifier's batch
+        + case(shape=(7,), dim=0) + case(shape=(), dim=-1)  # a 0-d input: one dim, itself (as torch)
+        + case(shape=(64, 10), dim=1, checks={PARITY, DEVICE}),  # a classifier's batch
         call=lambda F, x, dim, scale=1.0: getattr(F, name)(x * scale, dim=dim),
         extremes=SOFTMAX_EXTREMES,
         errors=[bad(f"{name}: give dim, the dimension to normalise over", (3, 4), dim=None, error=TypeError),
-                bad(f"{name}: dim 2 is out of range for input of shape (3, 4) (expected an int in [-2, 1])",
+                bad(f"{name}: dim 2 is out of range for a tensor of shape (3, 4) (expected a dim in [-2, 1])",
                     (3, 4), dim=2, error=IndexError),
-                bad(f"{name}: dim -3 is out of range for input of shape (3, 4)", (3, 4), dim=-3, error=IndexError)])
+                bad(f"{name}: dim -3 is out of range for a tensor of shape (3, 4)", (3, 4), dim=-3, error=IndexError),
+                bad(f"{name}: dim must be an int, got float 1.0", (3, 4), dim=1.0, error=TypeError)])
 
 
 SOFTMAX, LOG_SOFTMAX = softmax_op("softmax"), softmax_op("log_softmax")
