@@ -377,5 +377,7 @@ def _accumulate(tensor, grad):
         tensor.grad = tensor.grad_buffer
     else:
         # A backward may hand the same array to several inputs (add) or pass the caller's
-        # gradient through: copy, so that no two .grad arrays share memory.
-        tensor.grad = grad.copy()
+        # gradient through: copy, so that no two .grad arrays share memory, laid out as the
+        # tensor is (torch's layout contract for .grad; a plain copy where the layouts agree).
+        tensor.grad = backend.array_module(grad).empty_like(tensor.data, dtype=grad.dtype)
+        tensor.grad[...] = grad

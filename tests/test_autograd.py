@@ -298,3 +298,18 @@ def test_a_leaf_passed_twice_to_one_op_gets_both_gradients(xp, rng):
     as_weight, as_bias = Tensor(start.copy(), requires_grad=True), Tensor(start.copy(), requires_grad=True)
     (F.batch_norm(x, None, None, as_weight, as_bias, training=True) * upstream).sum().backward()
     numpy.testing.assert_allclose(np_(w.grad), np_(as_weight.grad) + np_(as_bias.grad), rtol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "batch_innermost"])
+def test_a_leafs_grad_is_laid_out_as_the_leaf(layout):
+    """torch's layout contract for .grad: the strides of the tensor, whatever layout the
+    gradient arrived in (a convolution's input gradient comes batch-innermost)."""
+    from minigan.functional.layout import as_nchw
+    rng = numpy.random.default_rng(0)
+    data = rng.standard_normal((4, 3, 6, 6))
+    if layout == "batch_innermost":
+        data = as_nchw(numpy.ascontiguousarray(data.transpose(1, 2, 3, 0)))
+    x = Tensor(data, requires_grad=True)
+    w = Tensor(rng.standard_normal((5, 3, 3, 3)))
+    F.conv2d(x, w, padding=1).backward(Tensor(rng.standard_normal((4, 5, 6, 6))))
+    assert x.grad.strides == x.data.strides  # the values: the conv specs check them
