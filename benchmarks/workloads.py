@@ -99,22 +99,23 @@ class Workloads:
         for prefix, model, x in (("G", G, rng.standard_normal((batch, NZ, 1, 1))),
                                  ("D", D, rng.uniform(-1, 1, (batch, NC, IMAGE, IMAGE)))):
             for i, layers in enumerate(blocks(model)):
+                layers = type(model)(*layers)  # a Sequential, as in the model: minigan's fuses its batchnorm+activation
                 first = i == 0
                 passes = ([[(not first, True)]] if prefix == "G" else
                           [[(not first, True), (not first, True)], [(True, False)]])
                 name = f"{prefix}{i + 1} " + "+".join(type(layer).__name__ for layer in layers)
                 steps[name] = self.block_step(layers, x, passes, rng)
                 with self.no_grad():
-                    x = self.numpy(apply(layers, self.tensor(x)))
+                    x = self.numpy(layers(self.tensor(x)))
         return steps
 
     def block_step(self, layers, x, passes, rng):
-        """run() -> (forward s, backward s) of layers over passes: phases (one update each) of
+        """run() -> (forward s, backward s) of layers (a Sequential) over passes: phases (one update each) of
         [(the input takes a gradient, the weights take gradients)], all forwards of a phase first."""
         params = [p for layer in layers for p in layer.parameters()]
         inputs = {needs: self.tensor(x, requires_grad=needs) for needs in (False, True)}
         with self.no_grad():
-            out_shape = tuple(apply(layers, inputs[False]).shape)
+            out_shape = tuple(layers(inputs[False]).shape)
         seed = self.tensor(rng.standard_normal(out_shape))
 
         def run():
@@ -124,7 +125,7 @@ class Workloads:
                 for t in (*inputs.values(), *params):
                     t.grad = None
                 start = time.perf_counter()
-                outputs = [apply(layers, inputs[input_grad]) for input_grad, _ in phase]
+                outputs = [layers(inputs[input_grad]) for input_grad, _ in phase]
                 self.sync()
                 middle = time.perf_counter()
                 for y in outputs:
@@ -180,6 +181,13 @@ class Minigan(Workloads):
     @staticmethod
     def backward(y, grad):
         y.backward(grad, retain_graph=True)  # timed again and again on one graph, as torch's
+
+    def layer_steps(self, batch, seed=0):
+        """Workloads.layer_steps, with glibc's malloc set as the Trainer sets it for its steps
+        (minigan/training/malloc.py), which the step's figures include."""
+        from minigan.training.malloc import keep_freed_memory
+        self.malloc = keep_freed_memory()
+        return super().layer_steps(batch, seed)
 
     def trainer(self, batch, seed=0, **config):
         """A minigan.training.Trainer of DCGAN-32 at batch on fake data (it writes nothing until run)."""
@@ -360,12 +368,6 @@ def blocks(model):
             found.append([])
         found[-1].append(layer)
     return found
-
-
-def apply(layers, x):
-    for layer in layers:
-        x = layer(x)
-    return x
 
 
 def frameworks(backend_name="numpy", dtype="float32"):

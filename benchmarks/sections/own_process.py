@@ -38,7 +38,8 @@ def method(args):
             "loss terms backpropagated as soon as computed, in both) and Adam. Peak RSS "
             "added: VmHWM over the steps (warm-up included) minus VmRSS after setup. Page faults and "
             "system CPU per step: getrusage deltas over the timed steps. minigan's Trainer sets glibc's "
-            "malloc to keep freed memory (minigan/training/malloc.py); torch runs with its defaults. "
+            "malloc to keep freed memory (minigan/training/malloc.py), in its layer rows too; torch runs with its "
+            "defaults. "
             f"Layer rows (batch {args.layer_batch}): each block (a convolution with its batch norm and "
             "activation) timed on its own in the children of the layers section, doing one step's calls "
             "of it with only the gradients the step needs; minigan's inputs and gradients come in its "
@@ -87,7 +88,7 @@ def layers_child(fw, spec):
             if rep:
                 samples[name]["forward_s"].append(forward)
                 samples[name]["backward_s"].append(backward)
-    return {"blocks": samples}
+    return {"blocks": samples, "malloc": getattr(fw, "malloc", "the C library's defaults")}
 
 
 # --- the parent -----------------------------------------------------------------------
