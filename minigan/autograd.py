@@ -38,6 +38,7 @@ class Tensor:
         self.grad = None
         self.grad_buffer = None  # where a leaf's gradient is written, if set (see optim.Adam)
         self.creator = None  # the Function whose output this is; None for leaves
+        self.consumed = False  # set once a recorded op takes it as an input (see in_place)
 
     # --- array-like views -------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -121,6 +122,9 @@ class Function:
             output.requires_grad = True
             output.creator = self
             self.inputs = inputs
+            for x in inputs:
+                if isinstance(x, Tensor):
+                    x.consumed = True
         for hook in hooks:
             hook.forward_postprocess(self, arrays)
         return output
@@ -155,6 +159,33 @@ class Function:
         if home is None or isinstance(home, Tensor) or home.dtype != x.dtype or not home.flags.c_contiguous:
             return None
         return home, accumulate
+
+
+def in_place(op, x, compute):
+    """x rewritten to hold compute(x), as torch's inplace=True leaves it: the same Tensor object,
+    returned, now the op's output (its creator the op's Function, whose input is x's former
+    self). Only the Tensor is rebound, never its old array, so nothing an op saved for backward
+    changes. Refused, as torch refuses it, for a leaf that requires grad while grad is enabled;
+    and for a tensor that a recorded op has already taken as an input, whose gradient minigan
+    routes through the tensor's creator, which the rebinding would change under it."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(inplace=True) takes a Tensor, got {type(x).__name__}")
+    if is_grad_enabled() and x.requires_grad:
+        if x.creator is None:
+            raise RuntimeError(f"{op}(inplace=True): a leaf tensor that requires grad (shape {x.shape}) "
+                               f"cannot be changed in place; use inplace=False or run it under no_grad()")
+        if x.consumed:
+            raise RuntimeError(f"{op}(inplace=True): this tensor (shape {x.shape}) is already an input of a "
+                               f"recorded op, which will differentiate through it; minigan cannot rewrite "
+                               f"it in place (use inplace=False)")
+    if not is_grad_enabled():  # nothing is recorded: only the values change, as in torch
+        x.data = compute(Tensor(x.data)).data
+        return x
+    former = Tensor(x.data, x.requires_grad)
+    former.creator = x.creator
+    result = compute(former)
+    x.data, x.requires_grad, x.creator, x.consumed = result.data, result.requires_grad, result.creator, False
+    return x
 
 
 def seed_gradient(caller, output, gradient, create_graph):

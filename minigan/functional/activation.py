@@ -1,5 +1,5 @@
 """Elementwise activations. Each saves the cheapest thing its backward needs."""
-from ..autograd import Function
+from ..autograd import Function, in_place
 from ..backend import array_module, kernels
 from ..kernels.gelu import INV_SQRT_2PI, KAPPA, SQRT_2_OVER_PI
 from .math import clamp, exp, where
@@ -56,12 +56,17 @@ class Sigmoid(Function):
         return grad * s * (1 - s)
 
 
-def leaky_relu(input, negative_slope=0.01):  # noqa: A002  (torch's names)
-    return LeakyReLU(negative_slope)(input)
+def _applied(name, function, input, inplace):  # noqa: A002
+    """function(input), or with inplace input rewritten to hold it (autograd.in_place)."""
+    return in_place(name, input, function) if inplace else function(input)
 
 
-def relu(input):  # noqa: A002
-    return LeakyReLU(0.0)(input)
+def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002  (torch's names)
+    return _applied("leaky_relu", LeakyReLU(negative_slope), input, inplace)
+
+
+def relu(input, inplace=False):  # noqa: A002
+    return _applied("relu", LeakyReLU(0.0), input, inplace)
 
 
 def tanh(input):  # noqa: A002
@@ -73,12 +78,6 @@ def sigmoid(input):  # noqa: A002
 
 
 # --- smooth activations: GELU, SiLU, ELU ----------------------------------------------------
-
-def _out_of_place(name, inplace):
-    if inplace:
-        raise NotImplementedError(f"{name}: inplace=True is not supported: minigan's activations return a new "
-                                  f"tensor (use y = {name}(x))")
-
 
 class GELU(Function):
     """x * Phi(x), exactly (erf) or with torch's tanh approximation; saves x, as torch does."""
@@ -172,10 +171,8 @@ def gelu(input, approximate="none"):  # noqa: A002
 
 
 def silu(input, inplace=False):  # noqa: A002
-    _out_of_place("silu", inplace)
-    return SiLU()(input)
+    return _applied("silu", SiLU(), input, inplace)
 
 
 def elu(input, alpha=1.0, inplace=False):  # noqa: A002
-    _out_of_place("elu", inplace)
-    return ELU(alpha)(input)
+    return _applied("elu", ELU(alpha), input, inplace)

@@ -11,7 +11,7 @@ nothing, and p = 1 multiplies by zero without drawing.
 import numbers
 import warnings
 
-from ..autograd import Function
+from ..autograd import Function, in_place
 from ..backend import array_module, kernels
 from ..device_generators import philox_state
 
@@ -36,25 +36,24 @@ class Dropout(Function):
     backward_graph = backward  # grad times the constant mask: the same op records on Tensors
 
 
-def check_dropout_args(op, p, inplace):
+def check_dropout_args(op, p):
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p!r}")
-    if inplace:
-        raise NotImplementedError(f"{op}: inplace=True is not supported (minigan's ops make new arrays)")
 
 
 def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002  (torch's names)
     """Zero each element with probability p and scale the others by 1 / (1 - p)."""
-    check_dropout_args("dropout", p, inplace)
+    check_dropout_args("dropout", p)
     if p == 0 or not training:
         return input
-    return Dropout(p, tuple(input.shape))(input)
+    dropped = Dropout(p, tuple(input.shape))
+    return in_place("dropout", input, dropped) if inplace else dropped(input)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     """Zero each channel (N, C) of an (N, C, H, W) input with probability p, scaling the others by
     1 / (1 - p). As torch, a 3-D input is taken as (N, C, L) and other dimensions warn."""
-    check_dropout_args("dropout2d", p, inplace)
+    check_dropout_args("dropout2d", p)
     if input.ndim < 2:
         raise ValueError(f"dropout2d: input must have a batch and a channel dimension (N, C, ...), "
                          f"got shape {tuple(input.shape)}")
@@ -67,4 +66,5 @@ def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
                       "does", stacklevel=2)
     if p == 0 or not training:
         return input
-    return Dropout(p, tuple(input.shape[:2]) + (1,) * (input.ndim - 2))(input)
+    dropped = Dropout(p, tuple(input.shape[:2]) + (1,) * (input.ndim - 2))
+    return in_place("dropout2d", input, dropped) if inplace else dropped(input)

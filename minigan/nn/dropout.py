@@ -11,7 +11,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        check_dropout_args(type(self).__name__, p, inplace)
+        check_dropout_args(type(self).__name__, p)
         self.p, self.inplace = p, inplace
 
     def forward(self, input):  # noqa: A002  (torch's names)

@@ -129,7 +129,3 @@ def test_group_norm_refuses_groups_that_do_not_divide_the_channels():
         nn.GroupNorm(4, 6)
 
 
-@pytest.mark.parametrize("module", [nn.SiLU(inplace=True), nn.ELU(inplace=True)], ids=["SiLU", "ELU"])
-def test_inplace_is_refused_saying_so(module):
-    with pytest.raises(NotImplementedError, match="inplace=True is not supported"):
-        module(Tensor(numpy.ones(3, dtype=numpy.float32)))
