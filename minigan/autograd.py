@@ -188,6 +188,12 @@ def in_place(op, x, compute):
     return x
 
 
+def applied(op, function, x, inplace):
+    """function(x), or with inplace x rewritten to hold it (in_place): the one switch of every
+    op that takes torch's inplace flag."""
+    return in_place(op, x, function) if inplace else function(x)
+
+
 def seed_gradient(caller, output, gradient, create_graph):
     """The gradient backward starts from at output: ones for a scalar, else the caller's, checked;
     a Tensor when the graph of the gradients is recorded, else an array."""

@@ -1,5 +1,5 @@
 """Elementwise activations. Each saves the cheapest thing its backward needs."""
-from ..autograd import Function, in_place
+from ..autograd import Function, applied
 from ..backend import array_module, kernels
 from ..kernels.gelu import INV_SQRT_2PI, KAPPA, SQRT_2_OVER_PI
 from .math import clamp, exp, where
@@ -56,17 +56,12 @@ class Sigmoid(Function):
         return grad * s * (1 - s)
 
 
-def _applied(name, function, input, inplace):  # noqa: A002
-    """function(input), or with inplace input rewritten to hold it (autograd.in_place)."""
-    return in_place(name, input, function) if inplace else function(input)
-
-
 def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002  (torch's names)
-    return _applied("leaky_relu", LeakyReLU(negative_slope), input, inplace)
+    return applied("leaky_relu", LeakyReLU(negative_slope), input, inplace)
 
 
 def relu(input, inplace=False):  # noqa: A002
-    return _applied("relu", LeakyReLU(0.0), input, inplace)
+    return applied("relu", LeakyReLU(0.0), input, inplace)
 
 
 def tanh(input):  # noqa: A002
@@ -171,8 +166,8 @@ def gelu(input, approximate="none"):  # noqa: A002
 
 
 def silu(input, inplace=False):  # noqa: A002
-    return _applied("silu", SiLU(), input, inplace)
+    return applied("silu", SiLU(), input, inplace)
 
 
 def elu(input, alpha=1.0, inplace=False):  # noqa: A002
-    return _applied("elu", ELU(alpha), input, inplace)
+    return applied("elu", ELU(alpha), input, inplace)

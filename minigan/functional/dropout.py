@@ -11,7 +11,7 @@ nothing, and p = 1 multiplies by zero without drawing.
 import numbers
 import warnings
 
-from ..autograd import Function, in_place
+from ..autograd import Function, applied
 from ..backend import array_module, kernels
 from ..device_generators import philox_state
 
@@ -46,8 +46,7 @@ def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002  (torch's
     check_dropout_args("dropout", p)
     if p == 0 or not training:
         return input
-    dropped = Dropout(p, tuple(input.shape))
-    return in_place("dropout", input, dropped) if inplace else dropped(input)
+    return applied("dropout", Dropout(p, tuple(input.shape)), input, inplace)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
@@ -66,5 +65,4 @@ def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
                       "does", stacklevel=2)
     if p == 0 or not training:
         return input
-    dropped = Dropout(p, tuple(input.shape[:2]) + (1,) * (input.ndim - 2))
-    return in_place("dropout2d", input, dropped) if inplace else dropped(input)
+    return applied("dropout2d", Dropout(p, tuple(input.shape[:2]) + (1,) * (input.ndim - 2)), input, inplace)
