@@ -99,7 +99,6 @@ class Workloads:
         for prefix, model, x in (("G", G, rng.standard_normal((batch, NZ, 1, 1))),
                                  ("D", D, rng.uniform(-1, 1, (batch, NC, IMAGE, IMAGE)))):
             for i, layers in enumerate(blocks(model)):
-                layers = type(model)(*layers)  # a Sequential, as in the model: minigan's fuses its batchnorm+activation
                 first = i == 0
                 passes = ([[(not first, True)]] if prefix == "G" else
                           [[(not first, True), (not first, True)], [(True, False)]])
@@ -112,7 +111,7 @@ class Workloads:
     def block_step(self, layers, x, passes, rng):
         """run() -> (forward s, backward s) of layers (a Sequential) over passes: phases (one update each) of
         [(the input takes a gradient, the weights take gradients)], all forwards of a phase first."""
-        params = [p for layer in layers for p in layer.parameters()]
+        params = list(layers.parameters())
         inputs = {needs: self.tensor(x, requires_grad=needs) for needs in (False, True)}
         with self.no_grad():
             out_shape = tuple(layers(inputs[False]).shape)
@@ -361,13 +360,15 @@ class Torch(Workloads):
 
 
 def blocks(model):
-    """A Sequential's layers in blocks, each a convolution and the layers after it up to the next."""
+    """A Sequential's layers in blocks, each a convolution and the layers after it up to the next,
+    as Sequentials of the model's own class (minigan's fuses a batchnorm with its activation, as
+    in the model)."""
     found = []
     for layer in model:
         if type(layer).__name__.startswith("Conv") or not found:
             found.append([])
         found[-1].append(layer)
-    return found
+    return [type(model)(*layers) for layers in found]
 
 
 def frameworks(backend_name="numpy", dtype="float32"):
