@@ -9,6 +9,7 @@ says how to get one back.
 """
 import os
 import tempfile
+import types
 import warnings
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from numba.misc.appdirs import AppDirs
 # own workqueue pool, whose threads sleep. NUMBA_THREADING_LAYER overrides
 # this. (workqueue does not allow two Python threads to launch parallel
 # kernels at once.) The layer is picked at the first parallel launch.
+# (GNU OpenMP told to sleep, OMP_WAIT_POLICY=PASSIVE, launches faster, but that policy is
+# process-wide, and torch's CPU wheel loads the same libgomp.so.1: it would slow torch.)
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
@@ -51,14 +54,42 @@ if not CACHE:
 
 
 def jit(function=None, *, reassociate=False):
-    """numba.njit(parallel=True), cached where possible: the decorator of every CPU kernel.
+    """A Kernel (numba.njit(parallel=True), and serial at one thread), cached where possible: the
+    decorator of every CPU kernel.
 
     jit(reassociate=True) lets LLVM reorder the sums of a reduction loop into SIMD lanes
     (fastmath 'reassoc'): the order is then fixed by the compiled code instead of the
     source, still the same for any thread count, and the loop runs ~10x faster."""
     if function is None:
         return lambda f: jit(f, reassociate=reassociate)
-    return numba.njit(parallel=True, cache=CACHE, fastmath={"reassoc"} if reassociate else False)(function)
+    return Kernel(function, {"reassoc"} if reassociate else False)
+
+
+class Kernel:
+    """A CPU kernel: Numba's parallel compile of a function, and its serial compile (made on
+    first use) for when Numba has one thread. A parallel launch hands the loop to a pool thread
+    and waits for it, even with one thread: on this project's 2-core VM each launch costs
+    ~100-150 us of handoffs, ~75 launches per DCGAN step, which the serial compile, run by
+    the caller, does not pay (a 1-thread step ~10% faster)."""
+
+    def __init__(self, function, fastmath):
+        self.py_func, self._fastmath = function, fastmath
+        self.parallel = numba.njit(parallel=True, cache=CACHE, fastmath=fastmath)(function)
+        self._serial = None
+
+    def __call__(self, *args):
+        return (self.serial if numba.get_num_threads() == 1 else self.parallel)(*args)
+
+    @property
+    def serial(self):
+        if self._serial is None:
+            # A twin of its own name: Numba's cache keys a function by name, not by its options.
+            twin = types.FunctionType(self.py_func.__code__, self.py_func.__globals__,
+                                      self.py_func.__name__ + "_serial", self.py_func.__defaults__,
+                                      self.py_func.__closure__)
+            twin.__qualname__ = self.py_func.__qualname__ + "_serial"
+            self._serial = numba.njit(cache=CACHE, fastmath=self._fastmath)(twin)
+        return self._serial
 
 
 def jit_serial(function):

@@ -64,9 +64,10 @@ def torch():
 
 @pytest.fixture
 def one_kernel_thread():
-    """Numba's kernels on one thread for the test. Gradient checks launch them hundreds of times
-    on tiny arrays, where waking a thread pool costs more than the work (milliseconds on a busy
-    2-core machine); the parallel launches are tested elsewhere (tests/ops/test_op_parity.py)."""
+    """Numba's kernels on one thread for the test, which runs their serial compiles
+    (kernels/_jit.Kernel). Gradient checks launch them hundreds of times on tiny arrays, where
+    waking a thread pool costs more than the work (milliseconds on a busy 2-core machine); the
+    parallel launches are tested elsewhere (tests/ops/test_op_parity.py)."""
     numba = pytest.importorskip("numba")
     previous = numba.get_num_threads()
     numba.set_num_threads(1)

@@ -1,0 +1,53 @@
+"""kernels/_jit.Kernel: every CPU kernel's parallel compile, and the serial one it runs at one thread."""
+import numba
+import numpy
+import pytest
+
+from minigan.kernels import _jit, convolution
+
+
+@pytest.fixture
+def numba_threads():
+    """numba.set_num_threads for the test, the count restored after it."""
+    before = numba.get_num_threads()
+    yield numba.set_num_threads
+    numba.set_num_threads(before)
+
+
+def _im2col_arguments(rng):
+    x = rng.standard_normal((3, 9, 7, 5)).astype(numpy.float32)
+    kh = kw = 4
+    stride, padding, out_hw = (2, 2), (1, 1), (4, 3)
+    rows = convolution._inside(kh, stride[0], padding[0], out_hw[0], x.shape[1])
+    cols = convolution._inside(kw, stride[1], padding[1], out_hw[1], x.shape[2])
+    col = numpy.full((3 * kh * kw, out_hw[0] * out_hw[1] * 5), numpy.nan, numpy.float32)
+    return x, kh, kw, *stride, *padding, *out_hw, rows, cols, col
+
+
+def test_one_thread_runs_the_serial_compile_and_more_the_parallel_one(rng, numba_threads):
+    # A fresh Kernel of im2col's loop: its dispatchers have compiled nothing yet, so what each
+    # call compiles (or loads from the cache) shows which one ran.
+    kernel = _jit.Kernel(convolution._im2col.py_func, False)
+    arguments = _im2col_arguments(rng)
+    numba_threads(1)
+    kernel(*arguments)
+    serial = arguments[-1].copy()
+    assert kernel.serial.signatures and not kernel.parallel.signatures
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.fail("the parallel path needs Numba to have 2 threads or more (NUMBA_NUM_THREADS)")
+    numba_threads(2)
+    arguments[-1][...] = numpy.nan
+    kernel(*arguments)
+    assert kernel.parallel.signatures
+    numpy.testing.assert_array_equal(arguments[-1], serial)  # the same bits either way
+    numpy.testing.assert_array_equal(serial, convolution.im2col_reference(arguments[0], 4, 4, (2, 2), (1, 1), (4, 3)))
+
+
+def test_the_serial_compile_is_a_twin_of_its_own_name():
+    # Numba's on-disk cache keys a function by its name, not by its options: a serial compile of
+    # the very same function would load the parallel one from the cache (numba issue 6845).
+    kernel = _jit.Kernel(convolution._col2im.py_func, False)
+    assert kernel.parallel.targetoptions.get("parallel")
+    assert not kernel.serial.targetoptions.get("parallel")
+    assert kernel.serial.py_func.__qualname__ != kernel.parallel.py_func.__qualname__
+    assert kernel.serial.py_func.__code__ is kernel.parallel.py_func.__code__
