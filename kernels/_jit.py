@@ -70,7 +70,7 @@ class Kernel:
     first use) for when Numba has one thread. A parallel launch hands the loop to a pool thread
     and waits for it, even with one thread: on this project's 2-core VM each launch costs
     ~100-150 us of handoffs, ~75 launches per DCGAN step, which the serial compile, run by
-    the caller, does not pay (a 1-thread step ~10% faster)."""
+    the caller, does not pay (a 1-thread DCGAN step 3-4% faster)."""
 
     def __init__(self, function, fastmath):
         self.py_func, self._fastmath = function, fastmath

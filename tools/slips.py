@@ -256,4 +256,15 @@ SLIPS = [
          "xp.ascontiguousarray(xp.broadcast_to(grad, self.in_shape))",
          (GRADCHECK, "-k", "sum and scalar"),
          "sum's backward through ascontiguousarray, which makes a 0-d gradient 1-d"),
+    # --- session 8: the serial compile at one thread ----------------------------------------------
+    Slip("kernel_always_parallel", "kernels/_jit.py",
+         "return (self.serial if numba.get_num_threads() == 1 else self.parallel)(*args)",
+         "return self.parallel(*args)",
+         ("tests/kernels/test_jit.py",),
+         "a kernel at one thread still hands its loop to the pool (~100-150 us per launch)"),
+    Slip("serial_twin_same_name", "kernels/_jit.py",
+         'twin.__qualname__ = self.py_func.__qualname__ + "_serial"',
+         "twin.__qualname__ = self.py_func.__qualname__",
+         ("tests/kernels/test_jit.py",),
+         "the serial twin keeps the kernel's name, so Numba's cache would hand it the parallel compile"),
 ]
