@@ -14,33 +14,23 @@ def numba_threads():
     numba.set_num_threads(before)
 
 
-def _im2col_arguments(rng):
-    x = rng.standard_normal((3, 9, 7, 5)).astype(numpy.float32)
-    kh = kw = 4
-    stride, padding, out_hw = (2, 2), (1, 1), (4, 3)
-    rows = convolution._inside(kh, stride[0], padding[0], out_hw[0], x.shape[1])
-    cols = convolution._inside(kw, stride[1], padding[1], out_hw[1], x.shape[2])
-    col = numpy.full((3 * kh * kw, out_hw[0] * out_hw[1] * 5), numpy.nan, numpy.float32)
-    return x, kh, kw, *stride, *padding, *out_hw, rows, cols, col
-
-
-def test_one_thread_runs_the_serial_compile_two_the_parallel_one(rng, numba_threads):
-    # A fresh Kernel of im2col's loop: its dispatchers have compiled nothing yet, so what each
-    # call compiles (or loads from the cache) shows which one ran.
+def test_one_thread_runs_the_serial_compile_two_the_parallel_one(rng, numba_threads, monkeypatch):
+    # A fresh Kernel of im2col's loop in im2col_cpu: its dispatchers have compiled nothing yet,
+    # so what each call compiles (or loads from the cache) shows which one ran.
     kernel = _jit.Kernel(convolution._im2col.py_func, False)
-    arguments = _im2col_arguments(rng)
+    monkeypatch.setattr(convolution, "_im2col", kernel)
+    x = rng.standard_normal((3, 9, 7, 5)).astype(numpy.float32)
+    arguments = (x, 4, 4, (2, 2), (1, 1), (4, 3))
     numba_threads(1)
-    kernel(*arguments)
-    serial = arguments[-1].copy()
+    serial = convolution.im2col_cpu(*arguments)
     assert kernel.serial.signatures and not kernel.parallel.signatures
     if numba.config.NUMBA_NUM_THREADS < 2:  # Numba's pool has one thread per core by default
         pytest.skip("the parallel compile runs only with 2 threads or more: this machine gives Numba one")
     numba_threads(2)
-    arguments[-1][...] = numpy.nan
-    kernel(*arguments)
+    parallel = convolution.im2col_cpu(*arguments)
     assert kernel.parallel.signatures
-    numpy.testing.assert_array_equal(arguments[-1], serial)  # the same bits either way
-    numpy.testing.assert_array_equal(serial, convolution.im2col_reference(arguments[0], 4, 4, (2, 2), (1, 1), (4, 3)))
+    numpy.testing.assert_array_equal(parallel, serial)  # the same bits either way
+    numpy.testing.assert_array_equal(serial, convolution.im2col_reference(*arguments))
 
 
 def test_the_serial_compile_is_a_twin_of_its_own_name():
