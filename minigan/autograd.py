@@ -170,17 +170,16 @@ def in_place(op, x, compute):
     routes through the tensor's creator, which the rebinding would change under it."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}(inplace=True) takes a Tensor, got {type(x).__name__}")
-    if is_grad_enabled() and x.requires_grad:
-        if x.creator is None:
-            raise RuntimeError(f"{op}(inplace=True): a leaf tensor that requires grad (shape {x.shape}) "
-                               f"cannot be changed in place; use inplace=False or run it under no_grad()")
-        if x.consumed:
-            raise RuntimeError(f"{op}(inplace=True): this tensor (shape {x.shape}) is already an input of a "
-                               f"recorded op, which will differentiate through it; minigan cannot rewrite "
-                               f"it in place (use inplace=False)")
     if not is_grad_enabled():  # nothing is recorded: only the values change, as in torch
         x.data = compute(Tensor(x.data)).data
         return x
+    if x.requires_grad and x.creator is None:
+        raise RuntimeError(f"{op}(inplace=True): a leaf tensor that requires grad (shape {x.shape}) "
+                           f"cannot be changed in place; use inplace=False or run it under no_grad()")
+    if x.requires_grad and x.consumed:
+        raise RuntimeError(f"{op}(inplace=True): this tensor (shape {x.shape}) is already an input of a "
+                           f"recorded op, which will differentiate through it; minigan cannot rewrite "
+                           f"it in place (use inplace=False)")
     former = Tensor(x.data, x.requires_grad)
     former.creator = x.creator
     result = compute(former)
